@@ -1,0 +1,172 @@
+/**
+ * The engine's overhead over a plain promise pool: 10,000 zero-work atoms in a layered DAG
+ * (20 layers × 500, two dependencies each), concurrency 100, the scripted model at zero latency.
+ * Each case runs in its own child process (so peak RSS is its own), three times; the report keeps
+ * the median and says where the engine's time goes from a CPU profile.
+ *
+ *   pnpm bench            (writes bench/results/overhead.md)
+ */
+import { Engine, embeddedLayer } from "@devmatrix/runtime"
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { layeredAtoms, layeredPlan } from "./layeredPlan.js"
+
+const layers = 20
+const width = 500
+const concurrency = 100
+const atomCount = layers * width
+const here = dirname(fileURLToPath(import.meta.url))
+
+interface Measurement {
+  readonly atomsPerSecond: number
+  readonly seconds: number
+  readonly peakRssMb: number
+}
+
+/** A dependency-driven pool: at most `concurrency` zero-work tasks in flight, each started when its deps are done. */
+const plainPool = async (): Promise<void> => {
+  const atoms = layeredAtoms(layers, width)
+  const index = new Map(atoms.map((atom, i) => [atom.id, i]))
+  const dependents = atoms.map(() => [] as Array<number>)
+  const waiting = atoms.map((atom) => atom.dependsOn.length)
+  atoms.forEach((atom, i) => atom.dependsOn.forEach((dep) => dependents[index.get(dep)!]!.push(i)))
+  const ready = atoms.flatMap((_, i) => (waiting[i] === 0 ? [i] : []))
+  let done = 0
+  let inFlight = 0
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      while (inFlight < concurrency && ready.length > 0) {
+        const i = ready.pop()!
+        inFlight++
+        void Promise.resolve(i).then((finished) => {
+          inFlight--
+          done++
+          for (const d of dependents[finished]!) if (--waiting[d]! === 0) ready.push(d)
+          if (done === atoms.length) resolve()
+          else pump()
+        })
+      }
+    }
+    pump()
+  })
+}
+
+const engineRun = () =>
+  Effect.gen(function* () {
+    const engine = yield* Engine
+    const id = yield* engine.submit(layeredPlan(layers, width, concurrency))
+    const end = yield* engine.result(id)
+    if (end.type !== "masterplan.completed" || end.summary.atoms.completed !== atomCount)
+      throw new Error(`engine run did not complete: ${JSON.stringify(end.summary.atoms)}`)
+  }).pipe(Effect.scoped, Effect.provide(embeddedLayer()), Effect.runPromise)
+
+/** Child mode: run one case once and print its measurement as JSON. */
+const child = async (which: string) => {
+  const started = performance.now()
+  if (which === "pool") await plainPool()
+  else await engineRun()
+  const seconds = (performance.now() - started) / 1000
+  const result: Measurement = {
+    atomsPerSecond: atomCount / seconds,
+    seconds,
+    peakRssMb: process.resourceUsage().maxRSS / 1024
+  }
+  process.stdout.write(JSON.stringify(result))
+}
+
+const measure = (which: string, extraNodeArgs: ReadonlyArray<string> = []): Measurement => {
+  const out = execFileSync(process.execPath, [...extraNodeArgs, "--import", "tsx", join(here, "overhead.ts"), "--case", which], {
+    encoding: "utf8"
+  })
+  return JSON.parse(out) as Measurement
+}
+
+const median = (runs: ReadonlyArray<Measurement>): Measurement =>
+  [...runs].sort((a, b) => a.atomsPerSecond - b.atomsPerSecond)[Math.floor(runs.length / 2)]!
+
+interface ProfileNode {
+  readonly callFrame: { readonly functionName: string; readonly url: string }
+  readonly hitCount?: number
+}
+
+/** Self time of a CPU profile grouped by where the code lives. */
+const whereTimeGoes = (profileDir: string): ReadonlyArray<[string, number]> => {
+  const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"))!
+  const profile = JSON.parse(readFileSync(join(profileDir, file), "utf8")) as { nodes: ReadonlyArray<ProfileNode> }
+  const buckets = new Map<string, number>()
+  let total = 0
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0
+    total += hits
+    const { url, functionName } = node.callFrame
+    const bucket =
+      functionName === "(garbage collector)"
+        ? "garbage collection"
+        : functionName === "(idle)" || functionName === "(program)"
+          ? "idle / V8 internals"
+          : url.includes("/xstate/")
+            ? "XState (actors, transitions)"
+            : url.includes("/effect/")
+              ? "Effect (fibers, runtime)"
+              : url.includes("packages/runtime")
+                ? "DevMatrix runtime (engine, journal)"
+                : url.includes("packages/core")
+                  ? "DevMatrix core (machines' actions, queue)"
+                  : url.startsWith("node:") || url === ""
+                    ? "Node.js internals"
+                    : "other (tsx loader, schema)"
+    buckets.set(bucket, (buckets.get(bucket) ?? 0) + hits)
+  }
+  return [...buckets.entries()].map(([name, hits]): [string, number] => [name, hits / total]).sort((a, b) => b[1] - a[1])
+}
+
+const report = () => {
+  const runs = 3
+  const pool = median(Array.from({ length: runs }, () => measure("pool")))
+  const engine = median(Array.from({ length: runs }, () => measure("engine")))
+  const profileDir = join(here, "results", "tmp", "profile")
+  rmSync(profileDir, { recursive: true, force: true })
+  mkdirSync(profileDir, { recursive: true })
+  measure("engine", ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])
+  const time = whereTimeGoes(profileDir)
+  const ratio = pool.atomsPerSecond / engine.atomsPerSecond
+  const row = (name: string, m: Measurement) =>
+    `| ${name} | ${Math.round(m.atomsPerSecond).toLocaleString("en-US")} | ${m.seconds.toFixed(3)} | ${m.peakRssMb.toFixed(0)} |`
+  const lines = [
+    "# Engine overhead",
+    "",
+    `Workload: ${atomCount.toLocaleString("en-US")} zero-work atoms in a layered DAG (${layers} layers × ${width}, two`,
+    `dependencies each), concurrency ${concurrency}, scripted model at zero latency, in-memory store.`,
+    `Median of ${runs} runs, each in its own process. Measured ${new Date().toISOString()} on ${process.platform} ${process.arch}, Node ${process.version}.`,
+    "",
+    "| case | atoms/s | seconds | peak RSS (MB) |",
+    "| --- | ---: | ---: | ---: |",
+    row("plain promise pool (baseline)", pool),
+    row("DevMatrix engine", engine),
+    "",
+    `**Ratio: the plain pool is ${ratio.toFixed(1)}× faster than the engine** (aim: within 10×).`,
+    "",
+    "The engine does per atom what the pool does not: an XState actor (inside its wave's actor",
+    "system) driven through ready → queued → running → validating → completed, a model call run as",
+    "an Effect fiber with a timeout, the L2 contract check of the output, five journaled events",
+    "(ready, queued, started, cost.updated, completed) with their gap-free seq, committed in batches",
+    "to the store and streamed to subscribers.",
+    "",
+    "## Where the engine's time goes (self time, one profiled run)",
+    "",
+    "| where | share |",
+    "| --- | ---: |",
+    ...time.map(([name, share]) => `| ${name} | ${(share * 100).toFixed(1)}% |`),
+    ""
+  ]
+  mkdirSync(join(here, "results"), { recursive: true })
+  writeFileSync(join(here, "results", "overhead.md"), lines.join("\n"))
+  process.stdout.write(lines.join("\n"))
+}
+
+const caseArg = process.argv.indexOf("--case")
+if (caseArg >= 0) await child(process.argv[caseArg + 1]!)
+else report()

@@ -1,0 +1,66 @@
+/**
+ * The pure model of DevMatrix: schemas (the single source of truth for types, validation and the
+ * wire), the atom, wave and masterplan statecharts, and the graph, retry and cost algorithms.
+ * Nothing here performs IO; the runtime supplies every side effect.
+ *
+ * @example
+ * import { buildPlanGraph, decodePlanInput } from "@devmatrix/core"
+ * import { Either } from "effect"
+ *
+ * const plan = decodePlanInput({ name: "demo", atoms: [{ id: "a", instruction: "add" }] })
+ * if (Either.isRight(plan)) console.log(buildPlanGraph(plan.right.atoms))
+ */
+export { checkAtomContract, type AtomContract } from "./atom/checkAtomContract.js"
+export { costOf, priceOf, type ModelPrice, type TokenUsage } from "./cost/pricing.js"
+export { buildPlanGraph, type PlanGraph } from "./graph/buildPlanGraph.js"
+export { findCycle } from "./graph/findCycle.js"
+export { PlanGraphError } from "./graph/PlanGraphError.js"
+export { transitiveDependents } from "./graph/transitiveDependents.js"
+export {
+  atomMachine,
+  type AtomActor,
+  type AtomCommand,
+  type AtomMachine,
+  type AtomMachineInput,
+  type AtomMachineOutput,
+  type AtomOutcome,
+  type AttemptFailure,
+  type BackoffInput,
+  type ModelCallInput,
+  type ModelCallOutput
+} from "./machines/atomMachine.js"
+export {
+  masterplanMachine,
+  type ExecutionOutput,
+  type MasterplanActor,
+  type MasterplanCommand,
+  type MasterplanMachine,
+  type MasterplanMachineInput,
+  type PhaseOutput
+} from "./machines/masterplanMachine.js"
+export { waveMachine, type WaveActor, type WaveCommand, type WaveMachine, type WaveMachineInput } from "./machines/waveMachine.js"
+export { classifyModelFailure, parseRetryAfterMs, type FailedCall } from "./retry/classifyModelFailure.js"
+export { ModelFailure, ModelFailureReason } from "./retry/ModelFailure.js"
+export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
+export {
+  Atom,
+  AtomResult,
+  AtomSimulation,
+  AtomSpec,
+  AtomStatus,
+  Language,
+  SimulatedFault,
+  terminalAtomStatuses
+} from "./schema/Atom.js"
+export { Budget, softLimitUsd } from "./schema/Budget.js"
+export { emptySummary } from "./schema/emptySummary.js"
+export { Event, isTerminalEvent, type EventBody, type EventOf, type EventType } from "./schema/Event.js"
+export { Masterplan, MasterplanStatus, PhaseStatus, PipelinePhase } from "./schema/Masterplan.js"
+export { MasterplanSpec, PlanInput, RequestSpec, type PlanInputEncoded } from "./schema/PlanInput.js"
+export { decodeInput, decodePlanInput, PlanInputError, problemsOf, type InputProblem } from "./schema/PlanInputError.js"
+export { Requirement, RequirementPriority } from "./schema/Requirement.js"
+export { RetryPolicy } from "./schema/RetryPolicy.js"
+export { RunOptions, ScheduleMode, type RunOptionsInput } from "./schema/RunOptions.js"
+export { AtomCounts, AtomFailure, RunOutcome, RunSummary } from "./schema/RunSummary.js"
+export { Milestone, Phase, Task } from "./schema/Task.js"
+export { Wave, WaveCounts, WaveStatus } from "./schema/Wave.js"

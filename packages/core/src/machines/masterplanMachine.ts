@@ -1,0 +1,250 @@
+import { and, assign, emit, fromPromise, setup } from "xstate"
+import type { ActorRefFrom } from "xstate"
+import type { EventBody, EventOf } from "../schema/Event.js"
+import type { PipelinePhase } from "../schema/Masterplan.js"
+import type { RunOutcome, RunSummary } from "../schema/RunSummary.js"
+import { notProvided } from "./notProvided.js"
+
+/** What a masterplan actor is created with: its identity and what `masterplan.submitted` reports. */
+export interface MasterplanMachineInput {
+  readonly masterplanId: string
+  readonly submitted: Omit<EventOf<"masterplan.submitted">, "type" | "masterplanId" | "seq" | "at">
+  /** The atoms are given (plan.json): discovery, planning and atomization are skipped. */
+  readonly structured: boolean
+  /** Requirements with acceptance tests to run; none means the acceptance phase is skipped. */
+  readonly acceptance: boolean
+  /** The summary reported if the plan ends before execution produced one. */
+  readonly initialSummary: RunSummary
+}
+
+/** What a phase actor hands back when it is done. */
+export interface PhaseOutput {
+  readonly durationMs: number
+}
+
+/** What the execution phase hands back: how the atoms ended. */
+export interface ExecutionOutput extends PhaseOutput {
+  readonly summary: RunSummary
+}
+
+/** Commands the engine sends a masterplan. */
+export type MasterplanCommand =
+  | { readonly type: "START" }
+  | { readonly type: "PAUSE"; readonly reason: string }
+  | { readonly type: "RESUME" }
+  | { readonly type: "CANCEL"; readonly reason: string; readonly summary: RunSummary }
+
+interface MasterplanContext extends MasterplanMachineInput {
+  summary: RunSummary
+  reason: string
+}
+
+const isPhaseOutput = (output: unknown): output is PhaseOutput =>
+  typeof output === "object" && output !== null && "durationMs" in output
+
+const isExecutionOutput = (output: unknown): output is ExecutionOutput =>
+  typeof output === "object" && output !== null && "summary" in output
+
+const withOutcome = (summary: RunSummary, outcome: RunOutcome): RunSummary => ({ ...summary, outcome })
+
+const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/**
+ * A masterplan: `submitted`, then the phases `discovery -> planning -> atomization -> execution ->
+ * acceptance -> done`, with `paused` inside execution, and `failed` or `cancelled` at any point.
+ * Each phase is an actor the runtime provides; phases a structured plan does not need are skipped.
+ */
+export const masterplanMachine = setup({
+  types: {
+    input: {} as MasterplanMachineInput,
+    context: {} as MasterplanContext,
+    events: {} as MasterplanCommand,
+    emitted: {} as EventBody
+  },
+  actors: {
+    runDiscovery: fromPromise<PhaseOutput, { masterplanId: string }>(notProvided("runDiscovery")),
+    runPlanning: fromPromise<PhaseOutput, { masterplanId: string }>(notProvided("runPlanning")),
+    runAtomization: fromPromise<PhaseOutput, { masterplanId: string }>(notProvided("runAtomization")),
+    runExecution: fromPromise<ExecutionOutput, { masterplanId: string }>(notProvided("runExecution")),
+    runAcceptance: fromPromise<PhaseOutput, { masterplanId: string }>(notProvided("runAcceptance"))
+  },
+  guards: {
+    structured: ({ context }) => context.structured,
+    noAcceptance: ({ context }) => !context.acceptance,
+    noAtomFailed: ({ event }) => "output" in event && isExecutionOutput(event.output) && event.output.summary.atoms.failed === 0
+  },
+  actions: {
+    phase: emit(
+      (_, params: { phase: PipelinePhase; status: EventOf<"masterplan.phase">["status"] }) => ({
+        type: "masterplan.phase" as const,
+        ...params
+      })
+    ),
+    phaseDone: emit(({ event }, phase: PipelinePhase) => ({
+      type: "masterplan.phase" as const,
+      phase,
+      status: "completed" as const,
+      durationMs: "output" in event && isPhaseOutput(event.output) ? event.output.durationMs : 0
+    })),
+    keepSummary: assign(({ context, event }) =>
+      "output" in event && isExecutionOutput(event.output) ? { summary: event.output.summary } : { summary: context.summary }
+    )
+  }
+}).createMachine({
+  id: "masterplan",
+  context: ({ input }) => ({ ...input, summary: input.initialSummary, reason: "" }),
+  initial: "submitted",
+  on: {
+    CANCEL: {
+      target: ".cancelled",
+      actions: assign({ reason: ({ event }) => event.reason, summary: ({ event }) => event.summary })
+    }
+  },
+  states: {
+    submitted: {
+      entry: emit(({ context }) => ({ type: "masterplan.submitted" as const, ...context.submitted })),
+      on: {
+        START: [
+          {
+            guard: "structured",
+            target: "execution",
+            actions: [
+              emit({ type: "masterplan.started" as const }),
+              { type: "phase", params: { phase: "discovery", status: "skipped" } },
+              { type: "phase", params: { phase: "planning", status: "skipped" } },
+              { type: "phase", params: { phase: "atomization", status: "skipped" } }
+            ]
+          },
+          { target: "discovery", actions: emit({ type: "masterplan.started" as const }) }
+        ]
+      }
+    },
+    discovery: {
+      entry: { type: "phase", params: { phase: "discovery", status: "started" } },
+      invoke: {
+        src: "runDiscovery",
+        input: ({ context }) => ({ masterplanId: context.masterplanId }),
+        onDone: { target: "planning", actions: { type: "phaseDone", params: "discovery" } },
+        onError: {
+          target: "failed",
+          actions: [{ type: "phase", params: { phase: "discovery", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+        }
+      }
+    },
+    planning: {
+      entry: { type: "phase", params: { phase: "planning", status: "started" } },
+      invoke: {
+        src: "runPlanning",
+        input: ({ context }) => ({ masterplanId: context.masterplanId }),
+        onDone: { target: "atomization", actions: { type: "phaseDone", params: "planning" } },
+        onError: {
+          target: "failed",
+          actions: [{ type: "phase", params: { phase: "planning", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+        }
+      }
+    },
+    atomization: {
+      entry: { type: "phase", params: { phase: "atomization", status: "started" } },
+      invoke: {
+        src: "runAtomization",
+        input: ({ context }) => ({ masterplanId: context.masterplanId }),
+        onDone: { target: "execution", actions: { type: "phaseDone", params: "atomization" } },
+        onError: {
+          target: "failed",
+          actions: [{ type: "phase", params: { phase: "atomization", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+        }
+      }
+    },
+    execution: {
+      entry: { type: "phase", params: { phase: "execution", status: "started" } },
+      invoke: {
+        src: "runExecution",
+        input: ({ context }) => ({ masterplanId: context.masterplanId }),
+        onDone: [
+          {
+            guard: and(["noAtomFailed", "noAcceptance"]),
+            target: "done",
+            actions: ["keepSummary", { type: "phaseDone", params: "execution" }, { type: "phase", params: { phase: "acceptance", status: "skipped" } }]
+          },
+          {
+            guard: "noAtomFailed",
+            target: "acceptance",
+            actions: ["keepSummary", { type: "phaseDone", params: "execution" }]
+          },
+          {
+            target: "failed",
+            actions: [
+              assign({
+                summary: ({ event }) => event.output.summary,
+                reason: ({ event }) =>
+                  `${event.output.summary.atoms.failed} atom(s) failed, ${event.output.summary.atoms.skipped} skipped`
+              }),
+              emit(({ event }) => ({
+                type: "masterplan.phase" as const,
+                phase: "execution" as const,
+                status: "failed" as const,
+                durationMs: event.output.durationMs
+              }))
+            ]
+          }
+        ],
+        onError: {
+          target: "failed",
+          actions: [{ type: "phase", params: { phase: "execution", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+        }
+      },
+      initial: "running",
+      states: {
+        running: {
+          on: {
+            PAUSE: {
+              target: "paused",
+              actions: emit(({ event }) => ({ type: "masterplan.paused" as const, reason: event.reason }))
+            }
+          }
+        },
+        paused: {
+          on: { RESUME: { target: "running", actions: emit({ type: "masterplan.resumed" as const }) } }
+        }
+      }
+    },
+    acceptance: {
+      entry: { type: "phase", params: { phase: "acceptance", status: "started" } },
+      invoke: {
+        src: "runAcceptance",
+        input: ({ context }) => ({ masterplanId: context.masterplanId }),
+        onDone: { target: "done", actions: { type: "phaseDone", params: "acceptance" } },
+        onError: {
+          target: "failed",
+          actions: [{ type: "phase", params: { phase: "acceptance", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+        }
+      }
+    },
+    done: {
+      type: "final",
+      entry: emit(({ context }) => ({
+        type: "masterplan.completed" as const,
+        summary: withOutcome(context.summary, "completed")
+      }))
+    },
+    failed: {
+      type: "final",
+      entry: emit(({ context }) => ({
+        type: "masterplan.failed" as const,
+        reason: context.reason,
+        summary: withOutcome(context.summary, "failed")
+      }))
+    },
+    cancelled: {
+      type: "final",
+      entry: emit(({ context }) => ({
+        type: "masterplan.cancelled" as const,
+        reason: context.reason,
+        summary: withOutcome(context.summary, "cancelled")
+      }))
+    }
+  }
+})
+
+export type MasterplanMachine = typeof masterplanMachine
+export type MasterplanActor = ActorRefFrom<MasterplanMachine>

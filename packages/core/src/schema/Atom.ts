@@ -1,0 +1,79 @@
+import { Schema } from "effect"
+
+/** Languages the atomizer and validator understand. */
+export const Language = Schema.Literal("typescript", "javascript", "python")
+export type Language = typeof Language.Type
+
+/** Every state of the atom machine; the last seven are terminal or waiting on someone. */
+export const AtomStatus = Schema.Literal(
+  "pending",
+  "ready",
+  "queued",
+  "running",
+  "retrying",
+  "validating",
+  "review",
+  "completed",
+  "failed",
+  "skipped",
+  "blocked",
+  "cancelled"
+)
+export type AtomStatus = typeof AtomStatus.Type
+
+/** Statuses an atom never leaves. */
+export const terminalAtomStatuses: ReadonlySet<AtomStatus> = new Set(["completed", "failed", "skipped", "cancelled"])
+
+/** The kinds of model failure the scripted model can be told to produce, in order, per attempt. */
+export const SimulatedFault = Schema.Literal("transient", "rate_limited", "overloaded", "timeout", "non_retryable")
+export type SimulatedFault = typeof SimulatedFault.Type
+
+/** Behaviour the offline `scripted` model gives this atom; real providers ignore it. */
+export const AtomSimulation = Schema.Struct({
+  /** Faults returned by the first attempts, one per attempt, before a success. */
+  faults: Schema.optionalWith(Schema.Array(SimulatedFault), { default: () => [] }),
+  /** Confidence reported for the generated code. */
+  confidence: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
+  /** Exact output to return instead of generated code. */
+  output: Schema.optional(Schema.String),
+  latencyMs: Schema.optional(Schema.NonNegative)
+})
+export type AtomSimulation = typeof AtomSimulation.Type
+
+/** One atom as a plan gives it: what to generate and what it depends on. */
+export const AtomSpec = Schema.Struct({
+  id: Schema.NonEmptyTrimmedString,
+  dependsOn: Schema.optionalWith(Schema.Array(Schema.NonEmptyTrimmedString), { default: () => [] }),
+  instruction: Schema.NonEmptyTrimmedString,
+  language: Schema.optionalWith(Language, { default: () => "typescript" as const }),
+  file: Schema.optional(Schema.NonEmptyTrimmedString),
+  taskId: Schema.optional(Schema.NonEmptyTrimmedString),
+  /** Symbols the generated code must define (checked by validation). */
+  defines: Schema.optionalWith(Schema.Array(Schema.NonEmptyTrimmedString), { default: () => [] }),
+  simulate: Schema.optional(AtomSimulation)
+})
+export type AtomSpec = typeof AtomSpec.Type
+
+/** What a finished model call produced for an atom. */
+export const AtomResult = Schema.Struct({
+  code: Schema.String,
+  confidence: Schema.Number,
+  model: Schema.String,
+  inputTokens: Schema.NonNegativeInt,
+  outputTokens: Schema.NonNegativeInt,
+  costUsd: Schema.NonNegative
+})
+export type AtomResult = typeof AtomResult.Type
+
+/** The stored state of an atom within a masterplan. */
+export const Atom = Schema.Struct({
+  ...AtomSpec.fields,
+  masterplanId: Schema.String,
+  wave: Schema.NonNegativeInt,
+  status: AtomStatus,
+  attempts: Schema.NonNegativeInt,
+  costUsd: Schema.NonNegative,
+  result: Schema.optional(AtomResult),
+  error: Schema.optional(Schema.String)
+})
+export type Atom = typeof Atom.Type

@@ -1,0 +1,152 @@
+import { Schema } from "effect"
+import { PhaseStatus, PipelinePhase } from "./Masterplan.js"
+import { RunSummary } from "./RunSummary.js"
+import { ScheduleMode } from "./RunOptions.js"
+import { WaveCounts } from "./Wave.js"
+
+/** Fields every event carries: its masterplan, its gap-free sequence number there, and when it happened. */
+const envelope = {
+  masterplanId: Schema.String,
+  /** 1, 2, 3... per masterplan, with no gap and no duplicate. */
+  seq: Schema.Int.pipe(Schema.positive()),
+  /** Milliseconds since the Unix epoch. */
+  at: Schema.Number
+}
+
+const event = <TType extends string, TFields extends Schema.Struct.Fields>(type: TType, fields: TFields) =>
+  Schema.Struct({ type: Schema.Literal(type), ...envelope, ...fields })
+
+const atomRef = { atomId: Schema.String, wave: Schema.NonNegativeInt }
+const failure = {
+  /** The failure class (`rate_limited`, `timeout`, `validation`...), see `ModelFailureReason`. */
+  reason: Schema.String,
+  /** What went wrong, in words. */
+  error: Schema.String
+}
+
+export const MasterplanSubmitted = event("masterplan.submitted", {
+  name: Schema.String,
+  atoms: Schema.NonNegativeInt,
+  waves: Schema.NonNegativeInt,
+  mode: ScheduleMode,
+  concurrency: Schema.Int,
+  model: Schema.String,
+  criticalPath: Schema.NonNegativeInt
+})
+export const MasterplanStarted = event("masterplan.started", {})
+export const MasterplanPhase = event("masterplan.phase", {
+  phase: PipelinePhase,
+  status: PhaseStatus,
+  durationMs: Schema.optional(Schema.NonNegative)
+})
+export const MasterplanPaused = event("masterplan.paused", { reason: Schema.String })
+export const MasterplanResumed = event("masterplan.resumed", {})
+export const MasterplanCompleted = event("masterplan.completed", { summary: RunSummary })
+export const MasterplanFailed = event("masterplan.failed", { reason: Schema.String, summary: RunSummary })
+export const MasterplanCancelled = event("masterplan.cancelled", { reason: Schema.String, summary: RunSummary })
+
+export const WaveStarted = event("wave.started", { wave: Schema.NonNegativeInt, atoms: Schema.NonNegativeInt })
+export const WaveCompleted = event("wave.completed", { wave: Schema.NonNegativeInt, ...WaveCounts.fields })
+
+export const AtomReady = event("atom.ready", atomRef)
+export const AtomQueued = event("atom.queued", { ...atomRef, priority: Schema.Int })
+export const AtomStarted = event("atom.started", { ...atomRef, attempt: Schema.Int.pipe(Schema.positive()) })
+export const AtomRetrying = event("atom.retrying", {
+  ...atomRef,
+  ...failure,
+  /** The attempt that failed. */
+  attempt: Schema.Int.pipe(Schema.positive()),
+  delayMs: Schema.NonNegative
+})
+export const AtomReview = event("atom.review", { ...atomRef, confidence: Schema.Number })
+export const AtomCompleted = event("atom.completed", {
+  ...atomRef,
+  attempts: Schema.Int.pipe(Schema.positive()),
+  model: Schema.String,
+  confidence: Schema.Number,
+  inputTokens: Schema.NonNegativeInt,
+  outputTokens: Schema.NonNegativeInt,
+  costUsd: Schema.NonNegative,
+  /** How the result was accepted: by validation, or by a reviewer. */
+  acceptedBy: Schema.Literal("validation", "review")
+})
+export const AtomFailed = event("atom.failed", {
+  ...atomRef,
+  ...failure,
+  attempts: Schema.NonNegativeInt
+})
+export const AtomSkipped = event("atom.skipped", {
+  ...atomRef,
+  /** The failed dependency this atom cannot run without. */
+  becauseOf: Schema.String
+})
+export const AtomBlocked = event("atom.blocked", { ...atomRef, reason: Schema.String })
+export const AtomInterrupted = event("atom.interrupted", { ...atomRef, attempt: Schema.Int })
+export const AtomCancelled = event("atom.cancelled", atomRef)
+
+export const CostUpdated = event("cost.updated", {
+  atomId: Schema.String,
+  model: Schema.String,
+  inputTokens: Schema.NonNegativeInt,
+  outputTokens: Schema.NonNegativeInt,
+  /** What this call cost. */
+  costUsd: Schema.NonNegative,
+  /** What the masterplan has cost so far. */
+  totalUsd: Schema.NonNegative
+})
+export const CostSoftLimit = event("cost.soft_limit", { totalUsd: Schema.Number, limitUsd: Schema.Number })
+export const CostHardLimit = event("cost.hard_limit", { totalUsd: Schema.Number, limitUsd: Schema.Number })
+export const ConcurrencyLimitChanged = event("concurrency.limit_changed", {
+  from: Schema.Int,
+  to: Schema.Int,
+  reason: Schema.String
+})
+export const CacheHit = event("cache.hit", atomRef)
+export const GatePassed = event("gate.passed", { wave: Schema.NonNegativeInt })
+export const GateFailed = event("gate.failed", { wave: Schema.NonNegativeInt, reason: Schema.String })
+
+/** Everything that happens to a masterplan, as journaled, streamed and printed by `--json`. */
+export const Event = Schema.Union(
+  MasterplanSubmitted,
+  MasterplanStarted,
+  MasterplanPhase,
+  MasterplanPaused,
+  MasterplanResumed,
+  MasterplanCompleted,
+  MasterplanFailed,
+  MasterplanCancelled,
+  WaveStarted,
+  WaveCompleted,
+  AtomReady,
+  AtomQueued,
+  AtomStarted,
+  AtomRetrying,
+  AtomReview,
+  AtomCompleted,
+  AtomFailed,
+  AtomSkipped,
+  AtomBlocked,
+  AtomInterrupted,
+  AtomCancelled,
+  CostUpdated,
+  CostSoftLimit,
+  CostHardLimit,
+  ConcurrencyLimitChanged,
+  CacheHit,
+  GatePassed,
+  GateFailed
+)
+export type Event = typeof Event.Type
+export type EventType = Event["type"]
+export type EventOf<TType extends EventType> = Extract<Event, { readonly type: TType }>
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** An event as a machine decides it, before the engine stamps `masterplanId`, `seq` and `at`. */
+export type EventBody = DistributiveOmit<Event, "masterplanId" | "seq" | "at">
+
+/** The events that end a masterplan. */
+export const isTerminalEvent = (
+  event: Event
+): event is EventOf<"masterplan.completed" | "masterplan.failed" | "masterplan.cancelled"> =>
+  event.type === "masterplan.completed" || event.type === "masterplan.failed" || event.type === "masterplan.cancelled"

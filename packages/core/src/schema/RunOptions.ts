@@ -1,0 +1,27 @@
+import { Schema } from "effect"
+import { Budget } from "./Budget.js"
+import { RetryPolicy } from "./RetryPolicy.js"
+
+/** `eager` starts an atom as soon as its own dependencies completed; `waves` runs one wave at a time. */
+export const ScheduleMode = Schema.Literal("eager", "waves")
+export type ScheduleMode = typeof ScheduleMode.Type
+
+/** How a masterplan runs. Every field has a default (DESIGN.md §9), so `{}` is a valid value. */
+export const RunOptions = Schema.Struct({
+  /** @default "eager" */
+  mode: Schema.optionalWith(ScheduleMode, { default: () => "eager" as const }),
+  /** Model calls in flight at most. @default 100 */
+  concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 100 }),
+  /** `scripted` (offline) or a provider model name. @default "scripted" */
+  model: Schema.optionalWith(Schema.NonEmptyTrimmedString, { default: () => "scripted" }),
+  /** A single model call is abandoned (and retried) after this long. @default 120000 */
+  callTimeoutMs: Schema.optionalWith(Schema.Positive, { default: () => 120_000 }),
+  /** Atoms whose confidence is below this wait for a human review. @default 0.85 */
+  reviewThreshold: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.85 }),
+  /** Longest generated atom accepted, in lines of code. @default 40 */
+  maxAtomLines: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 40 }),
+  retry: Schema.optionalWith(RetryPolicy, { default: () => RetryPolicy.make({}) }),
+  budget: Schema.optionalWith(Budget, { default: () => ({ hardUsd: 100 }) })
+})
+export type RunOptions = typeof RunOptions.Type
+export type RunOptionsInput = typeof RunOptions.Encoded

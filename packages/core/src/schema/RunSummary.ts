@@ -1,0 +1,45 @@
+import { Schema } from "effect"
+
+/** Final status of a masterplan run. `paused` ends a CLI run that a budget stopped (exit 3). */
+export const RunOutcome = Schema.Literal("completed", "failed", "cancelled", "paused")
+export type RunOutcome = typeof RunOutcome.Type
+
+/** Atoms counted by how they ended. */
+export const AtomCounts = Schema.Struct({
+  total: Schema.NonNegativeInt,
+  completed: Schema.NonNegativeInt,
+  failed: Schema.NonNegativeInt,
+  skipped: Schema.NonNegativeInt,
+  cancelled: Schema.NonNegativeInt,
+  blocked: Schema.NonNegativeInt,
+  review: Schema.NonNegativeInt
+})
+export type AtomCounts = typeof AtomCounts.Type
+
+/** One failed atom and why, as the summary names it. */
+export const AtomFailure = Schema.Struct({
+  atomId: Schema.String,
+  wave: Schema.NonNegativeInt,
+  reason: Schema.String,
+  error: Schema.String
+})
+export type AtomFailure = typeof AtomFailure.Type
+
+/** What the terminal event of a masterplan reports. */
+export const RunSummary = Schema.Struct({
+  outcome: RunOutcome,
+  atoms: AtomCounts,
+  waves: Schema.NonNegativeInt,
+  /** Model calls made, retries included. */
+  calls: Schema.NonNegativeInt,
+  retries: Schema.NonNegativeInt,
+  costUsd: Schema.NonNegative,
+  costByModel: Schema.Record({ key: Schema.String, value: Schema.NonNegative }),
+  inputTokens: Schema.NonNegativeInt,
+  outputTokens: Schema.NonNegativeInt,
+  cacheHits: Schema.NonNegativeInt,
+  durationMs: Schema.NonNegative,
+  /** The first failures (at most 20), each naming its atom, wave and cause. */
+  failures: Schema.Array(AtomFailure)
+})
+export type RunSummary = typeof RunSummary.Type

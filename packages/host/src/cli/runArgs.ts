@@ -1,0 +1,105 @@
+import type { RunOptionsInput } from "@devmatrix/core"
+import { parseArgs } from "node:util"
+import type { ScriptedModelOptions } from "@devmatrix/runtime"
+import { UsageError } from "./exitCodes.js"
+
+/** `devmatrix run` as parsed from its command line. */
+export interface RunArgs {
+  readonly file: string
+  readonly json: boolean
+  readonly masterplanId?: string
+  readonly overrides: Partial<RunOptionsInput>
+  readonly scripted: ScriptedModelOptions
+  /** Said once at the start of the run, e.g. which model is used and why. */
+  readonly notice?: string
+}
+
+const number = (flag: string, text: string | undefined, check: (n: number) => boolean, what: string) => {
+  if (text === undefined) return undefined
+  const value = Number(text)
+  if (text.trim() === "" || !Number.isFinite(value) || !check(value))
+    throw new UsageError(`--${flag} must be ${what}, got "${text}"`)
+  return value
+}
+
+/** `20` (fixed) or `5-30` (uniform range), in milliseconds. */
+const latency = (text: string | undefined): ScriptedModelOptions["latencyMs"] => {
+  if (text === undefined) return undefined
+  const range = /^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$/.exec(text)
+  if (range) {
+    const min = Number(range[1])
+    const max = Number(range[2])
+    if (min > max) throw new UsageError(`--latency-ms range "${text}" has its minimum above its maximum`)
+    return { min, max }
+  }
+  return number("latency-ms", text, (n) => n >= 0, "a number of milliseconds or a range such as 5-30")
+}
+
+/** Services this build does not have yet: refused by name rather than ignored. */
+const unavailable: Record<string, string> = {
+  store: "durable stores (sqlite:, postgres://) are not available in this build; runs use the in-memory store",
+  redis: "Redis scale-out is not available in this build",
+  out: "writing generated files to a workspace is not available in this build"
+}
+
+/** Parses `devmatrix run <plan.json> [flags]`; a bad flag or value is a `UsageError` naming it. */
+export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): RunArgs => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: "boolean", default: false },
+      budget: { type: "string" },
+      model: { type: "string" },
+      store: { type: "string" },
+      redis: { type: "string" },
+      concurrency: { type: "string" },
+      mode: { type: "string" },
+      out: { type: "string" },
+      id: { type: "string" },
+      seed: { type: "string" },
+      "latency-ms": { type: "string" },
+      "fault-rate": { type: "string" }
+    }
+  })
+  if (positionals.length !== 1) throw new UsageError("usage: devmatrix run <spec.md | plan.json> [flags]")
+  for (const flag of Object.keys(unavailable)) {
+    const value = values[flag as keyof typeof values]
+    if (value !== undefined && !(flag === "store" && value === "memory:")) throw new UsageError(`--${flag}: ${unavailable[flag]}`)
+  }
+  const mode = values.mode
+  if (mode !== undefined && mode !== "eager" && mode !== "waves")
+    throw new UsageError(`--mode must be "eager" or "waves", got "${mode}"`)
+  const model = values.model ?? "scripted"
+  if (model !== "scripted")
+    throw new UsageError(`--model "${model}": only the offline "scripted" model is available in this build`)
+  const concurrency = number("concurrency", values.concurrency, (n) => Number.isInteger(n) && n >= 1, "a whole number ≥ 1")
+  const budget = number("budget", values.budget, (n) => n > 0, "a positive amount of USD")
+  const seed = number("seed", values.seed, Number.isInteger, "a whole number")
+  const faultRate = number("fault-rate", values["fault-rate"], (n) => n >= 0 && n <= 1, "between 0 and 1")
+  const latencyMs = latency(values["latency-ms"])
+  const notice =
+    values.model !== undefined
+      ? undefined
+      : env["ANTHROPIC_API_KEY"]
+        ? "ANTHROPIC_API_KEY is set, but this build has no Anthropic provider yet: using the offline scripted model"
+        : "no ANTHROPIC_API_KEY: using the offline scripted model"
+  return {
+    file: positionals[0]!,
+    json: values.json ?? false,
+    ...(values.id !== undefined ? { masterplanId: values.id } : {}),
+    overrides: {
+      model,
+      ...(mode !== undefined ? { mode } : {}),
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(budget !== undefined ? { budget: { hardUsd: budget } } : {})
+    },
+    ...(notice !== undefined ? { notice } : {}),
+    scripted: {
+      ...(seed !== undefined ? { seed } : {}),
+      ...(faultRate !== undefined ? { faultRate } : {}),
+      ...(latencyMs !== undefined ? { latencyMs } : {})
+    }
+  }
+}

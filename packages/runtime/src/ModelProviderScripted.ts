@@ -1,0 +1,106 @@
+import { classifyModelFailure } from "@devmatrix/core"
+import type { SimulatedFault } from "@devmatrix/core"
+import { Clock, Duration, Effect, Layer } from "effect"
+import { hashString, seededRandom } from "./internal/seededRandom.js"
+import { ModelCallError, ModelProvider } from "./ModelProvider.js"
+import type { ModelRequest, ModelResponse } from "./ModelProvider.js"
+
+/** A latency in milliseconds: fixed, or drawn uniformly from a range for each call. */
+export type LatencyMs = number | { readonly min: number; readonly max: number }
+
+/** How the offline model behaves. Same seed, same plan: same answers, same faults. */
+export interface ScriptedModelOptions {
+  /** @default 1 */
+  readonly seed?: number
+  /** @default 0 */
+  readonly latencyMs?: LatencyMs
+  /** Share of attempts that fail with a transient fault (connection reset, 500, 429, 529). @default 0 */
+  readonly faultRate?: number
+  /** Confidence reported when the atom does not say. @default 0.95 */
+  readonly confidence?: number
+}
+
+const randomFaults: ReadonlyArray<SimulatedFault> = ["transient", "rate_limited", "overloaded", "transient"]
+
+const failureFor = (fault: SimulatedFault, nowMs: number): ModelCallError => {
+  const call = {
+    transient: { code: "ECONNRESET", message: "socket hang up (simulated)" },
+    rate_limited: { status: 429, errorType: "rate_limit_error", message: "rate limited (simulated)" },
+    overloaded: { status: 529, errorType: "overloaded_error", message: "overloaded (simulated)" },
+    timeout: { code: "ETIMEDOUT", message: "request timed out (simulated)" },
+    non_retryable: { status: 400, errorType: "invalid_request_error", message: "invalid request (simulated)" }
+  }[fault]
+  return new ModelCallError({ failure: classifyModelFailure(call, nowMs) })
+}
+
+const identifier = (atomId: string): string => {
+  const camel = atomId.replace(/[^A-Za-z0-9]+(.)?/g, (_, next: string | undefined) => (next ?? "").toUpperCase())
+  return /^[A-Za-z_]/.test(camel) ? camel : `atom_${camel}`
+}
+
+/** Small, valid code defining the symbols the atom must define. */
+export const scriptedCode = (request: Pick<ModelRequest, "atomId" | "language" | "defines">): string => {
+  const names = request.defines.length > 0 ? request.defines : [identifier(request.atomId)]
+  const blocks = names.map((name) =>
+    request.language === "python"
+      ? `def ${name}(value):\n    return f"{value}:${request.atomId}"`
+      : request.language === "javascript"
+        ? `export function ${name}(value) {\n  return \`\${value}:${request.atomId}\`\n}`
+        : `export function ${name}(value: string): string {\n  return \`\${value}:${request.atomId}\`\n}`
+  )
+  return blocks.join("\n\n") + "\n"
+}
+
+const latencyOf = (latency: LatencyMs, random: () => number): number =>
+  typeof latency === "number" ? latency : latency.min + (latency.max - latency.min) * random()
+
+/**
+ * The offline model: deterministic from the seed, the atom and the attempt. It writes small valid
+ * code, reports token usage (priced as Sonnet), waits the configured latency on Effect's clock (and
+ * times out as a real call would), and injects faults: those an atom's `simulate.faults` lists,
+ * then `faultRate` of the rest at random.
+ */
+export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProvider["Type"] => {
+  const seed = options.seed ?? 1
+  const latency = options.latencyMs ?? 0
+  const faultRate = options.faultRate ?? 0
+  const defaultConfidence = options.confidence ?? 0.95
+
+  const answer = (request: ModelRequest, fault: SimulatedFault | undefined): Effect.Effect<ModelResponse, ModelCallError> => {
+    if (fault !== undefined) return Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(failureFor(fault, now)))
+    const text = request.simulate?.output ?? scriptedCode(request)
+    const promptLength = request.instruction.length + 12 + request.feedback.reduce((n, line) => n + line.length + 1, 0)
+    return Effect.succeed({
+      text,
+      model: request.model,
+      usage: {
+        inputTokens: 150 + Math.ceil(promptLength / 4),
+        outputTokens: Math.ceil(text.length / 4),
+        cacheWriteTokens: 0,
+        cacheReadTokens: 0
+      },
+      stopReason: "end_turn",
+      confidence: request.simulate?.confidence ?? defaultConfidence
+    })
+  }
+
+  return {
+    name: "scripted",
+    generate: (request) =>
+      Effect.suspend(() => {
+        const random = seededRandom(hashString(`${seed}/${request.atomId}/${request.attempt}`))
+        const delayMs = request.simulate?.latencyMs ?? latencyOf(latency, random)
+        const fault =
+          request.simulate?.faults[request.attempt - 1] ??
+          (faultRate > 0 && random() < faultRate ? randomFaults[Math.floor(random() * randomFaults.length)] : undefined)
+        // Like a real call, a slow answer is abandoned at the request's timeout.
+        if (delayMs > request.timeoutMs)
+          return Effect.zipRight(Effect.sleep(Duration.millis(request.timeoutMs)), answer(request, "timeout"))
+        return delayMs > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(delayMs)), answer(request, fault)) : answer(request, fault)
+      })
+  }
+}
+
+/** The scripted model as the `ModelProvider`. */
+export const ModelProviderScripted = (options: ScriptedModelOptions = {}): Layer.Layer<ModelProvider> =>
+  Layer.succeed(ModelProvider, makeScriptedModel(options))

@@ -1,0 +1,37 @@
+/**
+ * The DevMatrix runtime: the Effect services that run masterplans. `Engine` owns the actors and
+ * journals their events; `ModelProvider` makes model calls; `Store` keeps the journal.
+ *
+ * @example
+ * import { Engine, embeddedLayer } from "@devmatrix/runtime"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const engine = yield* Engine
+ *   const id = yield* engine.submit({ name: "demo", atoms: [{ id: "a", instruction: "add two numbers" }] })
+ *   return yield* engine.result(id)
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(embeddedLayer()), Effect.scoped)).then(console.log)
+ */
+export {
+  AtomNotInReview,
+  Engine,
+  EngineLive,
+  MasterplanNotFound,
+  type EngineService,
+  type ReviewDecision,
+  type SubmitOptions,
+  type TerminalEvent
+} from "./Engine.js"
+export { embeddedLayer, type EmbeddedOptions } from "./embedded.js"
+export {
+  ModelCallError,
+  ModelProvider,
+  type ModelProviderService,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelUsage
+} from "./ModelProvider.js"
+export { makeScriptedModel, ModelProviderScripted, scriptedCode, type LatencyMs, type ScriptedModelOptions } from "./ModelProviderScripted.js"
+export { makeRetrySchedule, nextRetry, type RetryDecision, type RetrySchedule, type RetryState } from "./RetrySchedule.js"
+export { makeStoreMemory, statusAfter, Store, StoreError, StoreMemory, type StoreService } from "./Store.js"

@@ -1,0 +1,434 @@
+import {
+  atomMachine,
+  costOf,
+  masterplanMachine,
+  priorityOf,
+  ReadyQueue,
+  waveMachine
+} from "@devmatrix/core"
+import type {
+  AtomActor,
+  AttemptFailure,
+  EventBody,
+  ExecutionOutput,
+  MasterplanActor,
+  ModelCallInput,
+  ModelCallOutput,
+  PlanGraph,
+  PlanInput,
+  RunOptions,
+  WaveActor
+} from "@devmatrix/core"
+import { Cause, Clock, Duration, Effect, Exit, FiberId, Option, Runtime } from "effect"
+import { createActor, fromCallback, fromPromise } from "xstate"
+import type { ModelProviderService } from "../ModelProvider.js"
+import { makeRetrySchedule, nextRetry } from "../RetrySchedule.js"
+import type { RetrySchedule, RetryState } from "../RetrySchedule.js"
+import { SummaryTally } from "./summaryTally.js"
+
+/** Everything one masterplan run needs; the engine builds it from the submitted plan. */
+export interface PlanRunConfig {
+  readonly masterplanId: string
+  readonly plan: PlanInput
+  readonly graph: PlanGraph
+  readonly options: RunOptions
+  readonly provider: ModelProviderService
+  /** Runs the side effects of the actors (model calls, waits) on the engine's services. */
+  readonly runtime: Runtime.Runtime<never>
+  /** Stamps an event the machines decided with its seq and time, and journals it. */
+  readonly journal: (event: EventBody) => void
+  /** The engine's clock (Effect's, so tests drive it). */
+  readonly nowMs: () => number
+}
+
+/** Output tokens a single atom may use; atoms are about ten lines of code. */
+const maxTokensPerAtom = 2_048
+
+/** The failure an attempt's Effect ended with; a defect or an interruption is not retried. */
+const failureOf = (cause: Cause.Cause<AttemptFailure>): AttemptFailure =>
+  Option.getOrElse(Cause.failureOption(cause), () => ({
+    reason: "unknown" as const,
+    retryable: false,
+    message: Cause.pretty(cause)
+  }))
+
+/**
+ * One masterplan in flight: its masterplan actor, a wave actor per started wave, and an atom actor
+ * per atom that became ready. Atoms wait for a permit as indices in a priority queue, not as parked
+ * fibers; an actor is created only when its atom is ready (or skipped), inside the plan's actor
+ * system. The engine's admission lives here: `ENQUEUE` when ready, `START` when a permit is free.
+ */
+export class PlanRun {
+  readonly masterplanActor: MasterplanActor
+  private readonly config: PlanRunConfig
+  private readonly graph: PlanGraph
+  private readonly atoms: Array<AtomActor | undefined>
+  private readonly waves: Array<WaveActor | undefined>
+  /** Dependencies of each atom not yet settled. */
+  private readonly unsettledDeps: Int32Array
+  /** The failed atom that makes each atom impossible, once one has. */
+  private readonly doomedBy: Array<string | undefined>
+  private readonly holdsPermit: Uint8Array
+  private readonly retryStates: Array<RetryState>
+  private readonly queue: ReadyQueue
+  private readonly tally: SummaryTally
+  private readonly longestPath: number
+  private readonly retrySchedule: RetrySchedule
+  /** Runs a side effect as a fiber reporting its exit; the returned function interrupts it (actor stopped). */
+  private readonly runFiber: <A, E>(effect: Effect.Effect<A, E>, onExit: (exit: Exit.Exit<A, E>) => void) => () => void
+  private running = 0
+  private paused = false
+  private finished = false
+  private currentWave = 0
+  private settled = 0
+  /** Reactions to run, in order, without recursing: a failure can skip a chain of 10,000 atoms. */
+  private readonly work: Array<() => void> = []
+  private draining = false
+  private finish: ((output: ExecutionOutput) => void) | undefined
+
+  constructor(config: PlanRunConfig) {
+    this.config = config
+    const graph = (this.graph = config.graph)
+    const size = graph.ids.length
+    this.atoms = new Array<AtomActor | undefined>(size)
+    this.waves = new Array<WaveActor | undefined>(graph.waves.length)
+    this.unsettledDeps = Int32Array.from(graph.deps, (deps) => deps.length)
+    this.doomedBy = new Array<string | undefined>(size)
+    this.holdsPermit = new Uint8Array(size)
+    this.retryStates = new Array<RetryState>(size)
+    this.tally = new SummaryTally(size, graph.waves.length)
+    this.longestPath = graph.criticalPath.length
+    this.retrySchedule = makeRetrySchedule(config.options.retry)
+    const remaining = graph.remaining
+    this.queue = new ReadyQueue((a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b))
+    const runFork = Runtime.runFork(config.runtime)
+    this.runFiber = (effect, onExit) => {
+      // Started at once, not on the next scheduler tick: a call that can answer synchronously does.
+      const fiber = runFork(effect, { immediate: true })
+      fiber.addObserver(onExit)
+      return () => fiber.unsafeInterruptAsFork(FiberId.none)
+    }
+    this.masterplanActor = createActor(
+      masterplanMachine.provide({
+        actors: { runExecution: fromPromise(({ signal }) => this.execute(signal)) }
+      }),
+      {
+        input: {
+          masterplanId: config.masterplanId,
+          structured: true,
+          acceptance: false,
+          initialSummary: this.tally.summary(0),
+          submitted: {
+            name: config.plan.name,
+            atoms: size,
+            waves: graph.waves.length,
+            mode: config.options.mode,
+            concurrency: config.options.concurrency,
+            model: config.options.model,
+            criticalPath: this.longestPath
+          }
+        }
+      }
+    )
+    this.masterplanActor.on("*", (event) => {
+      this.record(event)
+      if (event.type === "masterplan.paused") this.paused = true
+      if (event.type === "masterplan.resumed") {
+        this.paused = false
+        this.defer(() => this.pump())
+      }
+    })
+  }
+
+  /** Journals the masterplan's submission; `start` then runs it. */
+  submit(): void {
+    this.masterplanActor.start()
+  }
+
+  start(): void {
+    this.masterplanActor.send({ type: "START" })
+  }
+
+  pause(reason: string): void {
+    this.masterplanActor.send({ type: "PAUSE", reason })
+  }
+
+  resume(): void {
+    this.masterplanActor.send({ type: "RESUME" })
+  }
+
+  /** Cancels every live atom, then the masterplan, whose terminal event carries the summary. */
+  cancel(reason: string): void {
+    this.cancelAtoms()
+    this.masterplanActor.send({ type: "CANCEL", reason, summary: this.tally.summary(this.elapsedMs()) })
+  }
+
+  /** Sends a reviewer's decision to an atom waiting in review; false if there is no such atom. */
+  review(atomId: string, decision: "APPROVE" | { readonly edit: string } | { readonly reject: string }): boolean {
+    const index = this.graph.indexOf.get(atomId)
+    const actor = index === undefined ? undefined : this.atoms[index]
+    if (actor === undefined || !actor.getSnapshot().matches("review")) return false
+    actor.send(
+      decision === "APPROVE"
+        ? { type: "APPROVE" }
+        : "edit" in decision
+          ? { type: "EDIT", code: decision.edit }
+          : { type: "REJECT", reason: decision.reject }
+    )
+    return true
+  }
+
+  /** Stops every actor; in-flight calls are interrupted through their AbortSignal. */
+  stop(): void {
+    this.masterplanActor.stop()
+  }
+
+  private startedAtMs = 0
+
+  private elapsedMs(): number {
+    return this.startedAtMs === 0 ? 0 : Math.max(0, this.now() - this.startedAtMs)
+  }
+
+  private now(): number {
+    return this.config.nowMs()
+  }
+
+  private record(event: EventBody): void {
+    this.config.journal(event)
+    this.tally.add(event)
+  }
+
+  /** The execution phase: resolves when every atom has settled. */
+  private execute(signal: AbortSignal): Promise<ExecutionOutput> {
+    return new Promise((resolve) => {
+      this.startedAtMs = this.now()
+      this.finish = resolve
+      signal.addEventListener("abort", () => this.cancelAtoms(), { once: true })
+      this.defer(() => this.activateWave(0))
+    })
+  }
+
+  private defer(reaction: () => void): void {
+    this.work.push(reaction)
+    if (this.draining) return
+    this.draining = true
+    try {
+      for (let i = 0; i < this.work.length; i++) this.work[i]!()
+    } finally {
+      this.work.length = 0
+      this.draining = false
+    }
+  }
+
+  private wave(index: number): WaveActor {
+    let wave = this.waves[index]
+    if (wave === undefined) {
+      wave = createActor(waveMachine, {
+        input: { wave: index, size: this.graph.waves[index]!.length },
+        parent: this.masterplanActor
+      })
+      this.waves[index] = wave
+      wave.on("*", (event) => {
+        this.record(event)
+        if (event.type === "wave.completed" && this.config.options.mode === "waves")
+          this.defer(() => this.activateWave(index + 1))
+      })
+      wave.start()
+      wave.send({ type: "START" })
+    }
+    return wave
+  }
+
+  /** Makes the wave's atoms that can run ready, and skips those that cannot. */
+  private activateWave(index: number): void {
+    if (index >= this.graph.waves.length || this.finished) return
+    this.currentWave = Math.max(this.currentWave, index)
+    this.wave(index)
+    for (const atom of this.graph.waves[index]!) this.resolve(atom)
+  }
+
+  /** Decides a pending atom whose dependencies have all settled, or one of which failed. */
+  private resolve(index: number): void {
+    if (this.atoms[index] !== undefined) return
+    const doomedBy = this.doomedBy[index]
+    if (doomedBy !== undefined) this.actor(index).send({ type: "SKIP", becauseOf: doomedBy })
+    else if (this.unsettledDeps[index] === 0) this.actor(index).send({ type: "READY" })
+  }
+
+  private actor(index: number): AtomActor {
+    const spec = this.config.plan.atoms[index]!
+    const options = this.config.options
+    const actor = createActor(this.atomLogic, {
+      id: spec.id,
+      input: {
+        atomId: spec.id,
+        wave: this.graph.waveOf[index]!,
+        maxRetries: options.retry.maxRetries,
+        reviewThreshold: options.reviewThreshold,
+        maxLines: options.maxAtomLines,
+        defines: spec.defines
+      },
+      parent: this.wave(this.graph.waveOf[index]!)
+    })
+    this.atoms[index] = actor
+    actor.on("*", (event) => this.onAtomEvent(index, event))
+    actor.start()
+    return actor
+  }
+
+  private onAtomEvent(index: number, event: EventBody): void {
+    this.record(event)
+    switch (event.type) {
+      case "atom.ready":
+        this.defer(() =>
+          this.atoms[index]!.send({ type: "ENQUEUE", priority: priorityOf(this.graph.remaining[index]!, this.longestPath) })
+        )
+        return
+      case "atom.queued":
+        this.queue.push(index)
+        this.defer(() => this.pump())
+        return
+      case "atom.retrying":
+      case "atom.review":
+      case "atom.blocked":
+        this.release(index)
+        return
+      case "atom.completed":
+        this.release(index)
+        this.settle(index, undefined)
+        return
+      case "atom.failed":
+        this.release(index)
+        this.settle(index, event.atomId)
+        return
+      case "atom.skipped":
+        this.settle(index, event.becauseOf)
+        return
+      case "atom.cancelled":
+        this.release(index)
+        this.settled++
+        return
+      default:
+        return
+    }
+  }
+
+  private release(index: number): void {
+    if (this.holdsPermit[index] === 0) return
+    this.holdsPermit[index] = 0
+    this.running--
+    this.defer(() => this.pump())
+  }
+
+  /** Admits queued atoms, best first, while permits are free. */
+  private pump(): void {
+    const limit = this.config.options.concurrency
+    while (this.running < limit && !this.paused && !this.finished && this.queue.size > 0) {
+      const index = this.queue.pop()!
+      this.holdsPermit[index] = 1
+      this.running++
+      this.atoms[index]!.send({ type: "START" })
+    }
+  }
+
+  /** An atom reached a terminal state; `failedAtom` names the failure its dependents inherit. */
+  private settle(index: number, failedAtom: string | undefined): void {
+    this.settled++
+    const eager = this.config.options.mode === "eager"
+    for (const dependent of this.graph.dependents[index]!) {
+      this.unsettledDeps[dependent]!--
+      if (failedAtom !== undefined) this.doomedBy[dependent] ??= failedAtom
+      if (eager || this.graph.waveOf[dependent]! <= this.currentWave) this.defer(() => this.resolve(dependent))
+    }
+    if (this.settled === this.graph.ids.length) this.complete()
+  }
+
+  private complete(): void {
+    if (this.finished) return
+    this.finished = true
+    const durationMs = this.elapsedMs()
+    this.finish?.({ durationMs, summary: this.tally.summary(durationMs) })
+  }
+
+  private cancelAtoms(): void {
+    if (this.finished) return
+    this.finished = true
+    let unstarted = 0
+    for (let index = 0; index < this.atoms.length; index++) {
+      const actor = this.atoms[index]
+      if (actor === undefined) unstarted++
+      else if (actor.getSnapshot().status === "active") actor.send({ type: "CANCEL" })
+    }
+    this.tally.cancelUnstarted(unstarted)
+  }
+
+  /** One attempt at one atom: the model call with its timeout, its cost journaled, and on failure the retry decision. */
+  private callAtom(input: ModelCallInput): Effect.Effect<ModelCallOutput, AttemptFailure> {
+    const index = this.graph.indexOf.get(input.atomId)!
+    const spec = this.config.plan.atoms[index]!
+    const options = this.config.options
+    return this.config.provider
+      .generate({
+        model: options.model,
+        masterplanId: this.config.masterplanId,
+        atomId: spec.id,
+        attempt: input.attempt,
+        language: spec.language,
+        instruction: spec.instruction,
+        defines: spec.defines,
+        feedback: input.feedback,
+        maxTokens: maxTokensPerAtom,
+        timeoutMs: options.callTimeoutMs,
+        simulate: spec.simulate
+      })
+      .pipe(
+        Effect.map((response) => {
+          const costUsd = costOf(response.model, response.usage)
+          this.record({
+            type: "cost.updated",
+            atomId: spec.id,
+            model: response.model,
+            inputTokens: response.usage.inputTokens,
+            outputTokens: response.usage.outputTokens,
+            costUsd,
+            totalUsd: this.tally.costUsd + costUsd
+          })
+          return {
+            code: response.text,
+            confidence: response.confidence ?? 1,
+            model: response.model,
+            inputTokens: response.usage.inputTokens,
+            outputTokens: response.usage.outputTokens,
+            costUsd
+          }
+        }),
+        Effect.catchAll((error) =>
+          Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) => nextRetry(this.retrySchedule, this.retryStates[index], error.failure, now)),
+            Effect.flatMap((decision) => {
+              if (Option.isNone(decision)) return Effect.fail<AttemptFailure>(error.failure)
+              this.retryStates[index] = decision.value.state
+              return Effect.fail<AttemptFailure>({ ...error.failure, retryInMs: decision.value.delayMs })
+            })
+          )
+        )
+      )
+  }
+
+  private readonly atomLogic = atomMachine.provide({
+    actors: {
+      callModel: fromCallback(({ input, sendBack }) =>
+        this.runFiber(this.callAtom(input), (exit) =>
+          sendBack(
+            Exit.isSuccess(exit)
+              ? { type: "CALL_SUCCEEDED", output: exit.value }
+              : { type: "CALL_FAILED", failure: failureOf(exit.cause) }
+          )
+        )
+      ),
+      backoff: fromCallback(({ input, sendBack }) =>
+        this.runFiber(Effect.sleep(Duration.millis(input.delayMs)), () => sendBack({ type: "BACKOFF_DONE" }))
+      )
+    }
+  })
+}

@@ -1,0 +1,101 @@
+import type { AtomFailure, EventBody, RunSummary } from "@devmatrix/core"
+
+/** The first failures a summary names; the journal has them all. */
+const maxFailuresListed = 20
+
+/** Counts a plan's events into its summary as they happen, so the summary costs nothing to build. */
+export class SummaryTally {
+  costUsd = 0
+  private completed = 0
+  private failed = 0
+  private skipped = 0
+  private cancelled = 0
+  private blocked = 0
+  private review = 0
+  private calls = 0
+  private retries = 0
+  private inputTokens = 0
+  private outputTokens = 0
+  private cacheHits = 0
+  private readonly costByModel: Record<string, number> = {}
+  private readonly failures: Array<AtomFailure> = []
+
+  constructor(
+    private readonly total: number,
+    private readonly waves: number
+  ) {}
+
+  add(event: EventBody): void {
+    switch (event.type) {
+      case "atom.started":
+        this.calls++
+        return
+      case "atom.retrying":
+        this.retries++
+        return
+      case "atom.review":
+        this.review++
+        return
+      case "atom.blocked":
+        this.blocked++
+        return
+      case "atom.completed":
+        this.completed++
+        if (event.acceptedBy === "review") this.review--
+        return
+      case "atom.failed":
+        this.failed++
+        if (event.reason === "rejected") this.review--
+        if (this.failures.length < maxFailuresListed)
+          this.failures.push({ atomId: event.atomId, wave: event.wave, reason: event.reason, error: event.error })
+        return
+      case "atom.skipped":
+        this.skipped++
+        return
+      case "atom.cancelled":
+        this.cancelled++
+        return
+      case "cost.updated":
+        this.costUsd += event.costUsd
+        this.inputTokens += event.inputTokens
+        this.outputTokens += event.outputTokens
+        this.costByModel[event.model] = (this.costByModel[event.model] ?? 0) + event.costUsd
+        return
+      case "cache.hit":
+        this.cacheHits++
+        return
+      default:
+        return
+    }
+  }
+
+  /** Atoms that never started count as cancelled when the plan is. */
+  cancelUnstarted(count: number): void {
+    this.cancelled += count
+  }
+
+  summary(durationMs: number): RunSummary {
+    return {
+      outcome: "completed",
+      atoms: {
+        total: this.total,
+        completed: this.completed,
+        failed: this.failed,
+        skipped: this.skipped,
+        cancelled: this.cancelled,
+        blocked: this.blocked,
+        review: this.review
+      },
+      waves: this.waves,
+      calls: this.calls,
+      retries: this.retries,
+      costUsd: this.costUsd,
+      costByModel: { ...this.costByModel },
+      inputTokens: this.inputTokens,
+      outputTokens: this.outputTokens,
+      cacheHits: this.cacheHits,
+      durationMs,
+      failures: [...this.failures]
+    }
+  }
+}

@@ -1,0 +1,275 @@
+import type { Event, PlanInputEncoded } from "@devmatrix/core"
+import { Engine, embeddedLayer } from "@devmatrix/runtime"
+import type { ScriptedModelOptions, SubmitOptions } from "@devmatrix/runtime"
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import fc from "fast-check"
+import { expectRunInvariants } from "./runInvariants.js"
+
+const atom = (id: string, dependsOn: ReadonlyArray<string> = [], extra: object = {}) => ({
+  id,
+  dependsOn: [...dependsOn],
+  instruction: `implement ${id}`,
+  ...extra
+})
+
+const plan = (atoms: ReadonlyArray<ReturnType<typeof atom>>, options: object = {}): PlanInputEncoded =>
+  ({ name: "test-plan", options, atoms }) as unknown as PlanInputEncoded
+
+/** Lets the real event loop turn: actors' promise callbacks run between clock steps. */
+const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** Submits a plan and collects its whole journal, stepping the test clock through backoffs. */
+const runPlan = (input: unknown, submit: SubmitOptions = {}) =>
+  Effect.gen(function* () {
+    const engine = yield* Engine
+    const id = yield* engine.submit(input, submit)
+    const collecting = yield* Effect.fork(Stream.runCollect(engine.events(id)))
+    while (!(yield* fiberDone(collecting))) {
+      yield* tick
+      yield* TestClock.adjust("1 minute")
+    }
+    const events = Chunk.toArray(yield* Fiber.join(collecting))
+    return { id, events, end: yield* engine.result(id) }
+  })
+
+const fiberDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) => Effect.map(fiber.poll, (exit) => exit._tag === "Some")
+
+const withEngine = (scripted: ScriptedModelOptions = {}) => Effect.provide(embeddedLayer({ scripted }))
+
+const diamond = [atom("a"), atom("b", ["a"]), atom("c", ["a"]), atom("d", ["b", "c"]), atom("e")]
+
+const ofType = <T extends Event["type"]>(events: ReadonlyArray<Event>, type: T) =>
+  events.filter((e): e is Extract<Event, { type: T }> => e.type === type)
+
+describe("Engine", () => {
+  it.effect("runs a plan to completion, journaling every step with a gap-free seq", () =>
+    Effect.gen(function* () {
+      const { events, end } = yield* runPlan(plan(diamond))
+      expectRunInvariants(events, diamond, { concurrency: 100, mode: "eager" })
+      assert.strictEqual(end.type, "masterplan.completed")
+      assert.deepStrictEqual(end.summary.atoms, {
+        total: 5,
+        completed: 5,
+        failed: 0,
+        skipped: 0,
+        cancelled: 0,
+        blocked: 0,
+        review: 0
+      })
+      assert.strictEqual(end.summary.waves, 3)
+      assert.isTrue(end.summary.costUsd > 0)
+      assert.strictEqual(end.summary.calls, 5)
+      const types = events.map((e) => e.type)
+      assert.deepStrictEqual(types.slice(0, 2), ["masterplan.submitted", "masterplan.started"])
+      assert.strictEqual(ofType(events, "wave.completed").length, 3)
+      assert.strictEqual(ofType(events, "atom.completed").length, 5)
+    }).pipe(withEngine())
+  )
+
+  it.effect("retries transient faults with backoff and still completes every atom", () =>
+    Effect.gen(function* () {
+      const atoms = [atom("a", [], { simulate: { faults: ["transient", "rate_limited"] } }), atom("b", ["a"])]
+      const { events, end } = yield* runPlan(plan(atoms))
+      assert.strictEqual(end.type, "masterplan.completed")
+      const retrying = ofType(events, "atom.retrying")
+      assert.deepStrictEqual(
+        retrying.map((e) => [e.atomId, e.attempt, e.reason]),
+        [
+          ["a", 1, "connection"],
+          ["a", 2, "rate_limited"]
+        ]
+      )
+      // Default policy: 5 s then 10 s, ±10%.
+      expect(retrying[0]!.delayMs).toBeGreaterThanOrEqual(4_500)
+      expect(retrying[1]!.delayMs).toBeGreaterThanOrEqual(9_000)
+      assert.strictEqual(end.summary.retries, 2)
+      assert.strictEqual(end.summary.calls, 4)
+    }).pipe(withEngine())
+  )
+
+  it.effect("fails an atom on a non-retryable fault, skips its transitive dependents, completes the rest", () =>
+    Effect.gen(function* () {
+      const atoms = [
+        atom("a"),
+        atom("bad", ["a"], { simulate: { faults: ["non_retryable"] } }),
+        atom("child", ["bad"]),
+        atom("grandchild", ["child", "a"]),
+        atom("sibling", ["a"]),
+        atom("free")
+      ]
+      const { events, end } = yield* runPlan(plan(atoms))
+      expectRunInvariants(events, atoms, { concurrency: 100, mode: "eager" })
+      assert.strictEqual(end.type, "masterplan.failed")
+      const status = new Map(
+        events.filter((e) => /^atom\.(completed|failed|skipped)$/.test(e.type)).map((e) => ["atomId" in e ? e.atomId : "", e.type])
+      )
+      assert.deepStrictEqual(Object.fromEntries(status), {
+        a: "atom.completed",
+        bad: "atom.failed",
+        child: "atom.skipped",
+        grandchild: "atom.skipped",
+        sibling: "atom.completed",
+        free: "atom.completed"
+      })
+      assert.deepStrictEqual(
+        ofType(events, "atom.skipped").map((e) => e.becauseOf),
+        ["bad", "bad"]
+      )
+      assert.strictEqual(end.summary.failures[0]?.atomId, "bad")
+      assert.strictEqual(end.summary.failures[0]?.reason, "invalid_request")
+      if (end.type === "masterplan.failed") assert.match(end.reason, /1 atom\(s\) failed, 2 skipped/)
+    }).pipe(withEngine())
+  )
+
+  it.effect("gives up after maxRetries and names the last failure", () =>
+    Effect.gen(function* () {
+      const atoms = [atom("a", [], { simulate: { faults: ["overloaded", "overloaded", "overloaded"] } })]
+      const { events, end } = yield* runPlan(plan(atoms, { retry: { maxRetries: 2 } }))
+      assert.strictEqual(end.type, "masterplan.failed")
+      assert.strictEqual(ofType(events, "atom.started").length, 3)
+      assert.deepStrictEqual(ofType(events, "atom.failed").map((e) => [e.reason, e.attempts]), [["overloaded", 3]])
+    }).pipe(withEngine())
+  )
+
+  it.effect("in waves mode starts no atom before the previous wave completed", () =>
+    Effect.gen(function* () {
+      const { events, end } = yield* runPlan(plan(diamond, { mode: "waves" }))
+      expectRunInvariants(events, diamond, { concurrency: 100, mode: "waves" })
+      assert.strictEqual(end.type, "masterplan.completed")
+    }).pipe(withEngine())
+  )
+
+  it.effect("cancels: in-flight atoms are cancelled and masterplan.cancelled is the last event", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const atoms = Array.from({ length: 20 }, (_, i) => atom(`a${i}`, i > 0 ? [`a${i - 1}`] : []))
+      const id = yield* engine.submit(plan(atoms))
+      const collecting = yield* Effect.fork(Stream.runCollect(engine.events(id)))
+      yield* tick
+      yield* TestClock.adjust("3 seconds")
+      yield* tick
+      yield* engine.cancel(id, "enough")
+      const events = Chunk.toArray(yield* Fiber.join(collecting))
+      const end = events.at(-1)!
+      assert.strictEqual(end.type, "masterplan.cancelled")
+      if (end.type === "masterplan.cancelled") {
+        assert.strictEqual(end.reason, "enough")
+        assert.strictEqual(end.summary.atoms.completed + end.summary.atoms.cancelled, 20)
+        assert.isTrue(end.summary.atoms.cancelled > 0)
+      }
+      expectRunInvariants(events, atoms, { concurrency: 100, mode: "eager" })
+    }).pipe(withEngine({ latencyMs: 1_000 }))
+  )
+
+  it.effect("replays the journal from any seq, live or after the end", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const { id, events } = yield* runPlan(plan(diamond))
+      const replay = Chunk.toArray(yield* Stream.runCollect(engine.events(id, 10)))
+      assert.deepStrictEqual(replay, events.slice(9))
+    }).pipe(withEngine())
+  )
+
+  it.effect("holds low-confidence atoms for review, without a permit, until a reviewer decides", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const atoms = [atom("unsure", [], { simulate: { confidence: 0.3 } }), atom("after", ["unsure"]), atom("other")]
+      const id = yield* engine.submit(plan(atoms, { concurrency: 1 }))
+      const collecting = yield* Effect.fork(Stream.runCollect(engine.events(id)))
+      for (let i = 0; i < 5; i++) yield* tick
+      yield* engine.review(id, "unsure", "APPROVE")
+      const events = Chunk.toArray(yield* Fiber.join(collecting))
+      expectRunInvariants(events, atoms, { concurrency: 1, mode: "eager" })
+      const types = events.filter((e) => "atomId" in e && e.atomId === "unsure").map((e) => e.type)
+      expect(types).toContain("atom.review")
+      expect(ofType(events, "atom.completed").find((e) => e.atomId === "unsure")?.acceptedBy).toBe("review")
+      // "other" ran while "unsure" waited for its reviewer: review holds no permit.
+      const reviewSeq = events.find((e) => e.type === "atom.review")!.seq
+      const otherDone = ofType(events, "atom.completed").find((e) => e.atomId === "other")!.seq
+      expect(otherDone).toBeGreaterThan(reviewSeq)
+      const error = yield* Effect.flip(engine.review(id, "other", "APPROVE"))
+      assert.strictEqual(error._tag, "AtomNotInReview")
+    }).pipe(withEngine())
+  )
+
+  it.effect("pauses admission and resumes it", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const atoms = Array.from({ length: 6 }, (_, i) => atom(`a${i}`))
+      const id = yield* engine.submit(plan(atoms, { concurrency: 2 }))
+      yield* engine.pause(id, "operator")
+      const collecting = yield* Effect.fork(Stream.runCollect(engine.events(id)))
+      for (let i = 0; i < 3; i++) {
+        yield* tick
+        yield* TestClock.adjust("1 second")
+      }
+      yield* engine.resume(id)
+      while (!(yield* fiberDone(collecting))) {
+        yield* tick
+        yield* TestClock.adjust("1 second")
+      }
+      const events = Chunk.toArray(yield* Fiber.join(collecting))
+      const types = events.map((e) => e.type)
+      const paused = types.indexOf("masterplan.paused")
+      const resumed = types.indexOf("masterplan.resumed")
+      expect(paused).toBeGreaterThan(0)
+      // While paused, no atom started.
+      expect(types.slice(paused, resumed)).not.toContain("atom.started")
+      expectRunInvariants(events, atoms, { concurrency: 2, mode: "eager" })
+    }).pipe(withEngine({ latencyMs: 100 }))
+  )
+
+  describe("rejects a bad plan before anything runs", () => {
+    const cases: ReadonlyArray<[string, unknown, RegExp]> = [
+      ["a dependency cycle", plan([atom("a", ["c"]), atom("b", ["a"]), atom("c", ["b"])]), /cycle: (a -> c -> b -> a|.*a.*b.*c)/],
+      ["an unknown dependency", plan([atom("a", ["ghost"])]), /"a".*"ghost"/],
+      ["a duplicate atom id", plan([atom("a"), atom("a")]), /duplicate.*"a"/],
+      ["a wrong type", { name: "x", atoms: [{ id: "a", instruction: 5 }] }, /atoms\[0\]\.instruction/],
+      ["no atoms", { name: "x", atoms: [] }, /atoms/],
+      ["a bad option", { ...plan([atom("a")]), options: { mode: "sideways" } }, /mode/]
+    ]
+    it.effect.each(cases)("%s", ([, input, message]) =>
+      Effect.gen(function* () {
+        const engine = yield* Engine
+        const error = yield* Effect.flip(engine.submit(input))
+        expect(error.message).toMatch(message)
+        expect(["PlanInputError", "PlanGraphError"]).toContain(error._tag)
+      }).pipe(withEngine())
+    )
+  })
+
+  it.live("on random DAGs, limits and faults: dependencies, the limit and one end per atom hold in both modes", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 30 }).chain((size) =>
+            fc.tuple(
+              fc.array(fc.array(fc.nat(), { maxLength: 3 }), { minLength: size, maxLength: size }),
+              fc.integer({ min: 1, max: 6 }),
+              fc.constantFrom("eager" as const, "waves" as const),
+              fc.double({ min: 0, max: 0.5, noNaN: true }),
+              fc.integer({ min: 0, max: 1_000 })
+            )
+          ),
+          async ([depPicks, concurrency, mode, faultRate, seed]) => {
+            const atoms = depPicks.map((picks, i) =>
+              atom(`n${i}`, i === 0 ? [] : [...new Set(picks.map((p) => `n${p % i}`))])
+            )
+            const input = plan(atoms, { concurrency, mode, retry: { initialMs: 0, maxRetries: 2, jitter: 0 } })
+            // Live clock: latencies are real (0-2 ms) and backoffs are zero, so nothing needs stepping.
+            const events = await Effect.runPromise(
+              Effect.gen(function* () {
+                const engine = yield* Engine
+                const id = yield* engine.submit(input)
+                return Chunk.toArray(yield* Stream.runCollect(engine.events(id)))
+              }).pipe(withEngine({ faultRate, seed, latencyMs: { min: 0, max: 2 } }))
+            )
+            expectRunInvariants(events, atoms, { concurrency, mode })
+          }
+        ),
+        { numRuns: 40 }
+      )
+    )
+  )
+})
