@@ -63,11 +63,13 @@ export const runCommand = (args: RunArgs, terminal: Terminal) =>
 
     const interrupted = yield* Deferred.make<void>()
     let sigint = false
+    // The first Ctrl-C cancels the plan cleanly; a second one does not wait for that.
     const onSigint = () => {
+      if (sigint) process.exit(ExitCode.interrupted)
       sigint = true
       Deferred.unsafeDone(interrupted, Effect.void)
     }
-    process.once("SIGINT", onSigint)
+    process.on("SIGINT", onSigint)
     yield* Effect.addFinalizer(() => Effect.sync(() => process.off("SIGINT", onSigint)))
     yield* Effect.forkScoped(
       Deferred.await(interrupted).pipe(Effect.zipRight(engine.cancel(masterplanId, "interrupted (SIGINT)")))

@@ -1,0 +1,145 @@
+import { buildPlanGraph, Event, transitiveDependents } from "@devmatrix/core"
+import { Either, Schema } from "effect"
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+
+// These tests run the built `devmatrix` binary as a user would (`pnpm test` builds first).
+const root = join(import.meta.dirname, "..")
+const bin = join(root, "packages/host/bin/devmatrix.js")
+const decodeEvent = Schema.decodeUnknownSync(Event)
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const devmatrix = (args: ReadonlyArray<string>, options: { onStdout?: (text: string, kill: () => void) => void } = {}) =>
+  new Promise<Run>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ANTHROPIC_API_KEY: "" } })
+    let stdout = ""
+    let stderr = ""
+    let interrupted = false
+    const interrupt = () => {
+      if (!interrupted) child.kill("SIGINT")
+      interrupted = true
+    }
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      options.onStdout?.(stdout, interrupt)
+    })
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+const eventsOf = (stdout: string): Array<Event> =>
+  stdout
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => decodeEvent(JSON.parse(line)))
+
+const planFile = (content: unknown): string => {
+  const file = join(mkdtempSync(join(tmpdir(), "devmatrix-")), "plan.json")
+  writeFileSync(file, typeof content === "string" ? content : JSON.stringify(content))
+  return file
+}
+
+const example = (name: string) => JSON.parse(readFileSync(join(root, "examples/plans", name), "utf8")) as {
+  atoms: Array<{ id: string; dependsOn: Array<string> }>
+}
+
+describe("devmatrix run", () => {
+  it("completes the example plan with transient faults: retries in the journal, a summary last", async () => {
+    const run = await devmatrix(["run", "examples/plans/todo-api.json", "--json", "--fault-rate", "0.2", "--seed", "7"])
+    expect(run.code, run.stderr).toBe(0)
+    const events = eventsOf(run.stdout)
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
+    expect(events.some((e) => e.type === "atom.retrying")).toBe(true)
+    const plan = example("todo-api.json")
+    expect(new Set(events.flatMap((e) => (e.type === "atom.completed" ? [e.atomId] : []))).size).toBe(plan.atoms.length)
+    const last = events.at(-1)!
+    expect(last.type).toBe("masterplan.completed")
+    if (last.type === "masterplan.completed") {
+      expect(last.summary.atoms.completed).toBe(plan.atoms.length)
+      expect(last.summary.retries).toBeGreaterThan(0)
+      expect(last.summary.costUsd).toBeGreaterThan(0)
+    }
+  })
+
+  it("fails one atom on a non-retryable fault: exit 1, its transitive dependents skipped, all others completed", async () => {
+    const run = await devmatrix(["run", "examples/plans/todo-api-fault.json", "--json"])
+    expect(run.code).toBe(1)
+    const events = eventsOf(run.stdout)
+    const plan = example("todo-api-fault.json")
+    const graph = Either.getOrThrow(buildPlanGraph(plan.atoms))
+    const doomed = new Set(transitiveDependents(graph, graph.indexOf.get("validate-create")!).map((i) => graph.ids[i]!))
+    const ended = new Map(
+      events.flatMap((e) =>
+        e.type === "atom.completed" || e.type === "atom.failed" || e.type === "atom.skipped" ? [[e.atomId, e.type]] : []
+      )
+    )
+    expect(ended.size).toBe(plan.atoms.length)
+    for (const atom of plan.atoms) {
+      const expected =
+        atom.id === "validate-create" ? "atom.failed" : doomed.has(atom.id) ? "atom.skipped" : "atom.completed"
+      expect(ended.get(atom.id), atom.id).toBe(expected)
+    }
+    expect(doomed.size).toBeGreaterThan(3)
+    expect(events.at(-1)?.type).toBe("masterplan.failed")
+  })
+
+  it("prints progress lines and a summary table without --json, and exits 1 naming the failed atom", async () => {
+    const run = await devmatrix(["run", "examples/plans/todo-api-fault.json", "--mode", "waves"])
+    expect(run.code).toBe(1)
+    expect(run.stdout).toMatch(/atom validate-create \(wave \d+\) failed: invalid_request/)
+    expect(run.stdout).toMatch(/outcome\s+failed/)
+    expect(run.stdout).toMatch(/atoms\s+\d+ completed, 1 failed, \d+ skipped/)
+    expect(run.stderr).toMatch(/using the offline scripted model/)
+  })
+
+  describe("rejects bad input with exit 2, a message naming the problem, and no events", () => {
+    const atom = (id: string, dependsOn: Array<string> = []) => ({ id, dependsOn, instruction: `do ${id}` })
+    const cases: ReadonlyArray<[string, unknown, RegExp]> = [
+      ["a dependency cycle", { name: "p", atoms: [atom("a", ["b"]), atom("b", ["a"])] }, /dependency cycle: a -> b -> a/],
+      ["an unknown dependency", { name: "p", atoms: [atom("a", ["nope"])] }, /atom "a" depends on unknown atom "nope"/],
+      ["a duplicate atom id", { name: "p", atoms: [atom("a"), atom("a")] }, /duplicate atom id "a"/],
+      ["a wrong type", { name: "p", atoms: [{ id: "a", instruction: 42 }] }, /atoms\[0\]\.instruction: Expected string/],
+      ["a missing field", { atoms: [atom("a")] }, /name: is missing/],
+      ["invalid JSON", "{ not json", /is not valid JSON/]
+    ]
+    it.each(cases)("%s", async (_, content, message) => {
+      const run = await devmatrix(["run", planFile(content), "--json"])
+      expect(run.code).toBe(2)
+      expect(run.stderr).toMatch(message)
+      expect(run.stdout).toBe("")
+    })
+
+    it.each([
+      [["--concurrency", "0"], /--concurrency must be a whole number/],
+      [["--mode", "sideways"], /--mode must be "eager" or "waves"/],
+      [["--fault-rate", "2"], /--fault-rate must be between 0 and 1/],
+      [["--model", "claude-sonnet-4"], /only the offline "scripted" model/],
+      [["--bogus"], /Unknown option '--bogus'/]
+    ])("flag %j", async (flags, message) => {
+      const run = await devmatrix(["run", "examples/plans/todo-api.json", ...flags])
+      expect(run.code).toBe(2)
+      expect(run.stderr).toMatch(message)
+    })
+  })
+
+  it("Ctrl-C cancels the plan: exit 130, masterplan.cancelled is the last event", async () => {
+    const run = await devmatrix(["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "200"], {
+      onStdout: (text, kill) => {
+        if (text.includes('"atom.completed"')) kill()
+      }
+    })
+    expect(run.code).toBe(130)
+    const events = eventsOf(run.stdout)
+    expect(events.at(-1)?.type).toBe("masterplan.cancelled")
+    expect(events.some((e) => e.type === "atom.cancelled")).toBe(true)
+  })
+})
