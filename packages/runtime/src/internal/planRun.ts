@@ -62,7 +62,9 @@ export class PlanRun {
   readonly masterplanActor: MasterplanActor
   private readonly config: PlanRunConfig
   private readonly graph: PlanGraph
+  /** Live atom actors; an actor is dropped once its atom settles, so finished atoms cost no heap. */
   private readonly atoms: Array<AtomActor | undefined>
+  private readonly created: Uint8Array
   private readonly waves: Array<WaveActor | undefined>
   /** Dependencies of each atom not yet settled. */
   private readonly unsettledDeps: Int32Array
@@ -91,6 +93,7 @@ export class PlanRun {
     const graph = (this.graph = config.graph)
     const size = graph.ids.length
     this.atoms = new Array<AtomActor | undefined>(size)
+    this.created = new Uint8Array(size)
     this.waves = new Array<WaveActor | undefined>(graph.waves.length)
     this.unsettledDeps = Int32Array.from(graph.deps, (deps) => deps.length)
     this.doomedBy = new Array<string | undefined>(size)
@@ -249,7 +252,7 @@ export class PlanRun {
 
   /** Decides a pending atom whose dependencies have all settled, or one of which failed. */
   private resolve(index: number): void {
-    if (this.atoms[index] !== undefined) return
+    if (this.created[index] === 1) return
     const doomedBy = this.doomedBy[index]
     if (doomedBy !== undefined) this.actor(index).send({ type: "SKIP", becauseOf: doomedBy })
     else if (this.unsettledDeps[index] === 0) this.actor(index).send({ type: "READY" })
@@ -271,6 +274,7 @@ export class PlanRun {
       parent: this.wave(this.graph.waveOf[index]!)
     })
     this.atoms[index] = actor
+    this.created[index] = 1
     actor.on("*", (event) => this.onAtomEvent(index, event))
     actor.start()
     return actor
@@ -307,6 +311,7 @@ export class PlanRun {
       case "atom.cancelled":
         this.release(index)
         this.settled++
+        this.atoms[index] = undefined
         return
       default:
         return
@@ -334,6 +339,7 @@ export class PlanRun {
   /** An atom reached a terminal state; `failedAtom` names the failure its dependents inherit. */
   private settle(index: number, failedAtom: string | undefined): void {
     this.settled++
+    this.atoms[index] = undefined
     const eager = this.config.options.mode === "eager"
     for (const dependent of this.graph.dependents[index]!) {
       this.unsettledDeps[dependent]!--
@@ -356,8 +362,8 @@ export class PlanRun {
     let unstarted = 0
     for (let index = 0; index < this.atoms.length; index++) {
       const actor = this.atoms[index]
-      if (actor === undefined) unstarted++
-      else if (actor.getSnapshot().status === "active") actor.send({ type: "CANCEL" })
+      if (this.created[index] === 0) unstarted++
+      else if (actor !== undefined && actor.getSnapshot().status === "active") actor.send({ type: "CANCEL" })
     }
     this.tally.cancelUnstarted(unstarted)
   }
