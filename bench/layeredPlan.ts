@@ -16,5 +16,8 @@ export const layeredAtoms = (layers: number, width: number) => {
 export const layeredPlan = (layers: number, width: number, concurrency: number): PlanInputEncoded => ({
   name: `layered-${layers}x${width}`,
   options: { concurrency, retry: { initialMs: 0 } },
-  atoms: layeredAtoms(layers, width).map((atom) => ({ ...atom, instruction: "zero-work atom" })) as unknown as PlanInputEncoded["atoms"]
+  atoms: layeredAtoms(layers, width).map((atom) => ({
+    ...atom,
+    instruction: "zero-work atom"
+  })) as unknown as PlanInputEncoded["atoms"]
 })

@@ -85,7 +85,14 @@ const child = async (which: string, profilePath: string | undefined) => {
 }
 
 const measure = (which: string, profilePath?: string): Measurement => {
-  const args = ["--import", "tsx", join(here, "overhead.ts"), "--case", which, ...(profilePath ? ["--profile", profilePath] : [])]
+  const args = [
+    "--import",
+    "tsx",
+    join(here, "overhead.ts"),
+    "--case",
+    which,
+    ...(profilePath ? ["--profile", profilePath] : [])
+  ]
   const out = execFileSync(process.execPath, args, { encoding: "utf8" })
   return JSON.parse(out) as Measurement
 }
@@ -125,7 +132,9 @@ const whereTimeGoes = (profilePath: string): ReadonlyArray<[string, number]> => 
                     : "other"
     buckets.set(bucket, (buckets.get(bucket) ?? 0) + hits)
   }
-  return [...buckets.entries()].map(([name, hits]): [string, number] => [name, hits / total]).sort((a, b) => b[1] - a[1])
+  return [...buckets.entries()]
+    .map(([name, hits]): [string, number] => [name, hits / total])
+    .sort((a, b) => b[1] - a[1])
 }
 
 const report = () => {
@@ -181,5 +190,6 @@ const report = () => {
 
 const caseArg = process.argv.indexOf("--case")
 const profileArg = process.argv.indexOf("--profile")
-if (caseArg >= 0) await child(process.argv[caseArg + 1]!, profileArg >= 0 ? process.argv[profileArg + 1] : undefined)
+if (caseArg >= 0)
+  await child(process.argv[caseArg + 1]!, profileArg >= 0 ? process.argv[profileArg + 1] : undefined)
 else report()

@@ -17,9 +17,15 @@ interface Run {
   readonly stderr: string
 }
 
-const devmatrix = (args: ReadonlyArray<string>, options: { onStdout?: (text: string, kill: () => void) => void } = {}) =>
+const devmatrix = (
+  args: ReadonlyArray<string>,
+  options: { onStdout?: (text: string, kill: () => void) => void } = {}
+) =>
   new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ANTHROPIC_API_KEY: "" } })
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: root,
+      env: { ...process.env, ANTHROPIC_API_KEY: "" }
+    })
     let stdout = ""
     let stderr = ""
     let interrupted = false
@@ -48,19 +54,30 @@ const planFile = (content: unknown): string => {
   return file
 }
 
-const example = (name: string) => JSON.parse(readFileSync(join(root, "examples/plans", name), "utf8")) as {
-  atoms: Array<{ id: string; dependsOn: Array<string> }>
-}
+const example = (name: string) =>
+  JSON.parse(readFileSync(join(root, "examples/plans", name), "utf8")) as {
+    atoms: Array<{ id: string; dependsOn: Array<string> }>
+  }
 
 describe("devmatrix run", () => {
   it("completes the example plan with transient faults: retries in the journal, a summary last", async () => {
-    const run = await devmatrix(["run", "examples/plans/todo-api.json", "--json", "--fault-rate", "0.2", "--seed", "7"])
+    const run = await devmatrix([
+      "run",
+      "examples/plans/todo-api.json",
+      "--json",
+      "--fault-rate",
+      "0.2",
+      "--seed",
+      "7"
+    ])
     expect(run.code, run.stderr).toBe(0)
     const events = eventsOf(run.stdout)
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
     expect(events.some((e) => e.type === "atom.retrying")).toBe(true)
     const plan = example("todo-api.json")
-    expect(new Set(events.flatMap((e) => (e.type === "atom.completed" ? [e.atomId] : []))).size).toBe(plan.atoms.length)
+    expect(new Set(events.flatMap((e) => (e.type === "atom.completed" ? [e.atomId] : []))).size).toBe(
+      plan.atoms.length
+    )
     const last = events.at(-1)!
     expect(last.type).toBe("masterplan.completed")
     if (last.type === "masterplan.completed") {
@@ -76,16 +93,24 @@ describe("devmatrix run", () => {
     const events = eventsOf(run.stdout)
     const plan = example("todo-api-fault.json")
     const graph = Either.getOrThrow(buildPlanGraph(plan.atoms))
-    const doomed = new Set(transitiveDependents(graph, graph.indexOf.get("validate-create")!).map((i) => graph.ids[i]!))
+    const doomed = new Set(
+      transitiveDependents(graph, graph.indexOf.get("validate-create")!).map((i) => graph.ids[i]!)
+    )
     const ended = new Map(
       events.flatMap((e) =>
-        e.type === "atom.completed" || e.type === "atom.failed" || e.type === "atom.skipped" ? [[e.atomId, e.type]] : []
+        e.type === "atom.completed" || e.type === "atom.failed" || e.type === "atom.skipped"
+          ? [[e.atomId, e.type]]
+          : []
       )
     )
     expect(ended.size).toBe(plan.atoms.length)
     for (const atom of plan.atoms) {
       const expected =
-        atom.id === "validate-create" ? "atom.failed" : doomed.has(atom.id) ? "atom.skipped" : "atom.completed"
+        atom.id === "validate-create"
+          ? "atom.failed"
+          : doomed.has(atom.id)
+            ? "atom.skipped"
+            : "atom.completed"
       expect(ended.get(atom.id), atom.id).toBe(expected)
     }
     expect(doomed.size).toBeGreaterThan(3)
@@ -104,10 +129,22 @@ describe("devmatrix run", () => {
   describe("rejects bad input with exit 2, a message naming the problem, and no events", () => {
     const atom = (id: string, dependsOn: Array<string> = []) => ({ id, dependsOn, instruction: `do ${id}` })
     const cases: ReadonlyArray<[string, unknown, RegExp]> = [
-      ["a dependency cycle", { name: "p", atoms: [atom("a", ["b"]), atom("b", ["a"])] }, /dependency cycle: a -> b -> a/],
-      ["an unknown dependency", { name: "p", atoms: [atom("a", ["nope"])] }, /atom "a" depends on unknown atom "nope"/],
+      [
+        "a dependency cycle",
+        { name: "p", atoms: [atom("a", ["b"]), atom("b", ["a"])] },
+        /dependency cycle: a -> b -> a/
+      ],
+      [
+        "an unknown dependency",
+        { name: "p", atoms: [atom("a", ["nope"])] },
+        /atom "a" depends on unknown atom "nope"/
+      ],
       ["a duplicate atom id", { name: "p", atoms: [atom("a"), atom("a")] }, /duplicate atom id "a"/],
-      ["a wrong type", { name: "p", atoms: [{ id: "a", instruction: 42 }] }, /atoms\[0\]\.instruction: Expected string/],
+      [
+        "a wrong type",
+        { name: "p", atoms: [{ id: "a", instruction: 42 }] },
+        /atoms\[0\]\.instruction: Expected string/
+      ],
       ["a missing field", { atoms: [atom("a")] }, /name: is missing/],
       ["invalid JSON", "{ not json", /is not valid JSON/]
     ]

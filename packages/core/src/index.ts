@@ -38,7 +38,13 @@ export {
   type MasterplanMachineInput,
   type PhaseOutput
 } from "./machines/masterplanMachine.js"
-export { waveMachine, type WaveActor, type WaveCommand, type WaveMachine, type WaveMachineInput } from "./machines/waveMachine.js"
+export {
+  waveMachine,
+  type WaveActor,
+  type WaveCommand,
+  type WaveMachine,
+  type WaveMachineInput
+} from "./machines/waveMachine.js"
 export { classifyModelFailure, parseRetryAfterMs, type FailedCall } from "./retry/classifyModelFailure.js"
 export { ModelFailure, ModelFailureReason } from "./retry/ModelFailure.js"
 export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
@@ -57,7 +63,13 @@ export { emptySummary } from "./schema/emptySummary.js"
 export { Event, isTerminalEvent, type EventBody, type EventOf, type EventType } from "./schema/Event.js"
 export { Masterplan, MasterplanStatus, PhaseStatus, PipelinePhase } from "./schema/Masterplan.js"
 export { MasterplanSpec, PlanInput, RequestSpec, type PlanInputEncoded } from "./schema/PlanInput.js"
-export { decodeInput, decodePlanInput, PlanInputError, problemsOf, type InputProblem } from "./schema/PlanInputError.js"
+export {
+  decodeInput,
+  decodePlanInput,
+  PlanInputError,
+  problemsOf,
+  type InputProblem
+} from "./schema/PlanInputError.js"
 export { Requirement, RequirementPriority } from "./schema/Requirement.js"
 export { RetryPolicy } from "./schema/RetryPolicy.js"
 export { RunOptions, ScheduleMode, type RunOptionsInput } from "./schema/RunOptions.js"

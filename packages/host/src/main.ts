@@ -27,7 +27,9 @@ const report = (cause: Cause.Cause<unknown>, terminal: Terminal): ExitCode => {
     const error = failure.value
     const input =
       error instanceof UsageError ||
-      (typeof error === "object" && error !== null && "_tag" in error &&
+      (typeof error === "object" &&
+        error !== null &&
+        "_tag" in error &&
         (error._tag === "PlanInputError" || error._tag === "PlanGraphError"))
     terminal.stderr.write(`devmatrix: ${error instanceof Error ? error.message : String(error)}\n`)
     return input ? ExitCode.usage : ExitCode.failed

@@ -8,17 +8,7 @@ import type {
   PlanInputError,
   RunOptionsInput
 } from "@devmatrix/core"
-import {
-  Context,
-  Data,
-  Deferred,
-  Effect,
-  Either,
-  Layer,
-  Queue,
-  Stream,
-  SubscriptionRef
-} from "effect"
+import { Context, Data, Deferred, Effect, Either, Layer, Queue, Stream, SubscriptionRef } from "effect"
 import { randomUUID } from "node:crypto"
 import { PlanRun } from "./internal/planRun.js"
 import { ModelProvider } from "./ModelProvider.js"
@@ -26,7 +16,9 @@ import { Store } from "./Store.js"
 import type { StoreError } from "./Store.js"
 
 /** No masterplan with this id is known to the engine. */
-export class MasterplanNotFound extends Data.TaggedError("MasterplanNotFound")<{ readonly masterplanId: string }> {
+export class MasterplanNotFound extends Data.TaggedError("MasterplanNotFound")<{
+  readonly masterplanId: string
+}> {
   override get message(): string {
     return `no masterplan "${this.masterplanId}"`
   }
@@ -68,7 +60,10 @@ export interface EngineService {
     options?: SubmitOptions
   ) => Effect.Effect<string, PlanInputError | PlanGraphError | StoreError>
   /** The masterplan's events from `fromSeq` (default 1), live, ending with its terminal event. */
-  readonly events: (masterplanId: string, fromSeq?: number) => Stream.Stream<Event, MasterplanNotFound | StoreError>
+  readonly events: (
+    masterplanId: string,
+    fromSeq?: number
+  ) => Stream.Stream<Event, MasterplanNotFound | StoreError>
   /** Waits for the masterplan to end; its terminal event. */
   readonly result: (masterplanId: string) => Effect.Effect<TerminalEvent, MasterplanNotFound | StoreError>
   readonly cancel: (masterplanId: string, reason?: string) => Effect.Effect<void, MasterplanNotFound>
@@ -145,13 +140,20 @@ export const make = Effect.gen(function* () {
 
   const submit: EngineService["submit"] = (input, submitOptions) =>
     Effect.gen(function* () {
-      const plan = yield* Either.match(decodePlanInput(input), { onLeft: Effect.fail, onRight: Effect.succeed })
+      const plan = yield* Either.match(decodePlanInput(input), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed
+      })
       const options = yield* Either.match(resolveOptions(plan, submitOptions?.options), {
         onLeft: Effect.fail,
         onRight: Effect.succeed
       })
-      const graph = yield* Either.match(buildPlanGraph(plan.atoms), { onLeft: Effect.fail, onRight: Effect.succeed })
-      const masterplanId = submitOptions?.masterplanId ?? `mp_${randomUUID().replaceAll("-", "").slice(0, 16)}`
+      const graph = yield* Either.match(buildPlanGraph(plan.atoms), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed
+      })
+      const masterplanId =
+        submitOptions?.masterplanId ?? `mp_${randomUUID().replaceAll("-", "").slice(0, 16)}`
       yield* store.createMasterplan({
         id: masterplanId,
         name: plan.name,
@@ -220,7 +222,9 @@ export const make = Effect.gen(function* () {
     resume: withPlan((run) => run.resume()),
     review: (masterplanId, atomId, decision) =>
       Effect.flatMap(find(masterplanId), (plan) =>
-        plan.run.review(atomId, decision) ? Effect.void : Effect.fail(new AtomNotInReview({ masterplanId, atomId }))
+        plan.run.review(atomId, decision)
+          ? Effect.void
+          : Effect.fail(new AtomNotInReview({ masterplanId, atomId }))
       )
   }
   return service

@@ -34,7 +34,9 @@ const failureFor = (fault: SimulatedFault, nowMs: number): ModelCallError => {
 }
 
 const identifier = (atomId: string): string => {
-  const camel = atomId.replace(/[^A-Za-z0-9]+(.)?/g, (_, next: string | undefined) => (next ?? "").toUpperCase())
+  const camel = atomId.replace(/[^A-Za-z0-9]+(.)?/g, (_, next: string | undefined) =>
+    (next ?? "").toUpperCase()
+  )
   return /^[A-Za-z_]/.test(camel) ? camel : `atom_${camel}`
 }
 
@@ -66,10 +68,15 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProv
   const faultRate = options.faultRate ?? 0
   const defaultConfidence = options.confidence ?? 0.95
 
-  const answer = (request: ModelRequest, fault: SimulatedFault | undefined): Effect.Effect<ModelResponse, ModelCallError> => {
-    if (fault !== undefined) return Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(failureFor(fault, now)))
+  const answer = (
+    request: ModelRequest,
+    fault: SimulatedFault | undefined
+  ): Effect.Effect<ModelResponse, ModelCallError> => {
+    if (fault !== undefined)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(failureFor(fault, now)))
     const text = request.simulate?.output ?? scriptedCode(request)
-    const promptLength = request.instruction.length + 12 + request.feedback.reduce((n, line) => n + line.length + 1, 0)
+    const promptLength =
+      request.instruction.length + 12 + request.feedback.reduce((n, line) => n + line.length + 1, 0)
     return Effect.succeed({
       text,
       model: request.model,
@@ -92,11 +99,15 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProv
         const delayMs = request.simulate?.latencyMs ?? latencyOf(latency, random)
         const fault =
           request.simulate?.faults[request.attempt - 1] ??
-          (faultRate > 0 && random() < faultRate ? randomFaults[Math.floor(random() * randomFaults.length)] : undefined)
+          (faultRate > 0 && random() < faultRate
+            ? randomFaults[Math.floor(random() * randomFaults.length)]
+            : undefined)
         // Like a real call, a slow answer is abandoned at the request's timeout.
         if (delayMs > request.timeoutMs)
           return Effect.zipRight(Effect.sleep(Duration.millis(request.timeoutMs)), answer(request, "timeout"))
-        return delayMs > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(delayMs)), answer(request, fault)) : answer(request, fault)
+        return delayMs > 0
+          ? Effect.zipRight(Effect.sleep(Duration.millis(delayMs)), answer(request, fault))
+          : answer(request, fault)
       })
   }
 }

@@ -77,7 +77,11 @@ export const makeStoreMemory = (): StoreService => {
       Effect.suspend(() => {
         if (plans.has(masterplan.id))
           return Effect.fail(
-            new StoreError({ reason: "Conflict", store: name, detail: `masterplan "${masterplan.id}" exists` })
+            new StoreError({
+              reason: "Conflict",
+              store: name,
+              detail: `masterplan "${masterplan.id}" exists`
+            })
           )
         plans.set(masterplan.id, { record: masterplan, events: [] })
         return Effect.void

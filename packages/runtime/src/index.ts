@@ -32,6 +32,18 @@ export {
   type ModelResponse,
   type ModelUsage
 } from "./ModelProvider.js"
-export { makeScriptedModel, ModelProviderScripted, scriptedCode, type LatencyMs, type ScriptedModelOptions } from "./ModelProviderScripted.js"
-export { makeRetrySchedule, nextRetry, type RetryDecision, type RetrySchedule, type RetryState } from "./RetrySchedule.js"
+export {
+  makeScriptedModel,
+  ModelProviderScripted,
+  scriptedCode,
+  type LatencyMs,
+  type ScriptedModelOptions
+} from "./ModelProviderScripted.js"
+export {
+  makeRetrySchedule,
+  nextRetry,
+  type RetryDecision,
+  type RetrySchedule,
+  type RetryState
+} from "./RetrySchedule.js"
 export { makeStoreMemory, statusAfter, Store, StoreError, StoreMemory, type StoreService } from "./Store.js"

@@ -33,7 +33,8 @@ const runPlan = (input: unknown, submit: SubmitOptions = {}) =>
     return { id, events, end: yield* engine.result(id) }
   })
 
-const fiberDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) => Effect.map(fiber.poll, (exit) => exit._tag === "Some")
+const fiberDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
+  Effect.map(fiber.poll, (exit) => exit._tag === "Some")
 
 const withEngine = (scripted: ScriptedModelOptions = {}) => Effect.provide(embeddedLayer({ scripted }))
 
@@ -88,38 +89,42 @@ describe("Engine", () => {
     }).pipe(withEngine())
   )
 
-  it.effect("fails an atom on a non-retryable fault, skips its transitive dependents, completes the rest", () =>
-    Effect.gen(function* () {
-      const atoms = [
-        atom("a"),
-        atom("bad", ["a"], { simulate: { faults: ["non_retryable"] } }),
-        atom("child", ["bad"]),
-        atom("grandchild", ["child", "a"]),
-        atom("sibling", ["a"]),
-        atom("free")
-      ]
-      const { events, end } = yield* runPlan(plan(atoms))
-      expectRunInvariants(events, atoms, { concurrency: 100, mode: "eager" })
-      assert.strictEqual(end.type, "masterplan.failed")
-      const status = new Map(
-        events.filter((e) => /^atom\.(completed|failed|skipped)$/.test(e.type)).map((e) => ["atomId" in e ? e.atomId : "", e.type])
-      )
-      assert.deepStrictEqual(Object.fromEntries(status), {
-        a: "atom.completed",
-        bad: "atom.failed",
-        child: "atom.skipped",
-        grandchild: "atom.skipped",
-        sibling: "atom.completed",
-        free: "atom.completed"
-      })
-      assert.deepStrictEqual(
-        ofType(events, "atom.skipped").map((e) => e.becauseOf),
-        ["bad", "bad"]
-      )
-      assert.strictEqual(end.summary.failures[0]?.atomId, "bad")
-      assert.strictEqual(end.summary.failures[0]?.reason, "invalid_request")
-      if (end.type === "masterplan.failed") assert.match(end.reason, /1 atom\(s\) failed, 2 skipped/)
-    }).pipe(withEngine())
+  it.effect(
+    "fails an atom on a non-retryable fault, skips its transitive dependents, completes the rest",
+    () =>
+      Effect.gen(function* () {
+        const atoms = [
+          atom("a"),
+          atom("bad", ["a"], { simulate: { faults: ["non_retryable"] } }),
+          atom("child", ["bad"]),
+          atom("grandchild", ["child", "a"]),
+          atom("sibling", ["a"]),
+          atom("free")
+        ]
+        const { events, end } = yield* runPlan(plan(atoms))
+        expectRunInvariants(events, atoms, { concurrency: 100, mode: "eager" })
+        assert.strictEqual(end.type, "masterplan.failed")
+        const status = new Map(
+          events
+            .filter((e) => /^atom\.(completed|failed|skipped)$/.test(e.type))
+            .map((e) => ["atomId" in e ? e.atomId : "", e.type])
+        )
+        assert.deepStrictEqual(Object.fromEntries(status), {
+          a: "atom.completed",
+          bad: "atom.failed",
+          child: "atom.skipped",
+          grandchild: "atom.skipped",
+          sibling: "atom.completed",
+          free: "atom.completed"
+        })
+        assert.deepStrictEqual(
+          ofType(events, "atom.skipped").map((e) => e.becauseOf),
+          ["bad", "bad"]
+        )
+        assert.strictEqual(end.summary.failures[0]?.atomId, "bad")
+        assert.strictEqual(end.summary.failures[0]?.reason, "invalid_request")
+        if (end.type === "masterplan.failed") assert.match(end.reason, /1 atom\(s\) failed, 2 skipped/)
+      }).pipe(withEngine())
   )
 
   it.effect("gives up after maxRetries and names the last failure", () =>
@@ -128,7 +133,10 @@ describe("Engine", () => {
       const { events, end } = yield* runPlan(plan(atoms, { retry: { maxRetries: 2 } }))
       assert.strictEqual(end.type, "masterplan.failed")
       assert.strictEqual(ofType(events, "atom.started").length, 3)
-      assert.deepStrictEqual(ofType(events, "atom.failed").map((e) => [e.reason, e.attempts]), [["overloaded", 3]])
+      assert.deepStrictEqual(
+        ofType(events, "atom.failed").map((e) => [e.reason, e.attempts]),
+        [["overloaded", 3]]
+      )
     }).pipe(withEngine())
   )
 
@@ -174,7 +182,11 @@ describe("Engine", () => {
   it.effect("holds low-confidence atoms for review, without a permit, until a reviewer decides", () =>
     Effect.gen(function* () {
       const engine = yield* Engine
-      const atoms = [atom("unsure", [], { simulate: { confidence: 0.3 } }), atom("after", ["unsure"]), atom("other")]
+      const atoms = [
+        atom("unsure", [], { simulate: { confidence: 0.3 } }),
+        atom("after", ["unsure"]),
+        atom("other")
+      ]
       const id = yield* engine.submit(plan(atoms, { concurrency: 1 }))
       const collecting = yield* Effect.fork(Stream.runCollect(engine.events(id)))
       for (let i = 0; i < 5; i++) yield* tick
@@ -222,7 +234,11 @@ describe("Engine", () => {
 
   describe("rejects a bad plan before anything runs", () => {
     const cases: ReadonlyArray<[string, unknown, RegExp]> = [
-      ["a dependency cycle", plan([atom("a", ["c"]), atom("b", ["a"]), atom("c", ["b"])]), /cycle: (a -> c -> b -> a|.*a.*b.*c)/],
+      [
+        "a dependency cycle",
+        plan([atom("a", ["c"]), atom("b", ["a"]), atom("c", ["b"])]),
+        /cycle: (a -> c -> b -> a|.*a.*b.*c)/
+      ],
       ["an unknown dependency", plan([atom("a", ["ghost"])]), /"a".*"ghost"/],
       ["a duplicate atom id", plan([atom("a"), atom("a")]), /duplicate.*"a"/],
       ["a wrong type", { name: "x", atoms: [{ id: "a", instruction: 5 }] }, /atoms\[0\]\.instruction/],
@@ -239,37 +255,45 @@ describe("Engine", () => {
     )
   })
 
-  it.live("on random DAGs, limits and faults: dependencies, the limit and one end per atom hold in both modes", () =>
-    Effect.promise(() =>
-      fc.assert(
-        fc.asyncProperty(
-          fc.integer({ min: 1, max: 30 }).chain((size) =>
-            fc.tuple(
-              fc.array(fc.array(fc.nat(), { maxLength: 3 }), { minLength: size, maxLength: size }),
-              fc.integer({ min: 1, max: 6 }),
-              fc.constantFrom("eager" as const, "waves" as const),
-              fc.double({ min: 0, max: 0.5, noNaN: true }),
-              fc.integer({ min: 0, max: 1_000 })
-            )
+  it.live(
+    "on random DAGs, limits and faults: dependencies, the limit and one end per atom hold in both modes",
+    () =>
+      Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc
+              .integer({ min: 1, max: 30 })
+              .chain((size) =>
+                fc.tuple(
+                  fc.array(fc.array(fc.nat(), { maxLength: 3 }), { minLength: size, maxLength: size }),
+                  fc.integer({ min: 1, max: 6 }),
+                  fc.constantFrom("eager" as const, "waves" as const),
+                  fc.double({ min: 0, max: 0.5, noNaN: true }),
+                  fc.integer({ min: 0, max: 1_000 })
+                )
+              ),
+            async ([depPicks, concurrency, mode, faultRate, seed]) => {
+              const atoms = depPicks.map((picks, i) =>
+                atom(`n${i}`, i === 0 ? [] : [...new Set(picks.map((p) => `n${p % i}`))])
+              )
+              const input = plan(atoms, {
+                concurrency,
+                mode,
+                retry: { initialMs: 0, maxRetries: 2, jitter: 0 }
+              })
+              // Live clock: latencies are real (0-2 ms) and backoffs are zero, so nothing needs stepping.
+              const events = await Effect.runPromise(
+                Effect.gen(function* () {
+                  const engine = yield* Engine
+                  const id = yield* engine.submit(input)
+                  return Chunk.toArray(yield* Stream.runCollect(engine.events(id)))
+                }).pipe(withEngine({ faultRate, seed, latencyMs: { min: 0, max: 2 } }))
+              )
+              expectRunInvariants(events, atoms, { concurrency, mode })
+            }
           ),
-          async ([depPicks, concurrency, mode, faultRate, seed]) => {
-            const atoms = depPicks.map((picks, i) =>
-              atom(`n${i}`, i === 0 ? [] : [...new Set(picks.map((p) => `n${p % i}`))])
-            )
-            const input = plan(atoms, { concurrency, mode, retry: { initialMs: 0, maxRetries: 2, jitter: 0 } })
-            // Live clock: latencies are real (0-2 ms) and backoffs are zero, so nothing needs stepping.
-            const events = await Effect.runPromise(
-              Effect.gen(function* () {
-                const engine = yield* Engine
-                const id = yield* engine.submit(input)
-                return Chunk.toArray(yield* Stream.runCollect(engine.events(id)))
-              }).pipe(withEngine({ faultRate, seed, latencyMs: { min: 0, max: 2 } }))
-            )
-            expectRunInvariants(events, atoms, { concurrency, mode })
-          }
-        ),
-        { numRuns: 40 }
+          { numRuns: 40 }
+        )
       )
-    )
   )
 })

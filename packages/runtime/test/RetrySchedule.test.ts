@@ -48,7 +48,9 @@ describe("makeRetrySchedule", () => {
 
   it.effect("never retries a non-retryable failure", () =>
     Effect.gen(function* () {
-      const out = yield* delays(RetryPolicy.make({}), [{ reason: "invalid_request", retryable: false, message: "400" }])
+      const out = yield* delays(RetryPolicy.make({}), [
+        { reason: "invalid_request", retryable: false, message: "400" }
+      ])
       assert.deepStrictEqual(out, [undefined])
     })
   )

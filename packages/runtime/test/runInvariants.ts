@@ -9,7 +9,13 @@ export interface AtomDeps {
 
 const terminalAtomEvents = new Set(["atom.completed", "atom.failed", "atom.skipped", "atom.cancelled"])
 /** Events that end an attempt that held a permit. */
-const attemptEnds = new Set(["atom.retrying", "atom.review", "atom.completed", "atom.failed", "atom.cancelled"])
+const attemptEnds = new Set([
+  "atom.retrying",
+  "atom.review",
+  "atom.completed",
+  "atom.failed",
+  "atom.cancelled"
+])
 
 /**
  * What every run must respect, read from its journal alone: a gap-free seq, one terminal event per
@@ -36,13 +42,18 @@ export const expectRunInvariants = (
     if (!("atomId" in event) || event.type === "cost.updated") continue
     const atomId = event.atomId
     if (event.type === "atom.started") {
-      for (const dep of deps.get(atomId) ?? []) expect(completed, `${atomId} started before ${dep} completed`).toContain(dep)
+      for (const dep of deps.get(atomId) ?? [])
+        expect(completed, `${atomId} started before ${dep} completed`).toContain(dep)
       if (options.mode === "waves" && event.wave > 0)
-        expect(completedWaves, `${atomId} started before wave ${event.wave - 1} completed`).toContain(event.wave - 1)
+        expect(completedWaves, `${atomId} started before wave ${event.wave - 1} completed`).toContain(
+          event.wave - 1
+        )
       expect(running.has(atomId), `${atomId} started twice at once`).toBe(false)
       running.add(atomId)
       peak = Math.max(peak, running.size)
-      expect(running.size, `running atoms exceed the limit at seq ${event.seq}`).toBeLessThanOrEqual(options.concurrency)
+      expect(running.size, `running atoms exceed the limit at seq ${event.seq}`).toBeLessThanOrEqual(
+        options.concurrency
+      )
     }
     if (attemptEnds.has(event.type)) running.delete(atomId)
     if (event.type === "atom.completed") completed.add(atomId)

@@ -13,8 +13,14 @@ export const decodeEventLine = (line: string): Either.Either<Event, PlanInputErr
     json = JSON.parse(line)
   } catch (error) {
     return Either.left(
-      new PlanInputError({ source: "event line", problems: [{ path: "", message: (error as Error).message }] })
+      new PlanInputError({
+        source: "event line",
+        problems: [{ path: "", message: (error as Error).message }]
+      })
     )
   }
-  return Either.mapLeft(decodeEvent(json), (error) => new PlanInputError({ source: "event line", problems: problemsOf(error) }))
+  return Either.mapLeft(
+    decodeEvent(json),
+    (error) => new PlanInputError({ source: "event line", problems: problemsOf(error) })
+  )
 }

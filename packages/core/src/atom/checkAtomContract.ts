@@ -17,7 +17,8 @@ export const checkAtomContract = (code: string, contract: AtomContract): Readonl
   const problems: Array<string> = []
   const lines = code.split("\n").filter((line) => line.trim() !== "").length
   if (lines === 0) problems.push("the output is empty")
-  if (lines > contract.maxLines) problems.push(`the output has ${lines} lines, more than the ${contract.maxLines} allowed`)
+  if (lines > contract.maxLines)
+    problems.push(`the output has ${lines} lines, more than the ${contract.maxLines} allowed`)
   if (placeholder.test(code)) problems.push("the output contains a placeholder instead of code")
   for (const symbol of contract.defines) {
     if (!new RegExp(`\\b${symbol.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b`).test(code))

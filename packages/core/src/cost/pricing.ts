@@ -30,7 +30,6 @@ export const priceOf = (model: string): ModelPrice => {
 /** The cost in USD of one call's usage. */
 export const costOf = (model: string, usage: TokenUsage): number => {
   const price = priceOf(model)
-  const input =
-    usage.inputTokens + (usage.cacheWriteTokens ?? 0) * 1.25 + (usage.cacheReadTokens ?? 0) * 0.1
+  const input = usage.inputTokens + (usage.cacheWriteTokens ?? 0) * 1.25 + (usage.cacheReadTokens ?? 0) * 0.1
   return (input * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1_000_000
 }

@@ -35,7 +35,8 @@ export const buildPlanGraph = (
   const indexOf = new Map<string, number>()
   const graph = new DirectedGraph()
   for (const [i, atom] of atoms.entries()) {
-    if (indexOf.has(atom.id)) return Either.left(new PlanGraphError({ reason: "DuplicateAtom", atomIds: [atom.id] }))
+    if (indexOf.has(atom.id))
+      return Either.left(new PlanGraphError({ reason: "DuplicateAtom", atomIds: [atom.id] }))
     indexOf.set(atom.id, i)
     graph.addNode(atom.id)
   }
@@ -57,7 +58,8 @@ export const buildPlanGraph = (
   }
   const cycle = findCycle(graph)
   // Edges point from a dependency to its dependent; the error lists the cycle as "depends on".
-  if (cycle !== undefined) return Either.left(new PlanGraphError({ reason: "Cycle", atomIds: [...cycle].reverse() }))
+  if (cycle !== undefined)
+    return Either.left(new PlanGraphError({ reason: "Cycle", atomIds: [...cycle].reverse() }))
   const { waveOf, waves } = topologicalWaves(deps, dependents)
   const { remaining, path } = criticalPath(dependents, waves)
   return Either.right({

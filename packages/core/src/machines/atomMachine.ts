@@ -127,7 +127,8 @@ export const atomMachine = setup({
     retriesLeft: ({ context }) => context.attempts <= context.maxRetries,
     hasProblems: ({ context }) => context.problems.length > 0,
     /** The failure is retryable and the schedule gave a delay for the next attempt. */
-    retryScheduled: ({ context }) => context.failure?.retryable === true && context.failure.retryInMs !== undefined,
+    retryScheduled: ({ context }) =>
+      context.failure?.retryable === true && context.failure.retryInMs !== undefined,
     lowConfidence: ({ context }) => (context.result?.confidence ?? 0) < context.reviewThreshold
   },
   actions: {
@@ -174,7 +175,11 @@ export const atomMachine = setup({
       }
     },
     queued: {
-      entry: emit(({ context }) => ({ type: "atom.queued" as const, ...ref(context), priority: context.priority })),
+      entry: emit(({ context }) => ({
+        type: "atom.queued" as const,
+        ...ref(context),
+        priority: context.priority
+      })),
       on: {
         START: "running",
         BLOCK: "blocked"
@@ -199,7 +204,7 @@ export const atomMachine = setup({
           atomId: context.atomId,
           attempt: context.attempts,
           feedback: context.failure?.reason === "validation" ? context.problems : []
-        }),
+        })
       },
       on: {
         CALL_SUCCEEDED: {
@@ -256,7 +261,8 @@ export const atomMachine = setup({
           target: "completed",
           actions: assign({
             acceptedBy: "review",
-            result: ({ context, event }) => (context.result ? { ...context.result, code: event.code } : undefined)
+            result: ({ context, event }) =>
+              context.result ? { ...context.result, code: event.code } : undefined
           })
         },
         REJECT: {

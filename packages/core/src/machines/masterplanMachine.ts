@@ -71,15 +71,14 @@ export const masterplanMachine = setup({
   guards: {
     structured: ({ context }) => context.structured,
     noAcceptance: ({ context }) => !context.acceptance,
-    noAtomFailed: ({ event }) => "output" in event && isExecutionOutput(event.output) && event.output.summary.atoms.failed === 0
+    noAtomFailed: ({ event }) =>
+      "output" in event && isExecutionOutput(event.output) && event.output.summary.atoms.failed === 0
   },
   actions: {
-    phase: emit(
-      (_, params: { phase: PipelinePhase; status: EventOf<"masterplan.phase">["status"] }) => ({
-        type: "masterplan.phase" as const,
-        ...params
-      })
-    ),
+    phase: emit((_, params: { phase: PipelinePhase; status: EventOf<"masterplan.phase">["status"] }) => ({
+      type: "masterplan.phase" as const,
+      ...params
+    })),
     phaseDone: emit(({ event }, phase: PipelinePhase) => ({
       type: "masterplan.phase" as const,
       phase,
@@ -87,7 +86,9 @@ export const masterplanMachine = setup({
       durationMs: "output" in event && isPhaseOutput(event.output) ? event.output.durationMs : 0
     })),
     keepSummary: assign(({ context, event }) =>
-      "output" in event && isExecutionOutput(event.output) ? { summary: event.output.summary } : { summary: context.summary }
+      "output" in event && isExecutionOutput(event.output)
+        ? { summary: event.output.summary }
+        : { summary: context.summary }
     )
   }
 }).createMachine({
@@ -127,7 +128,10 @@ export const masterplanMachine = setup({
         onDone: { target: "planning", actions: { type: "phaseDone", params: "discovery" } },
         onError: {
           target: "failed",
-          actions: [{ type: "phase", params: { phase: "discovery", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+          actions: [
+            { type: "phase", params: { phase: "discovery", status: "failed" } },
+            assign({ reason: ({ event }) => errorMessage(event.error) })
+          ]
         }
       }
     },
@@ -139,7 +143,10 @@ export const masterplanMachine = setup({
         onDone: { target: "atomization", actions: { type: "phaseDone", params: "planning" } },
         onError: {
           target: "failed",
-          actions: [{ type: "phase", params: { phase: "planning", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+          actions: [
+            { type: "phase", params: { phase: "planning", status: "failed" } },
+            assign({ reason: ({ event }) => errorMessage(event.error) })
+          ]
         }
       }
     },
@@ -151,7 +158,10 @@ export const masterplanMachine = setup({
         onDone: { target: "execution", actions: { type: "phaseDone", params: "atomization" } },
         onError: {
           target: "failed",
-          actions: [{ type: "phase", params: { phase: "atomization", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+          actions: [
+            { type: "phase", params: { phase: "atomization", status: "failed" } },
+            assign({ reason: ({ event }) => errorMessage(event.error) })
+          ]
         }
       }
     },
@@ -164,7 +174,11 @@ export const masterplanMachine = setup({
           {
             guard: and(["noAtomFailed", "noAcceptance"]),
             target: "done",
-            actions: ["keepSummary", { type: "phaseDone", params: "execution" }, { type: "phase", params: { phase: "acceptance", status: "skipped" } }]
+            actions: [
+              "keepSummary",
+              { type: "phaseDone", params: "execution" },
+              { type: "phase", params: { phase: "acceptance", status: "skipped" } }
+            ]
           },
           {
             guard: "noAtomFailed",
@@ -190,7 +204,10 @@ export const masterplanMachine = setup({
         ],
         onError: {
           target: "failed",
-          actions: [{ type: "phase", params: { phase: "execution", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+          actions: [
+            { type: "phase", params: { phase: "execution", status: "failed" } },
+            assign({ reason: ({ event }) => errorMessage(event.error) })
+          ]
         }
       },
       initial: "running",
@@ -216,7 +233,10 @@ export const masterplanMachine = setup({
         onDone: { target: "done", actions: { type: "phaseDone", params: "acceptance" } },
         onError: {
           target: "failed",
-          actions: [{ type: "phase", params: { phase: "acceptance", status: "failed" } }, assign({ reason: ({ event }) => errorMessage(event.error) })]
+          actions: [
+            { type: "phase", params: { phase: "acceptance", status: "failed" } },
+            assign({ reason: ({ event }) => errorMessage(event.error) })
+          ]
         }
       }
     },

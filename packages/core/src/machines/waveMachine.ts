@@ -41,7 +41,11 @@ export const waveMachine = setup({
       on: { START: "running" }
     },
     running: {
-      entry: emit(({ context }) => ({ type: "wave.started" as const, wave: context.wave, atoms: context.size })),
+      entry: emit(({ context }) => ({
+        type: "wave.started" as const,
+        wave: context.wave,
+        atoms: context.size
+      })),
       always: { guard: "allSettled", target: "completed" },
       on: {
         "xstate.done.actor.*": {

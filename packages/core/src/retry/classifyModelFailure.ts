@@ -11,19 +11,38 @@ export interface FailedCall {
   readonly message?: string | undefined
 }
 
-const connectionCodes = new Set(["ECONNRESET", "ECONNABORTED", "ECONNREFUSED", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET"])
-const timeoutCodes = new Set(["ETIMEDOUT", "ESOCKETTIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"])
+const connectionCodes = new Set([
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET"
+])
+const timeoutCodes = new Set([
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT"
+])
 
 const reasonOf = (call: FailedCall): ModelFailureReason => {
   const { status, errorType, code } = call
   // A spend limit answers 429 like a rate limit, but waiting does not lift it.
-  if (errorType === "enforced_spend_limit_reached" || /spend limit/i.test(call.message ?? "")) return "spend_limit"
+  if (errorType === "enforced_spend_limit_reached" || /spend limit/i.test(call.message ?? ""))
+    return "spend_limit"
   if (errorType === "overloaded_error" || status === 529) return "overloaded"
   if (errorType === "rate_limit_error" || status === 429) return "rate_limited"
   if (code !== undefined && timeoutCodes.has(code)) return "timeout"
   if (status === 408 || status === 504) return "timeout"
   if (code !== undefined && connectionCodes.has(code)) return "connection"
-  if (status === 401 || status === 403 || errorType === "authentication_error" || errorType === "permission_error")
+  if (
+    status === 401 ||
+    status === 403 ||
+    errorType === "authentication_error" ||
+    errorType === "permission_error"
+  )
     return "authentication"
   if (status !== undefined && status >= 500) return "server_error"
   if (errorType === "api_error") return "server_error"
@@ -63,7 +82,8 @@ export const classifyModelFailure = (call: FailedCall, nowMs: number): ModelFail
   const reason = reasonOf(call)
   const retryAfterMs = parseRetryAfterMs(call.headers, nowMs)
   const message =
-    call.message ?? (call.status !== undefined ? `HTTP ${call.status}` : call.code !== undefined ? call.code : reason)
+    call.message ??
+    (call.status !== undefined ? `HTTP ${call.status}` : call.code !== undefined ? call.code : reason)
   return {
     reason,
     retryable: retryableReasons.has(reason),

@@ -22,10 +22,21 @@ export const AtomStatus = Schema.Literal(
 export type AtomStatus = typeof AtomStatus.Type
 
 /** Statuses an atom never leaves. */
-export const terminalAtomStatuses: ReadonlySet<AtomStatus> = new Set(["completed", "failed", "skipped", "cancelled"])
+export const terminalAtomStatuses: ReadonlySet<AtomStatus> = new Set([
+  "completed",
+  "failed",
+  "skipped",
+  "cancelled"
+])
 
 /** The kinds of model failure the scripted model can be told to produce, in order, per attempt. */
-export const SimulatedFault = Schema.Literal("transient", "rate_limited", "overloaded", "timeout", "non_retryable")
+export const SimulatedFault = Schema.Literal(
+  "transient",
+  "rate_limited",
+  "overloaded",
+  "timeout",
+  "non_retryable"
+)
 export type SimulatedFault = typeof SimulatedFault.Type
 
 /** Behaviour the offline `scripted` model gives this atom; real providers ignore it. */

@@ -43,9 +43,15 @@ export const MasterplanPaused = event("masterplan.paused", { reason: Schema.Stri
 export const MasterplanResumed = event("masterplan.resumed", {})
 export const MasterplanCompleted = event("masterplan.completed", { summary: RunSummary })
 export const MasterplanFailed = event("masterplan.failed", { reason: Schema.String, summary: RunSummary })
-export const MasterplanCancelled = event("masterplan.cancelled", { reason: Schema.String, summary: RunSummary })
+export const MasterplanCancelled = event("masterplan.cancelled", {
+  reason: Schema.String,
+  summary: RunSummary
+})
 
-export const WaveStarted = event("wave.started", { wave: Schema.NonNegativeInt, atoms: Schema.NonNegativeInt })
+export const WaveStarted = event("wave.started", {
+  wave: Schema.NonNegativeInt,
+  atoms: Schema.NonNegativeInt
+})
 export const WaveCompleted = event("wave.completed", { wave: Schema.NonNegativeInt, ...WaveCounts.fields })
 
 export const AtomReady = event("atom.ready", atomRef)
@@ -149,4 +155,6 @@ export type EventBody = DistributiveOmit<Event, "masterplanId" | "seq" | "at">
 export const isTerminalEvent = (
   event: Event
 ): event is EventOf<"masterplan.completed" | "masterplan.failed" | "masterplan.cancelled"> =>
-  event.type === "masterplan.completed" || event.type === "masterplan.failed" || event.type === "masterplan.cancelled"
+  event.type === "masterplan.completed" ||
+  event.type === "masterplan.failed" ||
+  event.type === "masterplan.cancelled"

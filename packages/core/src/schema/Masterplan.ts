@@ -9,7 +9,14 @@ export type PipelinePhase = typeof PipelinePhase.Type
 export const PhaseStatus = Schema.Literal("started", "completed", "skipped", "failed")
 export type PhaseStatus = typeof PhaseStatus.Type
 
-export const MasterplanStatus = Schema.Literal("submitted", "running", "paused", "completed", "failed", "cancelled")
+export const MasterplanStatus = Schema.Literal(
+  "submitted",
+  "running",
+  "paused",
+  "completed",
+  "failed",
+  "cancelled"
+)
 export type MasterplanStatus = typeof MasterplanStatus.Type
 
 /** The stored record of a masterplan. */

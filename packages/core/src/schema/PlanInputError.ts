@@ -19,13 +19,17 @@ export class PlanInputError extends Data.TaggedError("PlanInputError")<{
 
 const pathOf = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>(
-    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`),
+    (acc, key) =>
+      typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`,
     ""
   )
 
 /** Turns a schema's parse error into the problems it names. */
 export const problemsOf = (error: ParseResult.ParseError): ReadonlyArray<InputProblem> =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({ path: pathOf(issue.path), message: issue.message }))
+  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+    path: pathOf(issue.path),
+    message: issue.message
+  }))
 
 /** Decodes with a schema, reporting every problem (not only the first) under the given source name. */
 export const decodeInput =

@@ -45,7 +45,9 @@ describe("buildPlanGraph on random DAGs", () => {
         const g = build(atoms)
         g.ids.forEach((_, i) => {
           const next = g.dependents[i]!
-          expect(g.remaining[i]).toBe(next.length === 0 ? 1 : 1 + Math.max(...next.map((d) => g.remaining[d]!)))
+          expect(g.remaining[i]).toBe(
+            next.length === 0 ? 1 : 1 + Math.max(...next.map((d) => g.remaining[d]!))
+          )
         })
         const path = g.criticalPath.map((id) => g.indexOf.get(id)!)
         expect(path.length).toBe(Math.max(...g.remaining))
@@ -64,12 +66,17 @@ describe("buildPlanGraph on random DAGs", () => {
           frontier = frontier.flatMap((i) => g.dependents[i]!.filter((d) => !reach.has(d)))
           frontier.forEach((d) => reach.add(d))
         }
-        expect([...transitiveDependents(g, start)].sort((a, b) => a - b)).toEqual([...reach].sort((a, b) => a - b))
+        expect([...transitiveDependents(g, start)].sort((a, b) => a - b)).toEqual(
+          [...reach].sort((a, b) => a - b)
+        )
       })
     ))
 
   it("handles a 10,000-atom chain without recursion", () => {
-    const atoms = Array.from({ length: 10_000 }, (_, i) => ({ id: `c${i}`, dependsOn: i === 0 ? [] : [`c${i - 1}`] }))
+    const atoms = Array.from({ length: 10_000 }, (_, i) => ({
+      id: `c${i}`,
+      dependsOn: i === 0 ? [] : [`c${i - 1}`]
+    }))
     const g = build(atoms)
     expect(g.waves.length).toBe(10_000)
     expect(g.criticalPath.length).toBe(10_000)
@@ -112,14 +119,16 @@ describe("findCycle", () => {
         expect(cycle !== undefined).toBe(hasCycleOracle(size, edges))
         if (cycle !== undefined) {
           expect(cycle[0]).toBe(cycle.at(-1))
-          for (let k = 1; k < cycle.length; k++) expect(graph.hasDirectedEdge(cycle[k - 1]!, cycle[k]!)).toBe(true)
+          for (let k = 1; k < cycle.length; k++)
+            expect(graph.hasDirectedEdge(cycle[k - 1]!, cycle[k]!)).toBe(true)
         }
       })
     ))
 })
 
 describe("buildPlanGraph errors name the atoms", () => {
-  const error = (atoms: ReadonlyArray<AtomDeps>) => Either.getOrThrowWith(Either.flip(buildPlanGraph(atoms)), () => "no error")
+  const error = (atoms: ReadonlyArray<AtomDeps>) =>
+    Either.getOrThrowWith(Either.flip(buildPlanGraph(atoms)), () => "no error")
 
   it("a cycle, read as 'depends on'", () => {
     const e = error([
@@ -138,7 +147,12 @@ describe("buildPlanGraph errors name the atoms", () => {
   })
 
   it("a duplicate id", () => {
-    expect(error([{ id: "a", dependsOn: [] }, { id: "a", dependsOn: [] }]).message).toBe('duplicate atom id "a"')
+    expect(
+      error([
+        { id: "a", dependsOn: [] },
+        { id: "a", dependsOn: [] }
+      ]).message
+    ).toBe('duplicate atom id "a"')
   })
 
   it("a self-dependency", () => {
@@ -146,7 +160,10 @@ describe("buildPlanGraph errors name the atoms", () => {
   })
 
   it("counts a repeated dependency once", () => {
-    const g = build([{ id: "a", dependsOn: [] }, { id: "b", dependsOn: ["a", "a"] }])
+    const g = build([
+      { id: "a", dependsOn: [] },
+      { id: "b", dependsOn: ["a", "a"] }
+    ])
     expect(g.deps[1]).toEqual([0])
   })
 })

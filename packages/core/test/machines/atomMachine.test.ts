@@ -40,11 +40,21 @@ const done = (output: ModelCallOutput) => ({ type: "CALL_SUCCEEDED", output })
 const error = (failure: AttemptFailure) => ({ type: "CALL_FAILED", failure })
 const backoffDone = { type: "BACKOFF_DONE" }
 const good = "export function add(a: number, b: number) {\n  return a + b\n}"
-const transient: AttemptFailure = { reason: "server_error", retryable: true, message: "HTTP 500", retryInMs: 5000 }
+const transient: AttemptFailure = {
+  reason: "server_error",
+  retryable: true,
+  message: "HTTP 500",
+  retryInMs: 5000
+}
 
 describe("atomMachine", () => {
   it("runs pending -> ready -> queued -> running -> completed, emitting each step", () => {
-    const { snapshot, types, emitted } = run([{ type: "READY" }, { type: "ENQUEUE", priority: 3 }, { type: "START" }, done(output(good))])
+    const { snapshot, types, emitted } = run([
+      { type: "READY" },
+      { type: "ENQUEUE", priority: 3 },
+      { type: "START" },
+      done(output(good))
+    ])
     expect(snapshot.value).toBe("completed")
     expect(snapshot.status).toBe("done")
     expect(snapshot.output).toEqual({ atomId: "a1", outcome: "completed" })
@@ -94,7 +104,13 @@ describe("atomMachine", () => {
 
   it("stops after maxRetries retries even if the failure stays retryable", () => {
     const attempt = [{ type: "START" }, error(transient), backoffDone]
-    const { snapshot, types } = run([{ type: "READY" }, { type: "ENQUEUE", priority: 0 }, ...attempt, ...attempt, ...attempt])
+    const { snapshot, types } = run([
+      { type: "READY" },
+      { type: "ENQUEUE", priority: 0 },
+      ...attempt,
+      ...attempt,
+      ...attempt
+    ])
     expect(snapshot.value).toBe("failed")
     expect(types.filter((t) => t === "atom.started")).toHaveLength(3)
     expect(types.filter((t) => t === "atom.retrying")).toHaveLength(2)
@@ -142,7 +158,11 @@ describe("atomMachine", () => {
     expect(run([{ type: "SKIP", becauseOf: "a0" }]).emitted).toEqual([
       { type: "atom.skipped", atomId: "a1", wave: 2, becauseOf: "a0" }
     ])
-    for (const prefix of [[], [{ type: "READY" }], [{ type: "READY" }, { type: "ENQUEUE", priority: 0 }, { type: "START" }]]) {
+    for (const prefix of [
+      [],
+      [{ type: "READY" }],
+      [{ type: "READY" }, { type: "ENQUEUE", priority: 0 }, { type: "START" }]
+    ]) {
       const { snapshot, types } = run([...prefix, { type: "CANCEL" }])
       expect(snapshot.value).toBe("cancelled")
       expect(types.at(-1)).toBe("atom.cancelled")

@@ -8,7 +8,12 @@ describe("classifyModelFailure", () => {
   const table: ReadonlyArray<[string, FailedCall, ModelFailureReason, boolean]> = [
     ["429 rate_limit_error (ours)", { status: 429, errorType: "rate_limit_error" }, "rate_limited", true],
     ["529 overloaded_error (everyone's)", { status: 529, errorType: "overloaded_error" }, "overloaded", true],
-    ["429 spend limit (terminal)", { status: 429, errorType: "enforced_spend_limit_reached" }, "spend_limit", false],
+    [
+      "429 spend limit (terminal)",
+      { status: 429, errorType: "enforced_spend_limit_reached" },
+      "spend_limit",
+      false
+    ],
     ["500", { status: 500 }, "server_error", true],
     ["503", { status: 503 }, "server_error", true],
     ["504", { status: 504 }, "timeout", true],

@@ -5,23 +5,31 @@ import { describe, expect, it } from "vitest"
 describe("ReadyQueue", () => {
   it("pops in the comparator's order, and loses nothing", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 300 }), fc.array(fc.nat(), { maxLength: 20 }), (weights, removals) => {
-        const before = (a: number, b: number) => weights[a]! > weights[b]! || (weights[a] === weights[b] && a < b)
-        const queue = new ReadyQueue(before)
-        weights.forEach((_, index) => queue.push(index))
-        const removed = new Set<number>()
-        for (const r of removals) {
-          if (weights.length === 0) break
-          const index = r % weights.length
-          expect(queue.remove(index)).toBe(!removed.has(index))
-          removed.add(index)
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 300 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (weights, removals) => {
+          const before = (a: number, b: number) =>
+            weights[a]! > weights[b]! || (weights[a] === weights[b] && a < b)
+          const queue = new ReadyQueue(before)
+          weights.forEach((_, index) => queue.push(index))
+          const removed = new Set<number>()
+          for (const r of removals) {
+            if (weights.length === 0) break
+            const index = r % weights.length
+            expect(queue.remove(index)).toBe(!removed.has(index))
+            removed.add(index)
+          }
+          const popped: Array<number> = []
+          for (let next = queue.pop(); next !== undefined; next = queue.pop()) popped.push(next)
+          const expected = weights
+            .map((_, i) => i)
+            .filter((i) => !removed.has(i))
+            .sort((a, b) => (before(a, b) ? -1 : 1))
+          expect(popped).toEqual(expected)
+          expect(queue.size).toBe(0)
         }
-        const popped: Array<number> = []
-        for (let next = queue.pop(); next !== undefined; next = queue.pop()) popped.push(next)
-        const expected = weights.map((_, i) => i).filter((i) => !removed.has(i)).sort((a, b) => (before(a, b) ? -1 : 1))
-        expect(popped).toEqual(expected)
-        expect(queue.size).toBe(0)
-      })
+      )
     )
   })
 

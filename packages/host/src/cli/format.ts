@@ -1,5 +1,6 @@
 /** `0.0123` -> `$0.0123`, `12.5` -> `$12.50`: cents for large sums, more digits for small ones. */
-export const usd = (amount: number): string => (amount >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`)
+export const usd = (amount: number): string =>
+  amount >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`
 
 /** `850` -> `850 ms`, `1234` -> `1.2 s`, `185000` -> `3 m 05 s`. */
 export const duration = (ms: number): string => {
@@ -13,7 +14,11 @@ export const duration = (ms: number): string => {
 }
 
 /** Wraps text in an ANSI color when color is on. */
-export const paint = (color: boolean, code: "green" | "red" | "yellow" | "dim" | "bold", text: string): string => {
+export const paint = (
+  color: boolean,
+  code: "green" | "red" | "yellow" | "dim" | "bold",
+  text: string
+): string => {
   if (!color) return text
   const codes = { green: 32, red: 31, yellow: 33, dim: 2, bold: 1 }
   return `\u001b[${codes[code]}m${text}\u001b[0m`

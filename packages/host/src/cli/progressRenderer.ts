@@ -15,7 +15,11 @@ export const makeProgressRenderer = (
   let drawn = 0
   let dirty = false
   const draw = () => {
-    const lines = renderProgress(state, { width: out.columns ?? 100, color: out.hasColors?.() ?? false, nowMs: now() })
+    const lines = renderProgress(state, {
+      width: out.columns || 100,
+      color: out.hasColors?.() ?? false,
+      nowMs: now()
+    })
     // Move up over the previous frame and clear each line as it is rewritten.
     const up = drawn > 0 ? `\u001b[${drawn}F` : ""
     out.write(up + lines.map((line) => `\u001b[2K${line}`).join("\n") + "\n")

@@ -47,9 +47,14 @@ export const renderProgress = (
   const { color } = options
   const elapsed = state.startedAt === undefined ? 0 : options.nowMs - state.startedAt
   const settled = state.completed + state.failed + state.skipped + state.cancelled
-  const spend = state.budgetUsd === undefined ? usd(state.costUsd) : `${usd(state.costUsd)} of ${usd(state.budgetUsd)}`
+  const spend =
+    state.budgetUsd === undefined ? usd(state.costUsd) : `${usd(state.costUsd)} of ${usd(state.budgetUsd)}`
   const lines = [
-    paint(color, "bold", `${state.name || "masterplan"}  ${state.outcome ?? state.phase}  ${duration(elapsed)}`),
+    paint(
+      color,
+      "bold",
+      `${state.name || "masterplan"}  ${state.outcome ?? state.phase}  ${duration(elapsed)}`
+    ),
     `atoms ${settled}/${state.atomsTotal}  running ${state.running}  retrying ${state.retrying}  ` +
       `${paint(color && state.failed > 0, "red", `failed ${state.failed}`)}  skipped ${state.skipped}` +
       (state.review > 0 ? `  review ${state.review}` : "") +
@@ -62,7 +67,9 @@ export const renderProgress = (
     const finished = waves.filter((w) => w.status === "completed").length
     const pending = waves.filter((w) => w.status === "pending").length
     waves = active.slice(0, maxWaveLines)
-    lines.push(paint(color, "dim", `${finished} waves completed, ${active.length} running, ${pending} pending`))
+    lines.push(
+      paint(color, "dim", `${finished} waves completed, ${active.length} running, ${pending} pending`)
+    )
   }
   for (const wave of waves) lines.push(waveLine(wave, color, barWidth))
   return lines.map((line) => fit(line, options.width))

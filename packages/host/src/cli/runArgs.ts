@@ -37,7 +37,8 @@ const latency = (text: string | undefined): ScriptedModelOptions["latencyMs"] =>
 
 /** Services this build does not have yet: refused by name rather than ignored. */
 const unavailable: Record<string, string> = {
-  store: "durable stores (sqlite:, postgres://) are not available in this build; runs use the in-memory store",
+  store:
+    "durable stores (sqlite:, postgres://) are not available in this build; runs use the in-memory store",
   redis: "Redis scale-out is not available in this build",
   out: "writing generated files to a workspace is not available in this build"
 }
@@ -66,7 +67,8 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   if (positionals.length !== 1) throw new UsageError("usage: devmatrix run <spec.md | plan.json> [flags]")
   for (const flag of Object.keys(unavailable)) {
     const value = values[flag as keyof typeof values]
-    if (value !== undefined && !(flag === "store" && value === "memory:")) throw new UsageError(`--${flag}: ${unavailable[flag]}`)
+    if (value !== undefined && !(flag === "store" && value === "memory:"))
+      throw new UsageError(`--${flag}: ${unavailable[flag]}`)
   }
   const mode = values.mode
   if (mode !== undefined && mode !== "eager" && mode !== "waves")
@@ -74,7 +76,12 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const model = values.model ?? "scripted"
   if (model !== "scripted")
     throw new UsageError(`--model "${model}": only the offline "scripted" model is available in this build`)
-  const concurrency = number("concurrency", values.concurrency, (n) => Number.isInteger(n) && n >= 1, "a whole number ≥ 1")
+  const concurrency = number(
+    "concurrency",
+    values.concurrency,
+    (n) => Number.isInteger(n) && n >= 1,
+    "a whole number ≥ 1"
+  )
   const budget = number("budget", values.budget, (n) => n > 0, "a positive amount of USD")
   const seed = number("seed", values.seed, Number.isInteger, "a whole number")
   const faultRate = number("fault-rate", values["fault-rate"], (n) => n >= 0 && n <= 1, "between 0 and 1")

@@ -85,7 +85,9 @@ export const runCommand = (args: RunArgs, terminal: Terminal) =>
           `wave ${event.wave} completed: ${event.completed} completed, ${event.failed} failed, ${event.skipped} skipped\n`
         )
       else if (event.type === "atom.failed")
-        terminal.stdout.write(`atom ${event.atomId} (wave ${event.wave}) failed: ${event.reason}: ${event.error}\n`)
+        terminal.stdout.write(
+          `atom ${event.atomId} (wave ${event.wave}) failed: ${event.reason}: ${event.error}\n`
+        )
     }
     yield* engine.events(masterplanId).pipe(Stream.runForEach((event) => Effect.sync(() => print(event))))
     progress?.stop()
@@ -93,7 +95,8 @@ export const runCommand = (args: RunArgs, terminal: Terminal) =>
     if (!args.json) {
       const lines = renderSummary(end.summary, { color: live, masterplanId })
       terminal.stdout.write(`${lines.join("\n")}\n`)
-      if (end.type !== "masterplan.completed") terminal.stderr.write(`masterplan ${masterplanId}: ${end.reason}\n`)
+      if (end.type !== "masterplan.completed")
+        terminal.stderr.write(`masterplan ${masterplanId}: ${end.reason}\n`)
     }
     return exitCodeOf(end, sigint)
   }).pipe(Effect.scoped, Effect.provide(embeddedLayer({ scripted: args.scripted })))

@@ -7,7 +7,8 @@ export const renderSummary = (
   options: { readonly color: boolean; readonly masterplanId: string }
 ): Array<string> => {
   const { color } = options
-  const outcomeColor = summary.outcome === "completed" ? "green" : summary.outcome === "failed" ? "red" : "yellow"
+  const outcomeColor =
+    summary.outcome === "completed" ? "green" : summary.outcome === "failed" ? "red" : "yellow"
   const { atoms } = summary
   const rows: Array<[string, string]> = [
     ["masterplan", options.masterplanId],
@@ -20,7 +21,10 @@ export const renderSummary = (
     ],
     ["waves", String(summary.waves)],
     ["model calls", `${summary.calls} (${summary.retries} retries)`],
-    ["tokens", `${summary.inputTokens.toLocaleString("en-US")} in, ${summary.outputTokens.toLocaleString("en-US")} out`],
+    [
+      "tokens",
+      `${summary.inputTokens.toLocaleString("en-US")} in, ${summary.outputTokens.toLocaleString("en-US")} out`
+    ],
     [
       "cost",
       `${usd(summary.costUsd)}` +

@@ -1,11 +1,4 @@
-import {
-  atomMachine,
-  costOf,
-  masterplanMachine,
-  priorityOf,
-  ReadyQueue,
-  waveMachine
-} from "@devmatrix/core"
+import { atomMachine, costOf, masterplanMachine, priorityOf, ReadyQueue, waveMachine } from "@devmatrix/core"
 import type {
   AtomActor,
   AttemptFailure,
@@ -77,7 +70,10 @@ export class PlanRun {
   private readonly longestPath: number
   private readonly retrySchedule: RetrySchedule
   /** Runs a side effect as a fiber reporting its exit; the returned function interrupts it (actor stopped). */
-  private readonly runFiber: <A, E>(effect: Effect.Effect<A, E>, onExit: (exit: Exit.Exit<A, E>) => void) => () => void
+  private readonly runFiber: <A, E>(
+    effect: Effect.Effect<A, E>,
+    onExit: (exit: Exit.Exit<A, E>) => void
+  ) => () => void
   private running = 0
   private paused = false
   private finished = false
@@ -103,7 +99,9 @@ export class PlanRun {
     this.longestPath = graph.criticalPath.length
     this.retrySchedule = makeRetrySchedule(config.options.retry)
     const remaining = graph.remaining
-    this.queue = new ReadyQueue((a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b))
+    this.queue = new ReadyQueue(
+      (a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b)
+    )
     const runFork = Runtime.runFork(config.runtime)
     this.runFiber = (effect, onExit) => {
       // Started at once, not on the next scheduler tick: a call that can answer synchronously does.
@@ -167,7 +165,10 @@ export class PlanRun {
   }
 
   /** Sends a reviewer's decision to an atom waiting in review; false if there is no such atom. */
-  review(atomId: string, decision: "APPROVE" | { readonly edit: string } | { readonly reject: string }): boolean {
+  review(
+    atomId: string,
+    decision: "APPROVE" | { readonly edit: string } | { readonly reject: string }
+  ): boolean {
     const index = this.graph.indexOf.get(atomId)
     const actor = index === undefined ? undefined : this.atoms[index]
     if (actor === undefined || !actor.getSnapshot().matches("review")) return false
@@ -285,7 +286,10 @@ export class PlanRun {
     switch (event.type) {
       case "atom.ready":
         this.defer(() =>
-          this.atoms[index]!.send({ type: "ENQUEUE", priority: priorityOf(this.graph.remaining[index]!, this.longestPath) })
+          this.atoms[index]!.send({
+            type: "ENQUEUE",
+            priority: priorityOf(this.graph.remaining[index]!, this.longestPath)
+          })
         )
         return
       case "atom.queued":
@@ -344,7 +348,8 @@ export class PlanRun {
     for (const dependent of this.graph.dependents[index]!) {
       this.unsettledDeps[dependent]!--
       if (failedAtom !== undefined) this.doomedBy[dependent] ??= failedAtom
-      if (eager || this.graph.waveOf[dependent]! <= this.currentWave) this.defer(() => this.resolve(dependent))
+      if (eager || this.graph.waveOf[dependent]! <= this.currentWave)
+        this.defer(() => this.resolve(dependent))
     }
     if (this.settled === this.graph.ids.length) this.complete()
   }
@@ -410,7 +415,9 @@ export class PlanRun {
         }),
         Effect.catchAll((error) =>
           Clock.currentTimeMillis.pipe(
-            Effect.flatMap((now) => nextRetry(this.retrySchedule, this.retryStates[index], error.failure, now)),
+            Effect.flatMap((now) =>
+              nextRetry(this.retrySchedule, this.retryStates[index], error.failure, now)
+            ),
             Effect.flatMap((decision) => {
               if (Option.isNone(decision)) return Effect.fail<AttemptFailure>(error.failure)
               this.retryStates[index] = decision.value.state

@@ -47,7 +47,12 @@ export class SummaryTally {
         this.failed++
         if (event.reason === "rejected") this.review--
         if (this.failures.length < maxFailuresListed)
-          this.failures.push({ atomId: event.atomId, wave: event.wave, reason: event.reason, error: event.error })
+          this.failures.push({
+            atomId: event.atomId,
+            wave: event.wave,
+            reason: event.reason,
+            error: event.error
+          })
         return
       case "atom.skipped":
         this.skipped++
