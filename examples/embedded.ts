@@ -16,7 +16,7 @@ export const runHello = Effect.gen(function* () {
   })
   yield* Stream.runForEach(engine.events(id), (event) => Effect.log(`${event.seq} ${event.type}`))
   return yield* engine.result(id)
-}).pipe(Effect.provide(embeddedLayer()), Effect.scoped)
+}).pipe(Effect.provide(embeddedLayer({ store: "memory:" })), Effect.scoped)
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const end = await Effect.runPromise(runHello)

@@ -13,6 +13,13 @@
 export { checkAtomContract, type AtomContract } from "./atom/checkAtomContract.js"
 export { costOf, priceOf, type ModelPrice, type TokenUsage } from "./cost/pricing.js"
 export { buildPlanGraph, type PlanGraph } from "./graph/buildPlanGraph.js"
+export {
+  projectEvents,
+  type AtomRowChange,
+  type CostCommit,
+  type JournalProjection,
+  type PhaseChange
+} from "./journal/projectEvents.js"
 export { findCycle } from "./graph/findCycle.js"
 export { PlanGraphError } from "./graph/PlanGraphError.js"
 export { transitiveDependents } from "./graph/transitiveDependents.js"

@@ -3,24 +3,49 @@ import type {
   Event,
   EventBody,
   EventOf,
+  PlanGraph,
   PlanGraphError,
   PlanInput,
   PlanInputError,
   RunOptionsInput
 } from "@devmatrix/core"
-import { Context, Data, Deferred, Effect, Either, Layer, Queue, Stream, SubscriptionRef } from "effect"
+import {
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  Queue,
+  Schedule,
+  Stream,
+  SubscriptionRef
+} from "effect"
 import { randomUUID } from "node:crypto"
 import { PlanRun } from "./internal/planRun.js"
+import type { PlanRunConfig } from "./internal/planRun.js"
 import { ModelProvider } from "./ModelProvider.js"
-import { Store } from "./Store.js"
+import { finishedStatuses, Store } from "./Store.js"
 import type { StoreError } from "./Store.js"
 
-/** No masterplan with this id is known to the engine. */
+/** No masterplan with this id is known to the engine or its store. */
 export class MasterplanNotFound extends Data.TaggedError("MasterplanNotFound")<{
   readonly masterplanId: string
 }> {
   override get message(): string {
     return `no masterplan "${this.masterplanId}"`
+  }
+}
+
+/** A masterplan that cannot be resumed: it has ended, or this engine is already running it. */
+export class MasterplanNotResumable extends Data.TaggedError("MasterplanNotResumable")<{
+  readonly masterplanId: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `masterplan "${this.masterplanId}" cannot be resumed: ${this.reason}`
   }
 }
 
@@ -45,31 +70,61 @@ export interface SubmitOptions {
   readonly options?: Partial<RunOptionsInput>
 }
 
+/** Where to read a journal from, and whether to wait for what comes next. */
+export interface EventsOptions {
+  /** @default 1 */
+  readonly fromSeq?: number
+  /**
+   * For a masterplan this engine is not running: keep polling the store for new events (another
+   * process may be running it) until its terminal event. A running one is always followed.
+   * @default false
+   */
+  readonly follow?: boolean
+}
+
 /** What a reviewer decides about an atom waiting in review. */
 export type ReviewDecision = "APPROVE" | { readonly edit: string } | { readonly reject: string }
 
 /**
- * Runs masterplans: submit, observe, pause, resume, cancel, review. Every masterplan, wave and atom
- * is an XState actor; every event they emit is journaled in the `Store` with a gap-free `seq` and
- * can be observed as a `Stream` from any `seq`.
+ * Runs masterplans: submit, observe, pause, resume, cancel, review, and recover after a crash.
+ * Every masterplan, wave and atom is an XState actor; every event they emit is journaled in the
+ * `Store` with a gap-free `seq`, together with the rows it changes, and can be observed as a
+ * `Stream` from any `seq`.
  */
 export interface EngineService {
-  /** Validates a plan (schema and graph), journals its submission and starts it. Returns its id. */
+  /** Validates a plan (schema and graph), stores and journals its submission, and starts it. Returns its id. */
   readonly submit: (
     plan: unknown,
     options?: SubmitOptions
   ) => Effect.Effect<string, PlanInputError | PlanGraphError | StoreError>
-  /** The masterplan's events from `fromSeq` (default 1), live, ending with its terminal event. */
+  /**
+   * Picks up a masterplan an earlier process left unfinished: completed atoms stay completed (no
+   * call is repeated), atoms that were mid-call are journaled as interrupted and run again.
+   */
+  readonly recover: (
+    masterplanId: string
+  ) => Effect.Effect<
+    void,
+    MasterplanNotFound | MasterplanNotResumable | PlanInputError | PlanGraphError | StoreError
+  >
+  /** Recovers every unfinished masterplan in the store; their ids. */
+  readonly recoverAll: () => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /** The masterplan's events from `fromSeq`, ending with its terminal event. */
   readonly events: (
     masterplanId: string,
-    fromSeq?: number
+    options?: EventsOptions
   ) => Stream.Stream<Event, MasterplanNotFound | StoreError>
-  /** Waits for the masterplan to end; its terminal event. */
+  /** Waits for a masterplan this engine runs to end; its terminal event. */
   readonly result: (masterplanId: string) => Effect.Effect<TerminalEvent, MasterplanNotFound | StoreError>
   readonly cancel: (masterplanId: string, reason?: string) => Effect.Effect<void, MasterplanNotFound>
   /** Stops admitting atoms; those in flight finish. */
   readonly pause: (masterplanId: string, reason?: string) => Effect.Effect<void, MasterplanNotFound>
   readonly resume: (masterplanId: string) => Effect.Effect<void, MasterplanNotFound>
+  /**
+   * Stops running a masterplan without ending it (Ctrl-C, shutdown): in-flight calls are
+   * interrupted, everything journaled is committed, and `recover` continues it later.
+   */
+  readonly detach: (masterplanId: string) => Effect.Effect<void, MasterplanNotFound | StoreError>
   readonly review: (
     masterplanId: string,
     atomId: string,
@@ -79,20 +134,27 @@ export interface EngineService {
 
 export class Engine extends Context.Tag("@devmatrix/runtime/Engine")<Engine, EngineService>() {}
 
-interface LivePlan {
-  readonly run: PlanRun
-  /** Highest seq committed to the store: readers follow it. */
-  readonly committed: SubscriptionRef.SubscriptionRef<number>
-  readonly done: Deferred.Deferred<TerminalEvent, StoreError>
-}
-
 /** Events journaled and not yet committed; `signal` holds one token while `pending` is non-empty. */
 interface JournalBuffer {
   pending: Array<Event>
+  results: Array<{ atomId: string; code: string }>
   readonly signal: Queue.Queue<void>
 }
 
+interface LivePlan {
+  readonly run: PlanRun
+  readonly buffer: JournalBuffer
+  /** Highest seq committed to the store: readers follow it. */
+  readonly committed: SubscriptionRef.SubscriptionRef<number>
+  readonly done: Deferred.Deferred<TerminalEvent, StoreError>
+  /** The last seq journaled (committed or not). */
+  readonly journaled: () => number
+}
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** How often `events(..., { follow: true })` looks for new events of a plan run elsewhere. */
+const followIntervalMs = 250
 
 const decodeOverrides = decodeInput(RunOptions, "options")
 
@@ -105,7 +167,10 @@ const resolveOptions = (plan: PlanInput, overrides: Partial<RunOptionsInput> | u
     retry: { ...plan.options?.retry, ...overrides?.retry }
   })
 
-/** Builds the engine on a `ModelProvider` and a `Store`; masterplans still running when its scope closes are stopped. */
+const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> =>
+  Either.match(either, { onLeft: Effect.fail, onRight: Effect.succeed })
+
+/** Builds the engine on a `ModelProvider` and a `Store`; masterplans still running when its scope closes are detached. */
 export const make = Effect.gen(function* () {
   const provider = yield* ModelProvider
   const store = yield* Store
@@ -123,82 +188,150 @@ export const make = Effect.gen(function* () {
 
   /**
    * Commits journaled events in batches (group commit): each commit takes everything journaled
-   * while the previous one ran, so durability costs one store write per batch, not per event.
+   * while the previous one ran, so durability costs one store transaction per batch, not per event.
    */
-  const journalWriter = (masterplanId: string, journal: JournalBuffer, live: Omit<LivePlan, "run">) =>
+  const journalWriter = (masterplanId: string, live: Omit<LivePlan, "run" | "journaled">) =>
     Effect.gen(function* () {
       for (;;) {
-        yield* Queue.take(journal.signal)
-        const events = journal.pending
-        journal.pending = []
-        yield* store.commit(masterplanId, events)
+        yield* Queue.take(live.buffer.signal)
+        const events = live.buffer.pending
+        const results = live.buffer.results
+        live.buffer.pending = []
+        live.buffer.results = []
+        yield* store.commit(masterplanId, { events, results })
         yield* SubscriptionRef.set(live.committed, events[events.length - 1]!.seq)
         const terminal = events.find(isTerminalEvent)
         if (terminal !== undefined) return yield* Deferred.succeed(live.done, terminal)
       }
     }).pipe(Effect.catchAll((error) => Deferred.fail(live.done, error)))
 
-  const submit: EngineService["submit"] = (input, submitOptions) =>
+  /** Starts running a plan: its journal, its writer, its actors. */
+  const launch = (
+    masterplanId: string,
+    config: Omit<PlanRunConfig, "masterplanId" | "provider" | "runtime" | "journal" | "nowMs">,
+    lastSeq: number
+  ) =>
     Effect.gen(function* () {
-      const plan = yield* Either.match(decodePlanInput(input), {
-        onLeft: Effect.fail,
-        onRight: Effect.succeed
-      })
-      const options = yield* Either.match(resolveOptions(plan, submitOptions?.options), {
-        onLeft: Effect.fail,
-        onRight: Effect.succeed
-      })
-      const graph = yield* Either.match(buildPlanGraph(plan.atoms), {
-        onLeft: Effect.fail,
-        onRight: Effect.succeed
-      })
-      const masterplanId =
-        submitOptions?.masterplanId ?? `mp_${randomUUID().replaceAll("-", "").slice(0, 16)}`
-      yield* store.createMasterplan({
-        id: masterplanId,
-        name: plan.name,
-        status: "submitted",
-        options,
-        atomCount: graph.ids.length,
-        waveCount: graph.waves.length,
-        createdAt: nowMs()
-      })
-      const buffer: JournalBuffer = { pending: [], signal: yield* Queue.dropping<void>(1) }
+      const buffer: JournalBuffer = { pending: [], results: [], signal: yield* Queue.dropping<void>(1) }
       const live = {
-        committed: yield* SubscriptionRef.make(0),
+        buffer,
+        committed: yield* SubscriptionRef.make(lastSeq),
         done: yield* Deferred.make<TerminalEvent, StoreError>()
       }
-      let seq = 0
-      const journal = (body: EventBody) => {
+      let seq = lastSeq
+      const journal = (body: EventBody, code?: string) => {
         // The machines emit a fresh object per event: stamping it in place saves a copy per event.
         const event = body as Mutable<Event>
         event.masterplanId = masterplanId
         event.seq = ++seq
         event.at = nowMs()
+        if (code !== undefined && "atomId" in event) buffer.results.push({ atomId: event.atomId, code })
         if (buffer.pending.push(event) === 1) buffer.signal.unsafeOffer(undefined)
       }
-      const run = new PlanRun({ masterplanId, plan, graph, options, provider, runtime, journal, nowMs })
-      plans.set(masterplanId, { run, ...live })
-      yield* Effect.forkIn(journalWriter(masterplanId, buffer, live), scope)
+      const run = new PlanRun({ ...config, masterplanId, provider, runtime, journal, nowMs })
+      plans.set(masterplanId, { run, ...live, journaled: () => seq })
+      yield* Effect.forkIn(journalWriter(masterplanId, live), scope)
       run.submit()
       run.start()
+    })
+
+  const compile = (input: unknown, overrides: Partial<RunOptionsInput> | undefined) =>
+    Effect.gen(function* () {
+      const plan = yield* fromEither(decodePlanInput(input))
+      const options = yield* fromEither(resolveOptions(plan, overrides))
+      const graph: PlanGraph = yield* fromEither(buildPlanGraph(plan.atoms))
+      return { plan, options, graph }
+    })
+
+  const submit: EngineService["submit"] = (input, submitOptions) =>
+    Effect.gen(function* () {
+      const { plan, options, graph } = yield* compile(input, submitOptions?.options)
+      const masterplanId =
+        submitOptions?.masterplanId ?? `mp_${randomUUID().replaceAll("-", "").slice(0, 16)}`
+      yield* store.createMasterplan({
+        masterplan: {
+          id: masterplanId,
+          name: plan.name,
+          status: "submitted",
+          options,
+          atomCount: graph.ids.length,
+          waveCount: graph.waves.length,
+          createdAt: nowMs()
+        },
+        // Stored with the options in force (overrides and budget folded in): a resume runs as the run began.
+        plan: { ...(input as Record<string, unknown>), budget: undefined, options },
+        atoms: graph.ids.map((atomId, index) => ({ atomId, index, wave: graph.waveOf[index]! }))
+      })
+      yield* launch(masterplanId, { plan, graph, options }, 0)
       return masterplanId
     })
 
-  const events: EngineService["events"] = (masterplanId, fromSeq = 1) =>
+  const recover: EngineService["recover"] = (masterplanId) =>
+    Effect.gen(function* () {
+      if (plans.has(masterplanId))
+        return yield* new MasterplanNotResumable({
+          masterplanId,
+          reason: "it is already running in this process"
+        })
+      const record = yield* Effect.flatMap(store.getMasterplan(masterplanId), (found) =>
+        Option.match(found, {
+          onNone: () => Effect.fail(new MasterplanNotFound({ masterplanId })),
+          onSome: Effect.succeed
+        })
+      )
+      if (finishedStatuses.has(record.status))
+        return yield* new MasterplanNotResumable({ masterplanId, reason: `it has ended (${record.status})` })
+      const { plan, options, graph } = yield* compile(record.plan, undefined)
+      const atoms = yield* store.listAtoms(masterplanId)
+      const costs = yield* store.listCostCommits(masterplanId)
+      yield* launch(masterplanId, { plan, graph, options, recovered: { atoms, costs } }, record.lastSeq)
+    })
+
+  const recoverAll: EngineService["recoverAll"] = () =>
+    Effect.gen(function* () {
+      const unfinished = (yield* store.listMasterplans()).filter(
+        (plan) => !finishedStatuses.has(plan.status) && !plans.has(plan.id)
+      )
+      const recovered: Array<string> = []
+      for (const plan of unfinished) {
+        const outcome = yield* Effect.either(recover(plan.id))
+        if (Either.isRight(outcome)) recovered.push(plan.id)
+        else yield* Effect.logWarning(`masterplan ${plan.id} not recovered: ${outcome.left.message}`)
+      }
+      return recovered
+    })
+
+  /** Reads a journal in pages from the store, as far as `upTo` (or to its end). */
+  const readFrom = (masterplanId: string, from: number, upTo?: number) =>
+    store.readEvents(masterplanId, from, upTo)
+
+  const events: EngineService["events"] = (masterplanId, options = {}) =>
     Stream.unwrap(
-      Effect.map(find(masterplanId), (plan) => {
-        let next = Math.max(1, fromSeq)
-        return plan.committed.changes.pipe(
-          Stream.mapEffect((committed) => {
-            if (committed < next) return Effect.succeed<ReadonlyArray<Event>>([])
-            const from = next
-            next = committed + 1
-            return store.readEvents(masterplanId, from, committed)
-          }),
-          Stream.flattenIterables,
-          Stream.takeUntil(isTerminalEvent)
+      Effect.gen(function* () {
+        let next = Math.max(1, options.fromSeq ?? 1)
+        const live = plans.get(masterplanId)
+        if (live !== undefined)
+          return live.committed.changes.pipe(
+            Stream.mapEffect((committed) => {
+              if (committed < next) return Effect.succeed<ReadonlyArray<Event>>([])
+              const from = next
+              next = committed + 1
+              return readFrom(masterplanId, from, committed)
+            }),
+            Stream.flattenIterables,
+            Stream.takeUntil(isTerminalEvent)
+          )
+        if (Option.isNone(yield* store.getMasterplan(masterplanId)))
+          return yield* new MasterplanNotFound({ masterplanId })
+        const page = Effect.suspend(() => readFrom(masterplanId, next)).pipe(
+          Effect.tap((batch) => {
+            if (batch.length > 0) next = batch[batch.length - 1]!.seq + 1
+          })
         )
+        const pages = options.follow
+          ? Stream.repeatEffectWithSchedule(page, Schedule.spaced(Duration.millis(followIntervalMs)))
+          : Stream.fromEffect(page)
+        return pages.pipe(Stream.flattenIterables, Stream.takeUntil(isTerminalEvent))
       })
     )
 
@@ -207,19 +340,42 @@ export const make = Effect.gen(function* () {
     (masterplanId: string, ...args: TArgs) =>
       Effect.flatMap(find(masterplanId), (plan) => Effect.sync(() => action(plan.run, ...args)))
 
-  yield* Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      for (const plan of plans.values()) plan.run.stop()
+  /** Waits until everything journaled so far is committed. */
+  const drained = (plan: LivePlan) =>
+    SubscriptionRef.get(plan.committed).pipe(
+      Effect.repeat({
+        until: (committed) => committed >= plan.journaled(),
+        schedule: Schedule.spaced(Duration.millis(5))
+      }),
+      Effect.timeout(Duration.seconds(30)),
+      Effect.catchAll(() => Effect.void)
+    )
+
+  const detach: EngineService["detach"] = (masterplanId) =>
+    Effect.gen(function* () {
+      const plan = yield* find(masterplanId)
+      plan.run.detach()
+      yield* Effect.raceFirst(
+        drained(plan),
+        Effect.flatMap(Deferred.await(plan.done), () => Effect.void)
+      )
+      plans.delete(masterplanId)
     })
+
+  yield* Effect.addFinalizer(() =>
+    Effect.forEach([...plans.keys()], (id) => Effect.ignore(detach(id)), { discard: true })
   )
 
   const service: EngineService = {
     submit,
+    recover,
+    recoverAll,
     events,
     result: (masterplanId) => Effect.flatMap(find(masterplanId), (plan) => Deferred.await(plan.done)),
     cancel: withPlan((run, reason?: string) => run.cancel(reason ?? "cancelled by the operator")),
     pause: withPlan((run, reason?: string) => run.pause(reason ?? "paused by the operator")),
     resume: withPlan((run) => run.resume()),
+    detach,
     review: (masterplanId, atomId, decision) =>
       Effect.flatMap(find(masterplanId), (plan) =>
         plan.run.review(atomId, decision)

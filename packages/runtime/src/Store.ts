@@ -1,4 +1,5 @@
-import type { Event, Masterplan, MasterplanStatus } from "@devmatrix/core"
+import { projectEvents } from "@devmatrix/core"
+import type { AtomStatus, CostCommit, Event, Masterplan, PipelinePhase } from "@devmatrix/core"
 import { Context, Data, Effect, Layer, Option } from "effect"
 
 /** A store operation that failed; `reason` says whether retrying could help. */
@@ -14,50 +15,127 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   }
 }
 
+/** A masterplan as stored: its record, the plan it was submitted with, and how far its journal goes. */
+export interface MasterplanRecord extends Masterplan {
+  /** The submitted plan (its encoded JSON), so that another process can resume it. */
+  readonly plan: unknown
+  readonly lastSeq: number
+  readonly updatedAt: number
+}
+
+/** An atom's row: the projection of its events, plus its result once it has one. */
+export interface AtomRow {
+  readonly atomId: string
+  /** Position in the plan. */
+  readonly index: number
+  readonly wave: number
+  readonly status: AtomStatus
+  /** Attempts made, across processes; attempt numbers are never reused. */
+  readonly attempts: number
+  /** Attempts cut short by a crash or stop (not failures). */
+  readonly interrupted: number
+  readonly costUsd: number
+  readonly confidence?: number | undefined
+  readonly model?: string | undefined
+  readonly error?: string | undefined
+  /** The accepted code, stored once when the atom completes. */
+  readonly code?: string | undefined
+}
+
+/** A phase checkpoint. */
+export interface PhaseRow {
+  readonly phase: PipelinePhase
+  readonly status: "pending" | "in_progress" | "completed" | "failed" | "skipped"
+  /** Times the phase was entered (a recovered plan enters execution again). */
+  readonly attempts: number
+  readonly startedAt?: number | undefined
+  readonly finishedAt?: number | undefined
+  readonly durationMs?: number | undefined
+}
+
+/** A new masterplan: its record, its plan, and its atoms (all pending). */
+export interface NewMasterplan {
+  readonly masterplan: Masterplan
+  readonly plan: unknown
+  readonly atoms: ReadonlyArray<{ readonly atomId: string; readonly index: number; readonly wave: number }>
+}
+
+/** What one commit appends and stores: events, and the results of the atoms they complete. */
+export interface JournalBatch {
+  readonly events: ReadonlyArray<Event>
+  readonly results: ReadonlyArray<{ readonly atomId: string; readonly code: string }>
+}
+
 /**
- * Durable state: masterplans and the append-only journal of their events. The journal is the
- * source of truth; `commit` appends a batch of events atomically, with the gap-free `seq` the
- * engine assigned, and applies them to the masterplan's row in the same step.
+ * Durable state: masterplans, their atoms and phase checkpoints, paid calls, and the append-only
+ * journal of their events. `commit` appends a batch of events (with the gap-free `seq` the engine
+ * assigned) and applies their projection (`projectEvents`) to the rows in one transaction.
  */
 export interface StoreService {
   /** The store's URL-like name, for messages. */
   readonly name: string
-  readonly createMasterplan: (masterplan: Masterplan) => Effect.Effect<void, StoreError>
-  readonly commit: (masterplanId: string, events: ReadonlyArray<Event>) => Effect.Effect<void, StoreError>
+  readonly createMasterplan: (masterplan: NewMasterplan) => Effect.Effect<void, StoreError>
+  /** Fails with `Conflict` when the batch does not start right after the journal's last seq. */
+  readonly commit: (masterplanId: string, batch: JournalBatch) => Effect.Effect<void, StoreError>
   /** Events with `fromSeq <= seq <= toSeq`, in order. */
   readonly readEvents: (
     masterplanId: string,
     fromSeq: number,
     toSeq?: number
   ) => Effect.Effect<ReadonlyArray<Event>, StoreError>
-  readonly getMasterplan: (masterplanId: string) => Effect.Effect<Option.Option<Masterplan>, StoreError>
-  readonly listMasterplans: () => Effect.Effect<ReadonlyArray<Masterplan>, StoreError>
+  readonly getMasterplan: (masterplanId: string) => Effect.Effect<Option.Option<MasterplanRecord>, StoreError>
+  /** Every masterplan, newest first (without their plans). */
+  readonly listMasterplans: () => Effect.Effect<ReadonlyArray<Omit<MasterplanRecord, "plan">>, StoreError>
+  readonly listAtoms: (masterplanId: string) => Effect.Effect<ReadonlyArray<AtomRow>, StoreError>
+  readonly listPhases: (masterplanId: string) => Effect.Effect<ReadonlyArray<PhaseRow>, StoreError>
+  readonly listCostCommits: (masterplanId: string) => Effect.Effect<ReadonlyArray<CostCommit>, StoreError>
+  /** Deletes completed, failed and cancelled masterplans last updated before `cutoffMs`; their ids. */
+  readonly deleteFinishedBefore: (cutoffMs: number) => Effect.Effect<ReadonlyArray<string>, StoreError>
 }
 
 export class Store extends Context.Tag("@devmatrix/runtime/Store")<Store, StoreService>() {}
 
-/** The status a masterplan has after an event; most events leave it as it was. */
-export const statusAfter = (status: MasterplanStatus, event: Event): MasterplanStatus => {
-  switch (event.type) {
-    case "masterplan.started":
-    case "masterplan.resumed":
-      return "running"
-    case "masterplan.paused":
-      return "paused"
-    case "masterplan.completed":
-      return "completed"
-    case "masterplan.failed":
-      return "failed"
-    case "masterplan.cancelled":
-      return "cancelled"
-    default:
-      return status
-  }
-}
+/** Statuses after which a masterplan never runs again. */
+export const finishedStatuses: ReadonlySet<string> = new Set(["completed", "failed", "cancelled"])
+
+const pipelinePhases: ReadonlyArray<PipelinePhase> = [
+  "discovery",
+  "planning",
+  "atomization",
+  "execution",
+  "acceptance"
+]
+
+/** The phase rows of a new masterplan: all pending. */
+export const initialPhases = (): Array<PhaseRow> =>
+  pipelinePhases.map((phase) => ({ phase, status: "pending", attempts: 0 }))
+
+/** Applies a phase checkpoint event to its row. */
+export const nextPhaseRow = (
+  row: PhaseRow,
+  change: ReturnType<typeof projectEvents>["phases"][number]
+): PhaseRow =>
+  change.status === "in_progress"
+    ? {
+        ...row,
+        status: "in_progress",
+        attempts: row.attempts + 1,
+        startedAt: change.at,
+        finishedAt: undefined
+      }
+    : {
+        ...row,
+        status: change.status,
+        finishedAt: change.at,
+        durationMs: change.durationMs ?? row.durationMs
+      }
 
 interface MemoryPlan {
-  record: Masterplan
+  record: MasterplanRecord
   readonly events: Array<Event>
+  readonly atoms: Map<string, AtomRow>
+  readonly phases: Map<PipelinePhase, PhaseRow>
+  readonly costs: Map<string, CostCommit>
 }
 
 /** A store that keeps everything in this process's memory: for tests and throwaway runs. */
@@ -73,7 +151,7 @@ export const makeStoreMemory = (): StoreService => {
     })
   return {
     name,
-    createMasterplan: (masterplan) =>
+    createMasterplan: ({ masterplan, plan, atoms }) =>
       Effect.suspend(() => {
         if (plans.has(masterplan.id))
           return Effect.fail(
@@ -83,29 +161,63 @@ export const makeStoreMemory = (): StoreService => {
               detail: `masterplan "${masterplan.id}" exists`
             })
           )
-        plans.set(masterplan.id, { record: masterplan, events: [] })
+        plans.set(masterplan.id, {
+          record: { ...masterplan, plan, lastSeq: 0, updatedAt: masterplan.createdAt },
+          events: [],
+          atoms: new Map(
+            atoms.map((atom) => [
+              atom.atomId,
+              { ...atom, status: "pending", attempts: 0, interrupted: 0, costUsd: 0 } satisfies AtomRow
+            ])
+          ),
+          phases: new Map(initialPhases().map((row) => [row.phase, row])),
+          costs: new Map()
+        })
         return Effect.void
       }),
-    commit: (masterplanId, events) =>
+    commit: (masterplanId, { events, results }) =>
       Effect.flatMap(find(masterplanId), (plan) => {
-        let expected = plan.events.length + 1
-        for (const event of events) {
-          if (event.seq !== expected)
-            return Effect.fail(
-              new StoreError({
-                reason: "Conflict",
-                store: name,
-                detail: `masterplan "${masterplanId}": event seq ${event.seq} where ${expected} was next`
-              })
-            )
-          expected++
+        if (events.length === 0) return Effect.void
+        if (events[0]!.seq !== plan.record.lastSeq + 1)
+          return Effect.fail(
+            new StoreError({
+              reason: "Conflict",
+              store: name,
+              detail: `masterplan "${masterplanId}": batch starts at seq ${events[0]!.seq}, journal ends at ${plan.record.lastSeq}`
+            })
+          )
+        const projection = projectEvents(events)
+        plan.events.push(...events)
+        for (const [atomId, change] of projection.atoms) {
+          const row = plan.atoms.get(atomId)
+          if (row === undefined) continue
+          plan.atoms.set(atomId, {
+            ...row,
+            status: change.status ?? row.status,
+            attempts: Math.max(row.attempts, change.attempts ?? 0),
+            interrupted: row.interrupted + change.interruptedDelta,
+            costUsd: row.costUsd + change.costDelta,
+            confidence: change.confidence ?? row.confidence,
+            model: change.model ?? row.model,
+            error: change.error ?? row.error
+          })
         }
-        let status = plan.record.status
-        for (const event of events) {
-          plan.events.push(event)
-          status = statusAfter(status, event)
+        for (const { atomId, code } of results) {
+          const row = plan.atoms.get(atomId)
+          if (row !== undefined) plan.atoms.set(atomId, { ...row, code })
         }
-        if (status !== plan.record.status) plan.record = { ...plan.record, status }
+        for (const change of projection.phases)
+          plan.phases.set(change.phase, nextPhaseRow(plan.phases.get(change.phase)!, change))
+        for (const cost of projection.costs) {
+          const key = `${cost.atomId}#${cost.attempt}`
+          if (!plan.costs.has(key)) plan.costs.set(key, cost)
+        }
+        plan.record = {
+          ...plan.record,
+          status: projection.status ?? plan.record.status,
+          lastSeq: events[events.length - 1]!.seq,
+          updatedAt: events[events.length - 1]!.at
+        }
         return Effect.void
       }),
     readEvents: (masterplanId, fromSeq, toSeq) =>
@@ -113,7 +225,26 @@ export const makeStoreMemory = (): StoreService => {
         plan.events.slice(Math.max(0, fromSeq - 1), toSeq === undefined ? undefined : Math.max(0, toSeq))
       ),
     getMasterplan: (masterplanId) => Effect.sync(() => Option.fromNullable(plans.get(masterplanId)?.record)),
-    listMasterplans: () => Effect.sync(() => Array.from(plans.values(), (plan) => plan.record))
+    listMasterplans: () =>
+      Effect.sync(() =>
+        Array.from(plans.values(), ({ record: { plan: _, ...rest } }) => rest).sort(
+          (a, b) => b.createdAt - a.createdAt
+        )
+      ),
+    listAtoms: (masterplanId) =>
+      Effect.map(find(masterplanId), (plan) => [...plan.atoms.values()].sort((a, b) => a.index - b.index)),
+    listPhases: (masterplanId) => Effect.map(find(masterplanId), (plan) => [...plan.phases.values()]),
+    listCostCommits: (masterplanId) => Effect.map(find(masterplanId), (plan) => [...plan.costs.values()]),
+    deleteFinishedBefore: (cutoffMs) =>
+      Effect.sync(() => {
+        const deleted: Array<string> = []
+        for (const [id, plan] of plans)
+          if (finishedStatuses.has(plan.record.status) && plan.record.updatedAt < cutoffMs) {
+            plans.delete(id)
+            deleted.push(id)
+          }
+        return deleted
+      })
   }
 }
 

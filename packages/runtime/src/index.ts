@@ -18,7 +18,9 @@ export {
   Engine,
   EngineLive,
   MasterplanNotFound,
+  MasterplanNotResumable,
   type EngineService,
+  type EventsOptions,
   type ReviewDecision,
   type SubmitOptions,
   type TerminalEvent
@@ -46,4 +48,20 @@ export {
   type RetrySchedule,
   type RetryState
 } from "./RetrySchedule.js"
-export { makeStoreMemory, statusAfter, Store, StoreError, StoreMemory, type StoreService } from "./Store.js"
+export {
+  finishedStatuses,
+  makeStoreMemory,
+  Store,
+  StoreError,
+  StoreMemory,
+  type AtomRow,
+  type JournalBatch,
+  type MasterplanRecord,
+  type NewMasterplan,
+  type PhaseRow,
+  type StoreService
+} from "./Store.js"
+export { defaultStoreUrl, storeFromUrl } from "./StoreLive.js"
+export { redactUrl, StorePg } from "./StorePg.js"
+export { makeStoreSql } from "./StoreSql.js"
+export { StoreSqlite } from "./StoreSqlite.js"

@@ -36,7 +36,8 @@ const runPlan = (input: unknown, submit: SubmitOptions = {}) =>
 const fiberDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
   Effect.map(fiber.poll, (exit) => exit._tag === "Some")
 
-const withEngine = (scripted: ScriptedModelOptions = {}) => Effect.provide(embeddedLayer({ scripted }))
+const withEngine = (scripted: ScriptedModelOptions = {}) =>
+  Effect.provide(embeddedLayer({ scripted, store: "memory:" }))
 
 const diamond = [atom("a"), atom("b", ["a"]), atom("c", ["a"]), atom("d", ["b", "c"]), atom("e")]
 
@@ -174,7 +175,7 @@ describe("Engine", () => {
     Effect.gen(function* () {
       const engine = yield* Engine
       const { id, events } = yield* runPlan(plan(diamond))
-      const replay = Chunk.toArray(yield* Stream.runCollect(engine.events(id, 10)))
+      const replay = Chunk.toArray(yield* Stream.runCollect(engine.events(id, { fromSeq: 10 })))
       assert.deepStrictEqual(replay, events.slice(9))
     }).pipe(withEngine())
   )

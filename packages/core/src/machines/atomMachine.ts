@@ -15,6 +15,10 @@ export interface AtomMachineInput {
   readonly reviewThreshold: number
   readonly maxLines: number
   readonly defines: ReadonlyArray<string>
+  /** Attempts made by earlier processes (resume); numbering goes on from there. @default 0 */
+  readonly attempts?: number
+  /** Of those, attempts cut short by a crash or stop: they do not count against `maxRetries`. @default 0 */
+  readonly interrupted?: number
 }
 
 /** What the `callModel` actor is asked: one attempt at one atom. */
@@ -80,6 +84,7 @@ export interface AtomMachineOutput {
 
 interface AtomContext extends AtomMachineInput {
   attempts: number
+  interrupted: number
   /** Paid for all attempts so far, refused outputs included. */
   spentUsd: number
   priority: number
@@ -124,7 +129,7 @@ export const atomMachine = setup({
     backoff: fromCallback<AtomCommand, BackoffInput, BackoffReport>(notProvided("backoff"))
   },
   guards: {
-    retriesLeft: ({ context }) => context.attempts <= context.maxRetries,
+    retriesLeft: ({ context }) => context.attempts - context.interrupted <= context.maxRetries,
     hasProblems: ({ context }) => context.problems.length > 0,
     /** The failure is retryable and the schedule gave a delay for the next attempt. */
     retryScheduled: ({ context }) =>
@@ -151,7 +156,8 @@ export const atomMachine = setup({
     reviewThreshold: input.reviewThreshold,
     maxLines: input.maxLines,
     defines: input.defines,
-    attempts: 0,
+    attempts: input.attempts ?? 0,
+    interrupted: input.interrupted ?? 0,
     spentUsd: 0,
     priority: 0,
     result: undefined,

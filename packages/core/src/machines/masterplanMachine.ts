@@ -1,4 +1,4 @@
-import { and, assign, emit, fromPromise, setup } from "xstate"
+import { and, assign, emit, enqueueActions, fromPromise, setup } from "xstate"
 import type { ActorRefFrom } from "xstate"
 import type { EventBody, EventOf } from "../schema/Event.js"
 import type { PipelinePhase } from "../schema/Masterplan.js"
@@ -15,6 +15,8 @@ export interface MasterplanMachineInput {
   readonly acceptance: boolean
   /** The summary reported if the plan ends before execution produced one. */
   readonly initialSummary: RunSummary
+  /** A process picks the plan up again (crash recovery): it goes straight back to execution. */
+  readonly recovered?: boolean
 }
 
 /** What a phase actor hands back when it is done. */
@@ -70,6 +72,7 @@ export const masterplanMachine = setup({
   },
   guards: {
     structured: ({ context }) => context.structured,
+    recovered: ({ context }) => context.recovered === true,
     noAcceptance: ({ context }) => !context.acceptance,
     noAtomFailed: ({ event }) =>
       "output" in event && isExecutionOutput(event.output) && event.output.summary.atoms.failed === 0
@@ -103,9 +106,16 @@ export const masterplanMachine = setup({
   },
   states: {
     submitted: {
-      entry: emit(({ context }) => ({ type: "masterplan.submitted" as const, ...context.submitted })),
+      entry: enqueueActions(({ context, enqueue }) => {
+        if (!context.recovered) enqueue.emit({ type: "masterplan.submitted" as const, ...context.submitted })
+      }),
       on: {
         START: [
+          {
+            guard: "recovered",
+            target: "execution",
+            actions: emit({ type: "masterplan.resumed" as const, reason: "recovery" as const })
+          },
           {
             guard: "structured",
             target: "execution",
@@ -221,7 +231,12 @@ export const masterplanMachine = setup({
           }
         },
         paused: {
-          on: { RESUME: { target: "running", actions: emit({ type: "masterplan.resumed" as const }) } }
+          on: {
+            RESUME: {
+              target: "running",
+              actions: emit({ type: "masterplan.resumed" as const, reason: "operator" as const })
+            }
+          }
         }
       }
     },

@@ -8,6 +8,8 @@ export interface WaveMachineInput {
   readonly wave: number
   /** How many atoms the wave has. */
   readonly size: number
+  /** Atoms that had already ended in an earlier process (resume). */
+  readonly settled?: WaveCounts | undefined
 }
 
 interface WaveContext extends WaveMachineInput, WaveCounts {}
@@ -34,7 +36,14 @@ export const waveMachine = setup({
   }
 }).createMachine({
   id: "wave",
-  context: ({ input }) => ({ ...input, completed: 0, failed: 0, skipped: 0, cancelled: 0 }),
+  context: ({ input }) => ({
+    wave: input.wave,
+    size: input.size,
+    completed: input.settled?.completed ?? 0,
+    failed: input.settled?.failed ?? 0,
+    skipped: input.settled?.skipped ?? 0,
+    cancelled: input.settled?.cancelled ?? 0
+  }),
   initial: "pending",
   states: {
     pending: {

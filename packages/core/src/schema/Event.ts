@@ -40,7 +40,10 @@ export const MasterplanPhase = event("masterplan.phase", {
   durationMs: Schema.optional(Schema.NonNegative)
 })
 export const MasterplanPaused = event("masterplan.paused", { reason: Schema.String })
-export const MasterplanResumed = event("masterplan.resumed", {})
+export const MasterplanResumed = event("masterplan.resumed", {
+  /** `operator` after a pause; `recovery` when a new process picked the plan up after a crash or stop. */
+  reason: Schema.optional(Schema.Literal("operator", "recovery"))
+})
 export const MasterplanCompleted = event("masterplan.completed", { summary: RunSummary })
 export const MasterplanFailed = event("masterplan.failed", { reason: Schema.String, summary: RunSummary })
 export const MasterplanCancelled = event("masterplan.cancelled", {
@@ -92,6 +95,8 @@ export const AtomCancelled = event("atom.cancelled", atomRef)
 
 export const CostUpdated = event("cost.updated", {
   atomId: Schema.String,
+  /** The paid attempt: with the masterplan and the atom, the key that makes a cost commit idempotent. */
+  attempt: Schema.Int.pipe(Schema.positive()),
   model: Schema.String,
   inputTokens: Schema.NonNegativeInt,
   outputTokens: Schema.NonNegativeInt,

@@ -5,8 +5,7 @@ import { applyEvent, initialProgress } from "../../src/cli/progressState.js"
 import { renderProgress } from "../../src/cli/renderProgress.js"
 
 let seq = 0
-const stamp = (body: EventBody): Event =>
-  ({ ...body, masterplanId: "mp", seq: ++seq, at: 1_000 + seq })
+const stamp = (body: EventBody): Event => ({ ...body, masterplanId: "mp", seq: ++seq, at: 1_000 + seq })
 
 /** One atom's events, from start to end, as the engine journals them. */
 const lifecycle = (

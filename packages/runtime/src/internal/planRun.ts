@@ -3,6 +3,7 @@ import type {
   AtomActor,
   AttemptFailure,
   EventBody,
+  CostCommit,
   ExecutionOutput,
   MasterplanActor,
   ModelCallInput,
@@ -15,6 +16,7 @@ import type {
 import { Cause, Clock, Duration, Effect, Exit, FiberId, Option, Runtime } from "effect"
 import { createActor, fromCallback, fromPromise } from "xstate"
 import type { ModelProviderService } from "../ModelProvider.js"
+import type { AtomRow } from "../Store.js"
 import { makeRetrySchedule, nextRetry } from "../RetrySchedule.js"
 import type { RetrySchedule, RetryState } from "../RetrySchedule.js"
 import { SummaryTally } from "./summaryTally.js"
@@ -28,11 +30,21 @@ export interface PlanRunConfig {
   readonly provider: ModelProviderService
   /** Runs the side effects of the actors (model calls, waits) on the engine's services. */
   readonly runtime: Runtime.Runtime<never>
-  /** Stamps an event the machines decided with its seq and time, and journals it. */
-  readonly journal: (event: EventBody) => void
+  /** Stamps an event the machines decided with its seq and time, and journals it (with the atom's code when it completes). */
+  readonly journal: (event: EventBody, code?: string) => void
   /** The engine's clock (Effect's, so tests drive it). */
   readonly nowMs: () => number
+  /** Where an earlier process left the plan: its atom rows and paid calls. Absent for a new plan. */
+  readonly recovered?: {
+    readonly atoms: ReadonlyArray<AtomRow>
+    readonly costs: ReadonlyArray<CostCommit>
+  }
 }
+
+/** XState's internal stop, the one a parent uses on its children. */
+type StoppableActor = { _stop(): void }
+
+const settledStatuses: ReadonlySet<string> = new Set(["completed", "failed", "skipped", "cancelled"])
 
 /** Output tokens a single atom may use; atoms are about ten lines of code. */
 const maxTokensPerAtom = 2_048
@@ -65,6 +77,14 @@ export class PlanRun {
   private readonly doomedBy: Array<string | undefined>
   private readonly holdsPermit: Uint8Array
   private readonly retryStates: Array<RetryState>
+  /** The last output each atom's model produced, journaled with the atom when it completes. */
+  private readonly outputs: Array<string | undefined>
+  /** Prior attempts (and interrupted ones) of atoms a recovered plan carries over. */
+  private readonly priorAttempts: Int32Array
+  private readonly priorInterrupted: Int32Array
+  /** Atoms that were mid-call when the previous process stopped: journaled as interrupted at start. */
+  private readonly interruptedAtStart: Array<number> = []
+  private detaching = false
   private readonly queue: ReadyQueue
   private readonly tally: SummaryTally
   private readonly longestPath: number
@@ -95,7 +115,11 @@ export class PlanRun {
     this.doomedBy = new Array<string | undefined>(size)
     this.holdsPermit = new Uint8Array(size)
     this.retryStates = new Array<RetryState>(size)
+    this.outputs = new Array<string | undefined>(size)
+    this.priorAttempts = new Int32Array(size)
+    this.priorInterrupted = new Int32Array(size)
     this.tally = new SummaryTally(size, graph.waves.length)
+    if (config.recovered) this.restore(config.recovered)
     this.longestPath = graph.criticalPath.length
     this.retrySchedule = makeRetrySchedule(config.options.retry)
     const remaining = graph.remaining
@@ -119,6 +143,7 @@ export class PlanRun {
           structured: true,
           acceptance: false,
           initialSummary: this.tally.summary(0),
+          recovered: config.recovered !== undefined,
           submitted: {
             name: config.plan.name,
             atoms: size,
@@ -172,6 +197,7 @@ export class PlanRun {
     const index = this.graph.indexOf.get(atomId)
     const actor = index === undefined ? undefined : this.atoms[index]
     if (actor === undefined || !actor.getSnapshot().matches("review")) return false
+    if (typeof decision === "object" && "edit" in decision) this.outputs[index!] = decision.edit
     actor.send(
       decision === "APPROVE"
         ? { type: "APPROVE" }
@@ -185,6 +211,46 @@ export class PlanRun {
   /** Stops every actor; in-flight calls are interrupted through their AbortSignal. */
   stop(): void {
     this.masterplanActor.stop()
+  }
+
+  /**
+   * Stops without deciding anything: no cancellation, no terminal event. In-flight calls are
+   * interrupted; what was journaled stays, and another process can resume the plan from it.
+   */
+  detach(): void {
+    this.detaching = true
+    this.finished = true
+    // Atoms and waves live in the plan's actor system with a parent, so XState only lets them be
+    // stopped the way a parent stops a child (`_stop`): no event is emitted, their fibers are interrupted.
+    for (const actor of this.atoms) (actor as StoppableActor | undefined)?._stop()
+    for (const wave of this.waves) (wave as StoppableActor | undefined)?._stop()
+    if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
+  }
+
+  /** Takes over the rows an earlier process left: settled atoms stay settled, the rest run again. */
+  private restore(recovered: NonNullable<PlanRunConfig["recovered"]>): void {
+    const graph = this.graph
+    this.tally.restore(recovered.atoms, recovered.costs)
+    for (const row of recovered.atoms) {
+      const index = graph.indexOf.get(row.atomId)
+      if (index === undefined) continue
+      this.priorAttempts[index] = row.attempts
+      this.priorInterrupted[index] = row.interrupted
+      if (row.status === "running") this.interruptedAtStart.push(index)
+      if (!settledStatuses.has(row.status)) continue
+      this.created[index] = 1
+      this.settled++
+      for (const dependent of graph.dependents[index]!) {
+        this.unsettledDeps[dependent]!--
+        if (row.status !== "completed") this.doomedBy[dependent] ??= row.atomId
+      }
+    }
+    // In waves mode the plan goes on from the first wave with atoms left.
+    while (
+      this.currentWave < graph.waves.length - 1 &&
+      graph.waves[this.currentWave]!.every((i) => this.created[i] === 1)
+    )
+      this.currentWave++
   }
 
   private startedAtMs = 0
@@ -207,8 +273,20 @@ export class PlanRun {
     return new Promise((resolve) => {
       this.startedAtMs = this.now()
       this.finish = resolve
-      signal.addEventListener("abort", () => this.cancelAtoms(), { once: true })
-      this.defer(() => this.activateWave(0))
+      signal.addEventListener("abort", () => this.detaching || this.cancelAtoms(), { once: true })
+      for (const index of this.interruptedAtStart)
+        this.record({
+          type: "atom.interrupted",
+          atomId: this.graph.ids[index]!,
+          wave: this.graph.waveOf[index]!,
+          attempt: this.priorAttempts[index]!
+        })
+      for (const index of this.interruptedAtStart) this.priorInterrupted[index]!++
+      if (this.settled === this.graph.ids.length) return this.complete()
+      if (this.config.options.mode === "waves" || this.config.recovered === undefined)
+        this.defer(() => this.activateWave(this.currentWave))
+      // A recovered eager plan picks up wherever atoms can run, in any wave.
+      else this.defer(() => this.graph.ids.forEach((_, index) => this.resolve(index)))
     })
   }
 
@@ -228,7 +306,7 @@ export class PlanRun {
     let wave = this.waves[index]
     if (wave === undefined) {
       wave = createActor(waveMachine, {
-        input: { wave: index, size: this.graph.waves[index]!.length },
+        input: { wave: index, size: this.graph.waves[index]!.length, settled: this.tally.waveCounts(index) },
         parent: this.masterplanActor
       })
       this.waves[index] = wave
@@ -247,8 +325,11 @@ export class PlanRun {
   private activateWave(index: number): void {
     if (index >= this.graph.waves.length || this.finished) return
     this.currentWave = Math.max(this.currentWave, index)
+    const atoms = this.graph.waves[index]!
+    // A wave whose atoms all ended in an earlier process completed there (same commit as its last atom).
+    if (atoms.every((atom) => this.created[atom] === 1)) return
     this.wave(index)
-    for (const atom of this.graph.waves[index]!) this.resolve(atom)
+    for (const atom of atoms) this.resolve(atom)
   }
 
   /** Decides a pending atom whose dependencies have all settled, or one of which failed. */
@@ -270,7 +351,9 @@ export class PlanRun {
         maxRetries: options.retry.maxRetries,
         reviewThreshold: options.reviewThreshold,
         maxLines: options.maxAtomLines,
-        defines: spec.defines
+        defines: spec.defines,
+        attempts: this.priorAttempts[index]!,
+        interrupted: this.priorInterrupted[index]!
       },
       parent: this.wave(this.graph.waveOf[index]!)
     })
@@ -282,7 +365,11 @@ export class PlanRun {
   }
 
   private onAtomEvent(index: number, event: EventBody): void {
-    this.record(event)
+    if (event.type === "atom.completed") {
+      this.config.journal(event, this.outputs[index])
+      this.tally.add(event)
+      this.outputs[index] = undefined
+    } else this.record(event)
     switch (event.type) {
       case "atom.ready":
         this.defer(() =>
@@ -362,6 +449,7 @@ export class PlanRun {
   }
 
   private cancelAtoms(): void {
+    if (this.detaching) return
     if (this.finished) return
     this.finished = true
     let unstarted = 0
@@ -395,9 +483,11 @@ export class PlanRun {
       .pipe(
         Effect.map((response) => {
           const costUsd = costOf(response.model, response.usage)
+          this.outputs[index] = response.text
           this.record({
             type: "cost.updated",
             atomId: spec.id,
+            attempt: input.attempt,
             model: response.model,
             inputTokens: response.usage.inputTokens,
             outputTokens: response.usage.outputTokens,

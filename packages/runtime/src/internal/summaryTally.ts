@@ -1,4 +1,5 @@
-import type { AtomFailure, EventBody, RunSummary } from "@devmatrix/core"
+import type { AtomFailure, CostCommit, EventBody, RunSummary, WaveCounts } from "@devmatrix/core"
+import type { AtomRow } from "../Store.js"
 
 /** The first failures a summary names; the journal has them all. */
 const maxFailuresListed = 20
@@ -19,6 +20,8 @@ export class SummaryTally {
   private cacheHits = 0
   private readonly costByModel: Record<string, number> = {}
   private readonly failures: Array<AtomFailure> = []
+  /** Atoms that ended in an earlier process, per wave (a recovered plan). */
+  private readonly restoredWaves = new Map<number, WaveCounts>()
 
   constructor(
     private readonly total: number,
@@ -72,6 +75,38 @@ export class SummaryTally {
       default:
         return
     }
+  }
+
+  /** Starts from where an earlier process left the plan: its settled atoms and its paid calls. */
+  restore(atoms: ReadonlyArray<AtomRow>, costs: ReadonlyArray<CostCommit>): void {
+    for (const row of atoms) {
+      if (
+        row.status !== "completed" &&
+        row.status !== "failed" &&
+        row.status !== "skipped" &&
+        row.status !== "cancelled"
+      )
+        continue
+      this[row.status]++
+      const wave = this.restoredWaves.get(row.wave) ?? { completed: 0, failed: 0, skipped: 0, cancelled: 0 }
+      this.restoredWaves.set(row.wave, { ...wave, [row.status]: wave[row.status] + 1 })
+      if (row.status === "failed" && this.failures.length < maxFailuresListed) {
+        const [reason = "unknown", ...rest] = (row.error ?? "").split(": ")
+        this.failures.push({ atomId: row.atomId, wave: row.wave, reason, error: rest.join(": ") })
+      }
+    }
+    for (const cost of costs) {
+      this.calls++
+      this.costUsd += cost.costUsd
+      this.inputTokens += cost.inputTokens
+      this.outputTokens += cost.outputTokens
+      this.costByModel[cost.model] = (this.costByModel[cost.model] ?? 0) + cost.costUsd
+    }
+  }
+
+  /** How many atoms of a wave had ended before this process took the plan over. */
+  waveCounts(wave: number): WaveCounts | undefined {
+    return this.restoredWaves.get(wave)
   }
 
   /** Atoms that never started count as cancelled when the plan is. */

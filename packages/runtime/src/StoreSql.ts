@@ -1,0 +1,364 @@
+import type { CostCommit, Event } from "@devmatrix/core"
+import { projectEvents } from "@devmatrix/core"
+import { Migrator, SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql"
+import { Effect, Option } from "effect"
+import { storeMigrations } from "./internal/storeMigrations.js"
+import { initialPhases, nextPhaseRow, StoreError } from "./Store.js"
+import type { AtomRow, MasterplanRecord, PhaseRow, StoreService } from "./Store.js"
+
+/** Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
+const rowsPerStatement = 1_000
+
+const chunks = <T>(items: ReadonlyArray<T>): Array<ReadonlyArray<T>> => {
+  const out: Array<ReadonlyArray<T>> = []
+  for (let i = 0; i < items.length; i += rowsPerStatement) out.push(items.slice(i, i + rowsPerStatement))
+  return out
+}
+
+/** PostgreSQL returns BIGINT as a string; SQLite as a number. */
+const num = (value: unknown): number => (typeof value === "string" ? Number(value) : (value as number))
+const opt = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value)
+
+interface MasterplanSqlRow {
+  readonly id: string
+  readonly name: string
+  readonly status: MasterplanRecord["status"]
+  readonly phase: string | null
+  readonly options: string
+  readonly plan?: string
+  readonly atom_count: number
+  readonly wave_count: number
+  readonly created_at: number | string
+  readonly updated_at: number | string
+  readonly last_seq: number | string
+}
+
+const toRecord = (row: MasterplanSqlRow) => ({
+  id: row.id,
+  name: row.name,
+  status: row.status,
+  ...(row.phase !== null ? { phase: row.phase as NonNullable<MasterplanRecord["phase"]> } : {}),
+  options: JSON.parse(row.options) as MasterplanRecord["options"],
+  atomCount: num(row.atom_count),
+  waveCount: num(row.wave_count),
+  createdAt: num(row.created_at),
+  updatedAt: num(row.updated_at),
+  lastSeq: num(row.last_seq)
+})
+
+/**
+ * The store on an `@effect/sql` client: the same SQL for SQLite and PostgreSQL. Runs the
+ * migrations (the `@effect/sql` migrator) when built. `name` says which store it is in errors.
+ */
+export const makeStoreSql = (name: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+
+    const unavailable = (detail: string) => (error: SqlError.SqlError) =>
+      new StoreError({
+        reason: "Unavailable",
+        store: name,
+        detail: `${detail}: ${error.message}`,
+        cause: error
+      })
+
+    yield* Migrator.make({})({ loader: storeMigrations, table: "dm_migrations" }).pipe(
+      Effect.mapError(
+        (error) =>
+          new StoreError({
+            reason: "Corrupt",
+            store: name,
+            detail: `cannot prepare the schema (${error.message}${"cause" in error && error.cause instanceof Error ? `: ${error.cause.message}` : ""})`,
+            cause: error
+          })
+      )
+    )
+
+    const commitIn = (
+      masterplanId: string,
+      events: ReadonlyArray<Event>,
+      results: ReadonlyArray<{ atomId: string; code: string }>
+    ) =>
+      Effect.gen(function* () {
+        const [head] = yield* sql<{ last_seq: number | string }>`
+          SELECT last_seq FROM dm_masterplans WHERE id = ${masterplanId}`
+        if (head === undefined)
+          return yield* new StoreError({
+            reason: "NotFound",
+            store: name,
+            detail: `no masterplan "${masterplanId}"`
+          })
+        const lastSeq = num(head.last_seq)
+        if (events[0]!.seq !== lastSeq + 1)
+          return yield* new StoreError({
+            reason: "Conflict",
+            store: name,
+            detail: `masterplan "${masterplanId}": batch starts at seq ${events[0]!.seq}, journal ends at ${lastSeq}`
+          })
+        for (const part of chunks(events))
+          yield* sql`INSERT INTO dm_events ${sql.insert(
+            part.map((event) => ({
+              masterplan_id: masterplanId,
+              seq: event.seq,
+              type: event.type,
+              at: event.at,
+              atom_id: "atomId" in event ? event.atomId : null,
+              body: JSON.stringify(event)
+            }))
+          )}`
+        const projection = projectEvents(events)
+        const codes = new Map(results.map((r) => [r.atomId, r.code]))
+        const atomIds = new Set([...projection.atoms.keys(), ...codes.keys()])
+        const atomChanges = [...atomIds].map((atomId) => {
+          const change = projection.atoms.get(atomId)
+          return {
+            masterplan_id: masterplanId,
+            atom_id: atomId,
+            idx: -1,
+            wave: -1,
+            // "" stands for "unchanged": the insert half of the upsert must satisfy NOT NULL too.
+            status: change?.status ?? "",
+            attempts: change?.attempts ?? 0,
+            interrupted: change?.interruptedDelta ?? 0,
+            cost_usd: change?.costDelta ?? 0,
+            confidence: change?.confidence ?? null,
+            model: change?.model ?? null,
+            error: change?.error ?? null,
+            code: codes.get(atomId) ?? null
+          }
+        })
+        // Every atom row exists from submission: the upsert only ever updates, folding the batch's change in.
+        for (const part of chunks(atomChanges))
+          yield* sql`INSERT INTO dm_atoms ${sql.insert(part)}
+            ON CONFLICT (masterplan_id, atom_id) DO UPDATE SET
+              status = CASE WHEN excluded.status = '' THEN dm_atoms.status ELSE excluded.status END,
+              attempts = CASE WHEN excluded.attempts > dm_atoms.attempts THEN excluded.attempts ELSE dm_atoms.attempts END,
+              interrupted = dm_atoms.interrupted + excluded.interrupted,
+              cost_usd = dm_atoms.cost_usd + excluded.cost_usd,
+              confidence = COALESCE(excluded.confidence, dm_atoms.confidence),
+              model = COALESCE(excluded.model, dm_atoms.model),
+              error = COALESCE(excluded.error, dm_atoms.error),
+              code = COALESCE(excluded.code, dm_atoms.code)`
+        for (const part of chunks(projection.costs))
+          yield* sql`INSERT INTO dm_cost_commits ${sql.insert(
+            part.map((cost) => ({
+              masterplan_id: cost.masterplanId,
+              atom_id: cost.atomId,
+              attempt: cost.attempt,
+              model: cost.model,
+              input_tokens: cost.inputTokens,
+              output_tokens: cost.outputTokens,
+              cost_usd: cost.costUsd,
+              at: cost.at
+            }))
+          )} ON CONFLICT (masterplan_id, atom_id, attempt) DO NOTHING`
+        if (projection.phases.length > 0) {
+          const rows = new Map((yield* listPhasesIn(masterplanId)).map((row) => [row.phase, row]))
+          for (const change of projection.phases)
+            rows.set(change.phase, nextPhaseRow(rows.get(change.phase)!, change))
+          for (const change of new Set(projection.phases.map((c) => c.phase))) {
+            const row = rows.get(change)!
+            yield* sql`UPDATE dm_phases SET status = ${row.status}, attempts = ${row.attempts},
+              started_at = ${row.startedAt ?? null}, finished_at = ${row.finishedAt ?? null},
+              duration_ms = ${row.durationMs ?? null}
+              WHERE masterplan_id = ${masterplanId} AND phase = ${row.phase}`
+          }
+        }
+        const last = events[events.length - 1]!
+        const phase = projection.phases.findLast((change) => change.status === "in_progress")?.phase
+        yield* sql`UPDATE dm_masterplans SET last_seq = ${last.seq}, updated_at = ${last.at},
+          status = COALESCE(${projection.status ?? null}, status), phase = COALESCE(${phase ?? null}, phase)
+          WHERE id = ${masterplanId}`
+      })
+
+    const listPhasesIn = (masterplanId: string) =>
+      Effect.map(
+        sql<{
+          phase: PhaseRow["phase"]
+          status: PhaseRow["status"]
+          attempts: number
+          started_at: number | string | null
+          finished_at: number | string | null
+          duration_ms: number | null
+        }>`SELECT phase, status, attempts, started_at, finished_at, duration_ms FROM dm_phases
+           WHERE masterplan_id = ${masterplanId}`,
+        (rows): Array<PhaseRow> =>
+          rows.map((row) => ({
+            phase: row.phase,
+            status: row.status,
+            attempts: num(row.attempts),
+            startedAt: row.started_at === null ? undefined : num(row.started_at),
+            finishedAt: row.finished_at === null ? undefined : num(row.finished_at),
+            durationMs: opt(row.duration_ms)
+          }))
+      )
+
+    const service: StoreService = {
+      name,
+      createMasterplan: ({ masterplan, plan, atoms }) =>
+        sql
+          .withTransaction(
+            Effect.gen(function* () {
+              yield* sql`INSERT INTO dm_masterplans ${sql.insert({
+                id: masterplan.id,
+                name: masterplan.name,
+                status: masterplan.status,
+                phase: masterplan.phase ?? null,
+                options: JSON.stringify(masterplan.options),
+                plan: JSON.stringify(plan),
+                atom_count: masterplan.atomCount,
+                wave_count: masterplan.waveCount,
+                created_at: masterplan.createdAt,
+                updated_at: masterplan.createdAt,
+                last_seq: 0
+              })}`
+              for (const part of chunks(atoms))
+                yield* sql`INSERT INTO dm_atoms ${sql.insert(
+                  part.map((atom) => ({
+                    masterplan_id: masterplan.id,
+                    atom_id: atom.atomId,
+                    idx: atom.index,
+                    wave: atom.wave,
+                    status: "pending",
+                    attempts: 0,
+                    interrupted: 0,
+                    cost_usd: 0
+                  }))
+                )}`
+              yield* sql`INSERT INTO dm_phases ${sql.insert(
+                initialPhases().map((row) => ({
+                  masterplan_id: masterplan.id,
+                  phase: row.phase,
+                  status: row.status,
+                  attempts: 0
+                }))
+              )}`
+            })
+          )
+          .pipe(
+            Effect.catchTag("SqlError", (error) =>
+              Effect.flatMap(service.getMasterplan(masterplan.id), (existing) =>
+                Effect.fail(
+                  Option.isSome(existing)
+                    ? new StoreError({
+                        reason: "Conflict",
+                        store: name,
+                        detail: `masterplan "${masterplan.id}" exists`
+                      })
+                    : unavailable(`cannot create masterplan "${masterplan.id}"`)(error)
+                )
+              )
+            )
+          ),
+      commit: (masterplanId, { events, results }) =>
+        events.length === 0
+          ? Effect.void
+          : sql
+              .withTransaction(commitIn(masterplanId, events, results))
+              .pipe(
+                Effect.catchTag("SqlError", (error) =>
+                  Effect.fail(unavailable(`cannot commit to "${masterplanId}"`)(error))
+                )
+              ),
+      readEvents: (masterplanId, fromSeq, toSeq) =>
+        sql<{ body: string }>`SELECT body FROM dm_events WHERE masterplan_id = ${masterplanId}
+          AND seq >= ${fromSeq} ${toSeq === undefined ? sql`` : sql`AND seq <= ${toSeq}`} ORDER BY seq`.pipe(
+          Effect.map((rows) => rows.map((row) => JSON.parse(row.body) as Event)),
+          Effect.mapError(unavailable(`cannot read the journal of "${masterplanId}"`))
+        ),
+      getMasterplan: (masterplanId) =>
+        sql<MasterplanSqlRow>`SELECT * FROM dm_masterplans WHERE id = ${masterplanId}`.pipe(
+          Effect.map((rows) =>
+            Option.map(Option.fromNullable(rows[0]), (row) => ({
+              ...toRecord(row),
+              plan: JSON.parse(row.plan!) as unknown
+            }))
+          ),
+          Effect.mapError(unavailable(`cannot read masterplan "${masterplanId}"`))
+        ),
+      listMasterplans: () =>
+        sql<MasterplanSqlRow>`SELECT id, name, status, phase, options, atom_count, wave_count, created_at, updated_at,
+          last_seq FROM dm_masterplans ORDER BY created_at DESC`.pipe(
+          Effect.map((rows) => rows.map(toRecord)),
+          Effect.mapError(unavailable("cannot list masterplans"))
+        ),
+      listAtoms: (masterplanId) =>
+        sql<{
+          atom_id: string
+          idx: number
+          wave: number
+          status: AtomRow["status"]
+          attempts: number
+          interrupted: number
+          cost_usd: number
+          confidence: number | null
+          model: string | null
+          error: string | null
+          code: string | null
+        }>`SELECT atom_id, idx, wave, status, attempts, interrupted, cost_usd, confidence, model, error, code
+           FROM dm_atoms WHERE masterplan_id = ${masterplanId} ORDER BY idx`.pipe(
+          Effect.map((rows) =>
+            rows.map((row): AtomRow => ({
+              atomId: row.atom_id,
+              index: num(row.idx),
+              wave: num(row.wave),
+              status: row.status,
+              attempts: num(row.attempts),
+              interrupted: num(row.interrupted),
+              costUsd: num(row.cost_usd),
+              confidence: opt(row.confidence),
+              model: opt(row.model),
+              error: opt(row.error),
+              code: opt(row.code)
+            }))
+          ),
+          Effect.mapError(unavailable(`cannot read the atoms of "${masterplanId}"`))
+        ),
+      listPhases: (masterplanId) =>
+        listPhasesIn(masterplanId).pipe(
+          Effect.mapError(unavailable(`cannot read the phases of "${masterplanId}"`))
+        ),
+      listCostCommits: (masterplanId) =>
+        sql<{
+          atom_id: string
+          attempt: number
+          model: string
+          input_tokens: number
+          output_tokens: number
+          cost_usd: number
+          at: number | string
+        }>`SELECT atom_id, attempt, model, input_tokens, output_tokens, cost_usd, at FROM dm_cost_commits
+           WHERE masterplan_id = ${masterplanId} ORDER BY at, atom_id, attempt`.pipe(
+          Effect.map((rows) =>
+            rows.map((row): CostCommit => ({
+              masterplanId,
+              atomId: row.atom_id,
+              attempt: num(row.attempt),
+              model: row.model,
+              inputTokens: num(row.input_tokens),
+              outputTokens: num(row.output_tokens),
+              costUsd: num(row.cost_usd),
+              at: num(row.at)
+            }))
+          ),
+          Effect.mapError(unavailable(`cannot read the costs of "${masterplanId}"`))
+        ),
+      deleteFinishedBefore: (cutoffMs) =>
+        sql
+          .withTransaction(
+            Effect.gen(function* () {
+              const rows = yield* sql<{ id: string }>`SELECT id FROM dm_masterplans
+                WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ${cutoffMs}`
+              const ids = rows.map((row) => row.id)
+              if (ids.length === 0) return ids
+              for (const table of ["dm_events", "dm_atoms", "dm_phases", "dm_cost_commits"])
+                yield* sql`DELETE FROM ${sql(table)} WHERE masterplan_id IN ${sql.in(ids)}`
+              yield* sql`DELETE FROM dm_masterplans WHERE id IN ${sql.in(ids)}`
+              return ids
+            })
+          )
+          .pipe(Effect.mapError(unavailable("cannot delete finished masterplans")))
+    }
+    return service
+  })

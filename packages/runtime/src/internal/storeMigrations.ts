@@ -1,0 +1,71 @@
+import { Migrator, SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+/**
+ * The store's schema, one migration per entry, for SQLite and PostgreSQL alike. `BIGINT` holds
+ * epoch milliseconds; events keep their JSON body as text. Append new entries; never edit one.
+ */
+export const storeMigrations = Migrator.fromRecord({
+  "0001_journal": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE dm_masterplans (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      status TEXT NOT NULL,
+      phase TEXT,
+      options TEXT NOT NULL,
+      plan TEXT NOT NULL,
+      atom_count INTEGER NOT NULL,
+      wave_count INTEGER NOT NULL,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      last_seq INTEGER NOT NULL DEFAULT 0
+    )`
+    yield* sql`CREATE INDEX dm_masterplans_status ON dm_masterplans (status, updated_at)`
+    yield* sql`CREATE TABLE dm_phases (
+      masterplan_id TEXT NOT NULL,
+      phase TEXT NOT NULL,
+      status TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      started_at BIGINT,
+      finished_at BIGINT,
+      duration_ms DOUBLE PRECISION,
+      PRIMARY KEY (masterplan_id, phase)
+    )`
+    yield* sql`CREATE TABLE dm_atoms (
+      masterplan_id TEXT NOT NULL,
+      atom_id TEXT NOT NULL,
+      idx INTEGER NOT NULL,
+      wave INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      interrupted INTEGER NOT NULL DEFAULT 0,
+      cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+      confidence DOUBLE PRECISION,
+      model TEXT,
+      error TEXT,
+      code TEXT,
+      PRIMARY KEY (masterplan_id, atom_id)
+    )`
+    yield* sql`CREATE TABLE dm_events (
+      masterplan_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      at BIGINT NOT NULL,
+      atom_id TEXT,
+      body TEXT NOT NULL,
+      PRIMARY KEY (masterplan_id, seq)
+    )`
+    yield* sql`CREATE TABLE dm_cost_commits (
+      masterplan_id TEXT NOT NULL,
+      atom_id TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      model TEXT NOT NULL,
+      input_tokens INTEGER NOT NULL,
+      output_tokens INTEGER NOT NULL,
+      cost_usd DOUBLE PRECISION NOT NULL,
+      at BIGINT NOT NULL,
+      PRIMARY KEY (masterplan_id, atom_id, attempt)
+    )`
+  })
+})

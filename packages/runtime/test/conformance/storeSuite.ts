@@ -1,0 +1,306 @@
+import type { Event, EventBody, RunOptions } from "@devmatrix/core"
+import { RunOptions as RunOptionsSchema } from "@devmatrix/core"
+import type { Store, StoreError } from "@devmatrix/runtime"
+import { Store as StoreTag } from "@devmatrix/runtime"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import type { Layer } from "effect"
+import fc from "fast-check"
+
+const options: RunOptions = RunOptionsSchema.make({})
+
+const newPlan = (id: string, atoms = ["a", "b", "c"], createdAt = 1_000) => ({
+  masterplan: {
+    id,
+    name: `plan ${id}`,
+    status: "submitted" as const,
+    options,
+    atomCount: atoms.length,
+    waveCount: 2,
+    createdAt
+  },
+  plan: { name: `plan ${id}`, atoms: atoms.map((atomId) => ({ id: atomId, instruction: "x" })) },
+  atoms: atoms.map((atomId, index) => ({ atomId, index, wave: index === 0 ? 0 : 1 }))
+})
+
+/** Stamps bodies as the engine does: seq from `from`, `at` from 2000. */
+const stamp = (masterplanId: string, bodies: ReadonlyArray<EventBody>, from = 1): Array<Event> =>
+  bodies.map((body, i) => ({ ...body, masterplanId, seq: from + i, at: 2_000 + from + i }))
+
+const completed = (atomId: string, attempts: number): EventBody => ({
+  type: "atom.completed",
+  atomId,
+  wave: 0,
+  attempts,
+  model: "scripted",
+  confidence: 0.9,
+  inputTokens: 10,
+  outputTokens: 5,
+  costUsd: 0.002,
+  acceptedBy: "validation"
+})
+const cost = (atomId: string, attempt: number, costUsd = 0.002): EventBody => ({
+  type: "cost.updated",
+  atomId,
+  attempt,
+  model: "scripted",
+  inputTokens: 10,
+  outputTokens: 5,
+  costUsd,
+  totalUsd: costUsd
+})
+
+/**
+ * What every Store must do, run against each implementation (memory, SQLite, PostgreSQL).
+ * `layer` builds a fresh, empty store each time it is provided.
+ */
+export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreError>) =>
+  describe(`Store conformance: ${name}`, () => {
+    const withStore = <A, E>(body: (store: Store["Type"]) => Effect.Effect<A, E>) =>
+      Effect.flatMap(StoreTag, body).pipe(Effect.provide(layer()))
+
+    it.effect("creates, finds and lists masterplans; a second create of the same id is a conflict", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          yield* store.createMasterplan(newPlan("p1", ["a"], 1_000))
+          yield* store.createMasterplan(newPlan("p2", ["a"], 2_000))
+          const found = Option.getOrThrow(yield* store.getMasterplan("p1"))
+          assert.strictEqual(found.name, "plan p1")
+          assert.strictEqual(found.lastSeq, 0)
+          assert.deepStrictEqual(found.options, options)
+          assert.deepStrictEqual((found.plan as { name: string }).name, "plan p1")
+          assert.deepStrictEqual(
+            (yield* store.listMasterplans()).map((p) => p.id),
+            ["p2", "p1"]
+          )
+          assert.isTrue(Option.isNone(yield* store.getMasterplan("nope")))
+          const error = yield* Effect.flip(store.createMasterplan(newPlan("p1")))
+          assert.strictEqual(error.reason, "Conflict")
+        })
+      )
+    )
+
+    it.effect(
+      "appends events gap-free, reads any range back, and refuses a gap without applying anything",
+      () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            yield* store.createMasterplan(newPlan("p"))
+            const first = stamp("p", [
+              { type: "masterplan.started" },
+              { type: "atom.ready", atomId: "a", wave: 0 }
+            ])
+            yield* store.commit("p", { events: first, results: [] })
+            const gap = stamp("p", [{ type: "atom.queued", atomId: "a", wave: 0, priority: 0 }], 4)
+            const error = yield* Effect.flip(store.commit("p", { events: gap, results: [] }))
+            assert.strictEqual(error.reason, "Conflict")
+            const second = stamp("p", [{ type: "atom.queued", atomId: "a", wave: 0, priority: 0 }], 3)
+            yield* store.commit("p", { events: second, results: [] })
+            assert.deepStrictEqual(yield* store.readEvents("p", 1), [...first, ...second])
+            assert.deepStrictEqual(yield* store.readEvents("p", 2, 2), first.slice(1, 2))
+            const record = Option.getOrThrow(yield* store.getMasterplan("p"))
+            assert.strictEqual(record.lastSeq, 3)
+            assert.strictEqual(record.status, "running")
+            const missing = yield* Effect.flip(
+              store.commit("ghost", { events: stamp("ghost", [{ type: "masterplan.started" }]), results: [] })
+            )
+            assert.strictEqual(missing.reason, "NotFound")
+          })
+        )
+    )
+
+    it.effect(
+      "projects events onto atom rows, stores a result once, and records each paid attempt once",
+      () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            yield* store.createMasterplan(newPlan("p"))
+            const events = stamp("p", [
+              { type: "atom.started", atomId: "a", wave: 0, attempt: 1 },
+              cost("a", 1),
+              {
+                type: "atom.retrying",
+                atomId: "a",
+                wave: 0,
+                attempt: 1,
+                reason: "validation",
+                error: "bad",
+                delayMs: 0
+              },
+              { type: "atom.started", atomId: "a", wave: 0, attempt: 2 },
+              cost("a", 2),
+              completed("a", 2),
+              { type: "atom.started", atomId: "b", wave: 1, attempt: 1 },
+              {
+                type: "atom.failed",
+                atomId: "b",
+                wave: 1,
+                reason: "invalid_request",
+                error: "HTTP 400",
+                attempts: 1
+              },
+              { type: "atom.skipped", atomId: "c", wave: 1, becauseOf: "b" }
+            ])
+            yield* store.commit("p", { events: events.slice(0, 4), results: [] })
+            yield* store.commit("p", {
+              events: events.slice(4),
+              results: [{ atomId: "a", code: "export const a = 1" }]
+            })
+            // The same attempt paid again (a replayed commit) is not a second payment.
+            yield* store.commit("p", { events: stamp("p", [cost("a", 2)], 10), results: [] })
+            const atoms = yield* store.listAtoms("p")
+            assert.deepStrictEqual(
+              atoms.map((a) => [a.atomId, a.status, a.attempts]),
+              [
+                ["a", "completed", 2],
+                ["b", "failed", 1],
+                ["c", "skipped", 0]
+              ]
+            )
+            assert.strictEqual(atoms[0]!.code, "export const a = 1")
+            assert.strictEqual(atoms[0]!.confidence, 0.9)
+            assert.strictEqual(atoms[1]!.error, "invalid_request: HTTP 400")
+            assert.match(atoms[2]!.error ?? "", /"b" failed/)
+            const costs = yield* store.listCostCommits("p")
+            assert.deepStrictEqual(
+              costs.map((c) => [c.atomId, c.attempt]),
+              [
+                ["a", 1],
+                ["a", 2]
+              ]
+            )
+          })
+        )
+    )
+
+    it.effect("counts interrupted attempts and keeps phase checkpoints", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          yield* store.createMasterplan(newPlan("p"))
+          yield* store.commit("p", {
+            events: stamp("p", [
+              { type: "masterplan.phase", phase: "discovery", status: "skipped" },
+              { type: "masterplan.phase", phase: "execution", status: "started" },
+              { type: "atom.started", atomId: "a", wave: 0, attempt: 1 },
+              { type: "atom.interrupted", atomId: "a", wave: 0, attempt: 1 },
+              { type: "masterplan.resumed", reason: "recovery" },
+              { type: "masterplan.phase", phase: "execution", status: "started" },
+              { type: "masterplan.phase", phase: "execution", status: "completed", durationMs: 42 }
+            ]),
+            results: []
+          })
+          const [a] = yield* store.listAtoms("p")
+          assert.deepStrictEqual([a!.status, a!.attempts, a!.interrupted], ["ready", 1, 1])
+          const phases = new Map((yield* store.listPhases("p")).map((row) => [row.phase, row]))
+          assert.strictEqual(phases.get("discovery")!.status, "skipped")
+          assert.strictEqual(phases.get("planning")!.status, "pending")
+          assert.deepStrictEqual(
+            [
+              phases.get("execution")!.status,
+              phases.get("execution")!.attempts,
+              phases.get("execution")!.durationMs
+            ],
+            ["completed", 2, 42]
+          )
+        })
+      )
+    )
+
+    it.effect("deletes finished masterplans older than the cutoff, and only those", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          for (const id of ["old-done", "new-done", "old-running"]) yield* store.createMasterplan(newPlan(id))
+          const end = (id: string, at: number) =>
+            store.commit(id, {
+              events: [
+                { type: "masterplan.started", masterplanId: id, seq: 1, at },
+                {
+                  type: "masterplan.cancelled",
+                  masterplanId: id,
+                  seq: 2,
+                  at,
+                  reason: "x",
+                  summary: {
+                    outcome: "cancelled",
+                    atoms: {
+                      total: 3,
+                      completed: 0,
+                      failed: 0,
+                      skipped: 0,
+                      cancelled: 3,
+                      blocked: 0,
+                      review: 0
+                    },
+                    waves: 2,
+                    calls: 0,
+                    retries: 0,
+                    costUsd: 0,
+                    costByModel: {},
+                    inputTokens: 0,
+                    outputTokens: 0,
+                    cacheHits: 0,
+                    durationMs: 0,
+                    failures: []
+                  }
+                }
+              ],
+              results: []
+            })
+          yield* end("old-done", 5_000)
+          yield* end("new-done", 50_000)
+          yield* store.commit("old-running", {
+            events: [{ type: "masterplan.started", masterplanId: "old-running", seq: 1, at: 5_000 }],
+            results: []
+          })
+          assert.deepStrictEqual(yield* store.deleteFinishedBefore(10_000), ["old-done"])
+          assert.deepStrictEqual((yield* store.listMasterplans()).map((p) => p.id).sort(), [
+            "new-done",
+            "old-running"
+          ])
+          assert.isTrue(Option.isNone(yield* store.getMasterplan("old-done")))
+        })
+      )
+    )
+
+    it.effect("loses nothing however events are split into commits (group commit is invisible)", () =>
+      Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.constantFrom("a", "b", "c"), { minLength: 1, maxLength: 40 }),
+            fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 40 }),
+            async (atomIds, sizes) => {
+              const bodies: Array<EventBody> = atomIds.flatMap((atomId, i) => [
+                { type: "atom.started", atomId, wave: 0, attempt: i + 1 },
+                cost(atomId, i + 1, 0.001 * (i + 1))
+              ])
+              const events = stamp("p", bodies)
+              const read = await Effect.runPromise(
+                withStore((store) =>
+                  Effect.gen(function* () {
+                    yield* store.createMasterplan(newPlan("p"))
+                    let at = 0
+                    for (let k = 0; at < events.length; k++) {
+                      const size = sizes[k % sizes.length]!
+                      yield* store.commit("p", { events: events.slice(at, at + size), results: [] })
+                      at += size
+                    }
+                    return {
+                      events: yield* store.readEvents("p", 1),
+                      atoms: yield* store.listAtoms("p"),
+                      costs: yield* store.listCostCommits("p")
+                    }
+                  })
+                )
+              )
+              assert.deepStrictEqual(read.events, events)
+              const spent = atomIds.reduce((sum, _, i) => sum + 0.001 * (i + 1), 0)
+              const rowTotal = read.atoms.reduce((sum, a) => sum + a.costUsd, 0)
+              assert.closeTo(rowTotal, spent, 1e-9)
+              assert.strictEqual(read.costs.length, atomIds.length)
+            }
+          ),
+          { numRuns: 15 }
+        )
+      )
+    )
+  })
