@@ -340,16 +340,15 @@ export const make = Effect.gen(function* () {
     (masterplanId: string, ...args: TArgs) =>
       Effect.flatMap(find(masterplanId), (plan) => Effect.sync(() => action(plan.run, ...args)))
 
-  /** Waits until everything journaled so far is committed. */
-  const drained = (plan: LivePlan) =>
-    SubscriptionRef.get(plan.committed).pipe(
-      Effect.repeat({
-        until: (committed) => committed >= plan.journaled(),
-        schedule: Schedule.spaced(Duration.millis(5))
-      }),
-      Effect.timeout(Duration.seconds(30)),
-      Effect.catchAll(() => Effect.void)
+  /** Waits until everything journaled so far is committed (or the writer failed). */
+  const drained = (plan: LivePlan) => {
+    const target = plan.journaled()
+    return plan.committed.changes.pipe(
+      Stream.takeUntil((committed) => committed >= target),
+      Stream.runDrain,
+      Effect.raceFirst(Effect.ignore(Deferred.await(plan.done)))
     )
+  }
 
   const detach: EngineService["detach"] = (masterplanId) =>
     Effect.gen(function* () {

@@ -8,13 +8,14 @@ export interface AtomDeps {
 }
 
 const terminalAtomEvents = new Set(["atom.completed", "atom.failed", "atom.skipped", "atom.cancelled"])
-/** Events that end an attempt that held a permit. */
+/** Events that end an attempt that held a permit (interrupted: its process stopped). */
 const attemptEnds = new Set([
   "atom.retrying",
   "atom.review",
   "atom.completed",
   "atom.failed",
-  "atom.cancelled"
+  "atom.cancelled",
+  "atom.interrupted"
 ])
 
 /**

@@ -1,0 +1,97 @@
+import type { Event, PlanInputEncoded } from "@devmatrix/core"
+import { Engine, EngineLive, makeScriptedModel, makeStoreMemory, ModelProvider, Store } from "@devmatrix/runtime"
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
+import { expectRunInvariants } from "./runInvariants.js"
+
+/** A chain-and-fan plan: 30 atoms, each depending on the one three places before it. */
+const atoms = Array.from({ length: 30 }, (_, i) => ({
+  id: `a${i}`,
+  dependsOn: i >= 3 ? [`a${i - 3}`] : [],
+  instruction: `step ${i}`
+}))
+const plan = { name: "recoverable", options: { concurrency: 3 }, atoms } as unknown as PlanInputEncoded
+
+/** The scripted model (1 s per call) counting the calls that returned, by atom and attempt. */
+const countingModel = (paid: Array<string>, latencyMs = 1_000) =>
+  Layer.sync(ModelProvider, () => {
+    const model = makeScriptedModel({ latencyMs })
+    return {
+      name: model.name,
+      generate: (request) =>
+        model.generate(request).pipe(Effect.tap(() => Effect.sync(() => paid.push(`${request.atomId}#${request.attempt}`))))
+    }
+  })
+
+const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+describe("crash recovery", () => {
+  it.effect("a second engine on the same store finishes the plan without repeating a paid call", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      const storeLayer = Layer.succeed(Store, store)
+      const paid: Array<string> = []
+      const engineOn = () => EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(storeLayer))
+
+      // First process: runs a while, then stops mid-flight (as on Ctrl-C or a shutdown).
+      const id = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        const id = yield* engine.submit(plan, { masterplanId: "mp-recover" })
+        for (let i = 0; i < 5; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        yield* tick
+        yield* TestClock.adjust("500 millis")
+        yield* engine.detach(id)
+        return id
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+
+      const before = yield* store.listAtoms(id)
+      const completedBefore = new Set(before.filter((a) => a.status === "completed").map((a) => a.atomId))
+      const inFlight = before.filter((a) => a.status === "running").map((a) => a.atomId)
+      assert.isAbove(completedBefore.size, 0)
+      assert.isBelow(completedBefore.size, atoms.length)
+      assert.isAbove(inFlight.length, 0)
+      const paidBefore = paid.length
+
+      // Second process: finds the plan and finishes it.
+      const end = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        assert.deepStrictEqual(yield* engine.recoverAll(), [id])
+        const collecting = yield* Effect.fork(engine.result(id))
+        for (let i = 0; i < 60; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        return yield* collecting
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      assert.strictEqual(end.type, "masterplan.completed")
+
+      const journal: Array<Event> = yield* store.readEvents(id, 1)
+      expectRunInvariants(journal, atoms, { concurrency: 3, mode: "eager" })
+      // No atom that had completed was called again.
+      for (const call of paid.slice(paidBefore)) assert.isFalse(completedBefore.has(call.split("#")[0]!), call)
+      // The atoms cut off mid-call were recorded as interrupted, then ran again under a new attempt number.
+      const interrupted = journal.filter((e) => e.type === "atom.interrupted")
+      assert.deepStrictEqual(interrupted.map((e) => ("atomId" in e ? e.atomId : "")).sort(), [...inFlight].sort())
+      assert.strictEqual(journal.filter((e) => e.type === "masterplan.resumed").length, 1)
+      // Every call that returned is recorded once, and nothing else is.
+      const costs = yield* store.listCostCommits(id)
+      assert.deepStrictEqual(costs.map((c) => `${c.atomId}#${c.attempt}`).sort(), [...paid].sort())
+      const rows = yield* store.listAtoms(id)
+      assert.isTrue(rows.every((row) => row.status === "completed" && row.code !== undefined))
+      assert.strictEqual(Chunk.size(Chunk.fromIterable(journal.filter((e) => e.type === "atom.completed"))), atoms.length)
+    })
+  )
+
+  it.effect("an ended masterplan is not resumed", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const id = yield* engine.submit({ name: "x", atoms: [{ id: "a", instruction: "x" }] })
+      yield* Stream.runDrain(engine.events(id))
+      const error = yield* Effect.flip(engine.recover(id))
+      assert.strictEqual(error._tag, "MasterplanNotResumable")
+    }).pipe(Effect.provide(EngineLive.pipe(Layer.provide(countingModel([], 0)), Layer.provide(Layer.sync(Store, makeStoreMemory)))))
+  )
+})
