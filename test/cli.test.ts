@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest"
 const root = join(import.meta.dirname, "..")
 const bin = join(root, "packages/host/bin/devmatrix.js")
 const decodeEvent = Schema.decodeUnknownSync(Event)
+// Each test file run gets its own SQLite store, so runs never see each other's plans.
+const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-cli-")), "cli.db")}`
 
 interface Run {
   readonly code: number | null
@@ -24,7 +26,7 @@ const devmatrix = (
   new Promise<Run>((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd: root,
-      env: { ...process.env, ANTHROPIC_API_KEY: "" }
+      env: { ...process.env, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: storeUrl }
     })
     let stdout = ""
     let stderr = ""
@@ -168,15 +170,56 @@ describe("devmatrix run", () => {
     })
   })
 
-  it("Ctrl-C cancels the plan: exit 130, masterplan.cancelled is the last event", async () => {
-    const run = await devmatrix(["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "200"], {
-      onStdout: (text, kill) => {
-        if (text.includes('"atom.completed"')) kill()
+  it("Ctrl-C stops the run with its state saved (exit 130); the printed resume command finishes it", async () => {
+    const id = `ctrl-c-${Date.now()}`
+    const run = await devmatrix(
+      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "200", "--id", id],
+      {
+        onStdout: (text, kill) => {
+          if (text.includes('"atom.completed"')) kill()
+        }
       }
-    })
+    )
     expect(run.code).toBe(130)
-    const events = eventsOf(run.stdout)
-    expect(events.at(-1)?.type).toBe("masterplan.cancelled")
-    expect(events.some((e) => e.type === "atom.cancelled")).toBe(true)
+    expect(run.stderr).toContain(`devmatrix resume ${id} --store ${storeUrl}`)
+    const before = eventsOf(run.stdout)
+    expect(
+      before.some(
+        (e) =>
+          e.type.startsWith("masterplan.") &&
+          e.type !== "masterplan.submitted" &&
+          e.type !== "masterplan.started" &&
+          e.type !== "masterplan.phase"
+      )
+    ).toBe(false)
+
+    const status = await devmatrix(["status", id, "--json"])
+    expect(JSON.parse(status.stdout)).toMatchObject({ id, status: "running" })
+
+    const resumed = await devmatrix(["resume", id, "--json", "--latency-ms", "5"])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    const journal = eventsOf((await devmatrix(["events", id])).stdout)
+    expect(journal.map((e) => e.seq)).toEqual(journal.map((_, i) => i + 1))
+    const completions = journal.flatMap((e) => (e.type === "atom.completed" ? [e.atomId] : []))
+    expect(new Set(completions).size).toBe(completions.length)
+    expect(completions.length).toBe(example("todo-api.json").atoms.length)
+    expect(journal.at(-1)?.type).toBe("masterplan.completed")
+    // Events printed by the resumed run continue the journal where the first run left it.
+    expect(eventsOf(resumed.stdout)[0]!.seq).toBeGreaterThan(before.at(-1)!.seq)
+  })
+
+  it("status lists plans, cleanup removes finished ones, and a bad store is named at start", async () => {
+    const list = await devmatrix(["status", "--json"])
+    expect(list.code).toBe(0)
+    expect(Array.isArray(JSON.parse(list.stdout))).toBe(true)
+    const cleanup = await devmatrix(["cleanup", "--older-than", "0s"])
+    expect(cleanup.stdout).toMatch(/deleted \d+ finished masterplan/)
+    const notADatabase = planFile("definitely not sqlite")
+    const bad = await devmatrix(["run", "examples/plans/todo-api.json", "--store", `sqlite:${notADatabase}`])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain(`store sqlite:${notADatabase}: Corrupt: the file is not an SQLite database`)
+    const unreachable = await devmatrix(["status", "--store", "postgres://someone:pw@127.0.0.1:1/none"])
+    expect(unreachable.code).toBe(1)
+    expect(unreachable.stderr).toContain("store postgres://someone:***@127.0.0.1:1/none: Unavailable")
   })
 })

@@ -1,65 +1,132 @@
+import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
 import { Cause, Effect, Exit, Option } from "effect"
+import type { Layer, Scope } from "effect"
+import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
+import { eventsCommand, parseEventsArgs } from "./cli/eventsCommand.js"
 import { ExitCode, UsageError } from "./cli/exitCodes.js"
+import type { Terminal } from "./cli/followPlan.js"
+import { parseResumeArgs, resumeCommand } from "./cli/resumeCommand.js"
 import { parseRunArgs } from "./cli/runArgs.js"
 import { runCommand } from "./cli/runCommand.js"
-import type { Terminal } from "./cli/runCommand.js"
+import { parseStatusArgs, statusCommand } from "./cli/statusCommand.js"
 
 const usage = `usage:
-  devmatrix run <plan.json> [--json] [--budget USD] [--model scripted] [--concurrency N]
+  devmatrix run <plan.json> [--json] [--store URL] [--budget USD] [--model scripted] [--concurrency N]
                 [--mode eager|waves] [--id ID] [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]
+  devmatrix resume [<masterplanId>] [--store URL] [--json]
+  devmatrix status [<masterplanId>] [--store URL] [--json]
+  devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]
+  devmatrix cleanup --older-than AGE [--store URL]
 
+--store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmatrix.db) or postgres://...
+         (or DEVMATRIX_STORE).
 Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 paused on budget, 4 gate failed,
-130 interrupted.`
+130 interrupted (state saved: devmatrix resume continues it).`
 
 /** Commands of DESIGN.md §10 that later builds add; named so that users learn why they fail. */
 const comingLater: Record<string, string> = {
-  resume: "needs the durable store",
-  status: "needs the durable store",
-  events: "needs the durable store",
   host: "needs the standalone host",
-  review: "needs the durable store and the host"
+  review: "needs the standalone host"
 }
 
-/** Errors a user can act on are one clear line (exit 2); anything else is a bug with its trace (exit 1). */
+const inputErrors = new Set([
+  "UsageError",
+  "PlanInputError",
+  "PlanGraphError",
+  "MasterplanNotFound",
+  "MasterplanNotResumable"
+])
+
+/** Errors a user can act on are one clear line (exit 2 for bad input, 1 otherwise); a bug prints its trace. */
 const report = (cause: Cause.Cause<unknown>, terminal: Terminal): ExitCode => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const error = failure.value
-    const input =
-      error instanceof UsageError ||
-      (typeof error === "object" &&
-        error !== null &&
-        "_tag" in error &&
-        (error._tag === "PlanInputError" || error._tag === "PlanGraphError"))
+    const tag =
+      error instanceof UsageError
+        ? "UsageError"
+        : typeof error === "object" && error !== null && "_tag" in error
+          ? String(error._tag)
+          : ""
     terminal.stderr.write(`devmatrix: ${error instanceof Error ? error.message : String(error)}\n`)
-    return input ? ExitCode.usage : ExitCode.failed
+    return inputErrors.has(tag) ? ExitCode.usage : ExitCode.failed
   }
   terminal.stderr.write(`devmatrix: internal error\n${Cause.pretty(cause)}\n`)
   return ExitCode.failed
 }
+
+const parse = <A>(parser: () => A) =>
+  Effect.try({
+    try: parser,
+    catch: (error) => (error instanceof UsageError ? error : new UsageError((error as Error).message))
+  })
+
+/** A command: parse its arguments, then run it on the layer those arguments call for. */
+const command = <TArgs, TOut, E, R>(
+  parser: () => TArgs,
+  layer: (args: TArgs) => Layer.Layer<R, unknown>,
+  body: (args: TArgs) => Effect.Effect<TOut, E, R | Scope.Scope>
+) =>
+  Effect.flatMap(
+    parse(parser),
+    (args) => body(args).pipe(Effect.scoped, Effect.provide(layer(args))) as Effect.Effect<TOut, unknown>
+  )
 
 /** Runs the `devmatrix` command line; resolves to the exit code. */
 export const main = async (
   argv: ReadonlyArray<string>,
   terminal: Terminal = { stdout: process.stdout, stderr: process.stderr }
 ): Promise<number> => {
-  const [command, ...rest] = argv
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+  const [name, ...rest] = argv
+  const env = process.env
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     terminal.stdout.write(`${usage}\n`)
-    return command === undefined ? ExitCode.usage : ExitCode.completed
+    return name === undefined ? ExitCode.usage : ExitCode.completed
   }
-  if (command in comingLater) {
-    terminal.stderr.write(`devmatrix ${command}: not available in this build (${comingLater[command]})\n`)
+  if (name in comingLater) {
+    terminal.stderr.write(`devmatrix ${name}: not available in this build (${comingLater[name]})\n`)
     return ExitCode.usage
   }
-  if (command !== "run") {
-    terminal.stderr.write(`devmatrix: unknown command "${command}"\n${usage}\n`)
+  const engineLayer = (args: { store: string; scripted?: object }) =>
+    embeddedLayer({ store: args.store, scripted: args.scripted ?? {} })
+  const storeLayer = (args: { store: string }) => storeFromUrl(args.store)
+  const programs: Record<string, () => Effect.Effect<number, unknown>> = {
+    run: () =>
+      command(
+        () => parseRunArgs(rest, env),
+        engineLayer,
+        (args) => runCommand(args, terminal)
+      ),
+    resume: () =>
+      command(
+        () => parseResumeArgs(rest, env),
+        engineLayer,
+        (args) => resumeCommand(args, terminal)
+      ),
+    events: () =>
+      command(
+        () => parseEventsArgs(rest, env),
+        engineLayer,
+        (args) => eventsCommand(args, terminal)
+      ),
+    status: () =>
+      command(
+        () => parseStatusArgs(rest, env),
+        storeLayer,
+        (args) => statusCommand(args, terminal)
+      ),
+    cleanup: () =>
+      command(
+        () => parseCleanupArgs(rest, env),
+        storeLayer,
+        (args) => cleanupCommand(args, terminal)
+      )
+  }
+  const program = programs[name]
+  if (program === undefined) {
+    terminal.stderr.write(`devmatrix: unknown command "${name}"\n${usage}\n`)
     return ExitCode.usage
   }
-  const program = Effect.try({
-    try: () => parseRunArgs(rest, process.env),
-    catch: (error) => (error instanceof UsageError ? error : new UsageError((error as Error).message))
-  }).pipe(Effect.flatMap((args) => runCommand(args, terminal)))
-  const exit = await Effect.runPromiseExit(program)
+  const exit = await Effect.runPromiseExit(program())
   return Exit.isSuccess(exit) ? exit.value : report(exit.cause, terminal)
 }

@@ -1,6 +1,7 @@
 import { classifyModelFailure } from "@devmatrix/core"
 import type { SimulatedFault } from "@devmatrix/core"
 import { Clock, Duration, Effect, Layer } from "effect"
+import { appendFileSync } from "node:fs"
 import { hashString, seededRandom } from "./internal/seededRandom.js"
 import { ModelCallError, ModelProvider } from "./ModelProvider.js"
 import type { ModelRequest, ModelResponse } from "./ModelProvider.js"
@@ -18,6 +19,11 @@ export interface ScriptedModelOptions {
   readonly faultRate?: number
   /** Confidence reported when the atom does not say. @default 0.95 */
   readonly confidence?: number
+  /**
+   * A file to which every answered call appends one JSON line (masterplan, atom, attempt, usage):
+   * a record of what was "paid" that outlives the process, for crash tests and audits.
+   */
+  readonly callLog?: string
 }
 
 const randomFaults: ReadonlyArray<SimulatedFault> = ["transient", "rate_limited", "overloaded", "transient"]
@@ -67,6 +73,7 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProv
   const latency = options.latencyMs ?? 0
   const faultRate = options.faultRate ?? 0
   const defaultConfidence = options.confidence ?? 0.95
+  const callLog = options.callLog
 
   const answer = (
     request: ModelRequest,
@@ -77,7 +84,7 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProv
     const text = request.simulate?.output ?? scriptedCode(request)
     const promptLength =
       request.instruction.length + 12 + request.feedback.reduce((n, line) => n + line.length + 1, 0)
-    return Effect.succeed({
+    const response: ModelResponse = {
       text,
       model: request.model,
       usage: {
@@ -88,7 +95,18 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProv
       },
       stopReason: "end_turn",
       confidence: request.simulate?.confidence ?? defaultConfidence
-    })
+    }
+    if (callLog === undefined) return Effect.succeed(response)
+    const { masterplanId, atomId, attempt } = request
+    return Effect.as(
+      Effect.sync(() =>
+        appendFileSync(
+          callLog,
+          `${JSON.stringify({ masterplanId, atomId, attempt, model: response.model, ...response.usage })}\n`
+        )
+      ),
+      response
+    )
   }
 
   return {

@@ -16,6 +16,8 @@ const chunks = <T>(items: ReadonlyArray<T>): Array<ReadonlyArray<T>> => {
   return out
 }
 
+const pipelineOrder = initialPhases().map((row) => row.phase)
+
 /** PostgreSQL returns BIGINT as a string; SQLite as a number. */
 const num = (value: unknown): number => (typeof value === "string" ? Number(value) : (value as number))
 const opt = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value)
@@ -184,14 +186,16 @@ export const makeStoreSql = (name: string) =>
         }>`SELECT phase, status, attempts, started_at, finished_at, duration_ms FROM dm_phases
            WHERE masterplan_id = ${masterplanId}`,
         (rows): Array<PhaseRow> =>
-          rows.map((row) => ({
-            phase: row.phase,
-            status: row.status,
-            attempts: num(row.attempts),
-            startedAt: row.started_at === null ? undefined : num(row.started_at),
-            finishedAt: row.finished_at === null ? undefined : num(row.finished_at),
-            durationMs: opt(row.duration_ms)
-          }))
+          [...rows]
+            .sort((a, b) => pipelineOrder.indexOf(a.phase) - pipelineOrder.indexOf(b.phase))
+            .map((row) => ({
+              phase: row.phase,
+              status: row.status,
+              attempts: num(row.attempts),
+              startedAt: row.started_at === null ? undefined : num(row.started_at),
+              finishedAt: row.finished_at === null ? undefined : num(row.finished_at),
+              durationMs: opt(row.duration_ms)
+            }))
       )
 
     const service: StoreService = {

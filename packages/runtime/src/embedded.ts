@@ -3,7 +3,7 @@ import type { Engine } from "./Engine.js"
 import { EngineLive } from "./Engine.js"
 import { ModelProviderScripted } from "./ModelProviderScripted.js"
 import type { ScriptedModelOptions } from "./ModelProviderScripted.js"
-import type { StoreError } from "./Store.js"
+import type { Store, StoreError } from "./Store.js"
 import { defaultStoreUrl, storeFromUrl } from "./StoreLive.js"
 
 /** How the embedded engine is put together. */
@@ -16,10 +16,10 @@ export interface EmbeddedOptions {
 
 /**
  * The engine with no services to run: the offline scripted model and an SQLite file (or the
- * store the URL names). A store that cannot be opened fails the layer with a `StoreError` naming it.
+ * store the URL names), with that `Store` too, for reading what the engine wrote. A store that cannot be opened fails the layer with a `StoreError` naming it.
  */
-export const embeddedLayer = (options: EmbeddedOptions = {}): Layer.Layer<Engine, StoreError> =>
+export const embeddedLayer = (options: EmbeddedOptions = {}): Layer.Layer<Engine | Store, StoreError> =>
   EngineLive.pipe(
     Layer.provide(ModelProviderScripted(options.scripted)),
-    Layer.provide(storeFromUrl(options.store ?? defaultStoreUrl))
+    Layer.provideMerge(storeFromUrl(options.store ?? defaultStoreUrl))
   )

@@ -1,5 +1,12 @@
 import type { Event, PlanInputEncoded } from "@devmatrix/core"
-import { Engine, EngineLive, makeScriptedModel, makeStoreMemory, ModelProvider, Store } from "@devmatrix/runtime"
+import {
+  Engine,
+  EngineLive,
+  makeScriptedModel,
+  makeStoreMemory,
+  ModelProvider,
+  Store
+} from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
 import { expectRunInvariants } from "./runInvariants.js"
@@ -19,7 +26,9 @@ const countingModel = (paid: Array<string>, latencyMs = 1_000) =>
     return {
       name: model.name,
       generate: (request) =>
-        model.generate(request).pipe(Effect.tap(() => Effect.sync(() => paid.push(`${request.atomId}#${request.attempt}`))))
+        model
+          .generate(request)
+          .pipe(Effect.tap(() => Effect.sync(() => paid.push(`${request.atomId}#${request.attempt}`))))
     }
   })
 
@@ -68,20 +77,27 @@ describe("crash recovery", () => {
       }).pipe(Effect.provide(engineOn()), Effect.scoped)
       assert.strictEqual(end.type, "masterplan.completed")
 
-      const journal: Array<Event> = yield* store.readEvents(id, 1)
+      const journal: ReadonlyArray<Event> = yield* store.readEvents(id, 1)
       expectRunInvariants(journal, atoms, { concurrency: 3, mode: "eager" })
       // No atom that had completed was called again.
-      for (const call of paid.slice(paidBefore)) assert.isFalse(completedBefore.has(call.split("#")[0]!), call)
+      for (const call of paid.slice(paidBefore))
+        assert.isFalse(completedBefore.has(call.split("#")[0]!), call)
       // The atoms cut off mid-call were recorded as interrupted, then ran again under a new attempt number.
       const interrupted = journal.filter((e) => e.type === "atom.interrupted")
-      assert.deepStrictEqual(interrupted.map((e) => ("atomId" in e ? e.atomId : "")).sort(), [...inFlight].sort())
+      assert.deepStrictEqual(
+        interrupted.map((e) => ("atomId" in e ? e.atomId : "")).sort(),
+        [...inFlight].sort()
+      )
       assert.strictEqual(journal.filter((e) => e.type === "masterplan.resumed").length, 1)
       // Every call that returned is recorded once, and nothing else is.
       const costs = yield* store.listCostCommits(id)
       assert.deepStrictEqual(costs.map((c) => `${c.atomId}#${c.attempt}`).sort(), [...paid].sort())
       const rows = yield* store.listAtoms(id)
       assert.isTrue(rows.every((row) => row.status === "completed" && row.code !== undefined))
-      assert.strictEqual(Chunk.size(Chunk.fromIterable(journal.filter((e) => e.type === "atom.completed"))), atoms.length)
+      assert.strictEqual(
+        Chunk.size(Chunk.fromIterable(journal.filter((e) => e.type === "atom.completed"))),
+        atoms.length
+      )
     })
   )
 
@@ -92,6 +108,13 @@ describe("crash recovery", () => {
       yield* Stream.runDrain(engine.events(id))
       const error = yield* Effect.flip(engine.recover(id))
       assert.strictEqual(error._tag, "MasterplanNotResumable")
-    }).pipe(Effect.provide(EngineLive.pipe(Layer.provide(countingModel([], 0)), Layer.provide(Layer.sync(Store, makeStoreMemory)))))
+    }).pipe(
+      Effect.provide(
+        EngineLive.pipe(
+          Layer.provide(countingModel([], 0)),
+          Layer.provide(Layer.sync(Store, makeStoreMemory))
+        )
+      )
+    )
   )
 })

@@ -1,17 +1,23 @@
 import type { RunOptionsInput } from "@devmatrix/core"
-import { parseArgs } from "node:util"
+import { defaultStoreUrl } from "@devmatrix/runtime"
 import type { ScriptedModelOptions } from "@devmatrix/runtime"
+import { parseArgs } from "node:util"
 import { UsageError } from "./exitCodes.js"
 
-/** `devmatrix run` as parsed from its command line. */
-export interface RunArgs {
-  readonly file: string
+/** Flags every command that runs plans shares: where the store is, and the offline model's behaviour. */
+export interface EngineArgs {
+  readonly store: string
   readonly json: boolean
-  readonly masterplanId?: string
-  readonly overrides: Partial<RunOptionsInput>
   readonly scripted: ScriptedModelOptions
   /** Said once at the start of the run, e.g. which model is used and why. */
   readonly notice?: string
+}
+
+/** `devmatrix run` as parsed from its command line. */
+export interface RunArgs extends EngineArgs {
+  readonly file: string
+  readonly masterplanId?: string
+  readonly overrides: Partial<RunOptionsInput>
 }
 
 const number = (flag: string, text: string | undefined, check: (n: number) => boolean, what: string) => {
@@ -35,10 +41,59 @@ const latency = (text: string | undefined): ScriptedModelOptions["latencyMs"] =>
   return number("latency-ms", text, (n) => n >= 0, "a number of milliseconds or a range such as 5-30")
 }
 
+/** The flags of commands that run plans (`run`, `resume`). */
+export const engineFlags = {
+  json: { type: "boolean", default: false },
+  store: { type: "string" },
+  model: { type: "string" },
+  seed: { type: "string" },
+  "latency-ms": { type: "string" },
+  "fault-rate": { type: "string" }
+} as const
+
+/** The store to use: `--store`, else `DEVMATRIX_STORE`, else the embedded SQLite file. */
+export const storeOf = (flag: string | undefined, env: NodeJS.ProcessEnv): string =>
+  flag ?? env["DEVMATRIX_STORE"] ?? defaultStoreUrl
+
+type EngineFlagValues = {
+  json?: boolean | undefined
+  store?: string | undefined
+  model?: string | undefined
+  seed?: string | undefined
+  "latency-ms"?: string | undefined
+  "fault-rate"?: string | undefined
+}
+
+/** Reads the shared flags; a bad value is a `UsageError` naming the flag. */
+export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): EngineArgs => {
+  const model = values.model ?? "scripted"
+  if (model !== "scripted")
+    throw new UsageError(`--model "${model}": only the offline "scripted" model is available in this build`)
+  const seed = number("seed", values.seed, Number.isInteger, "a whole number")
+  const faultRate = number("fault-rate", values["fault-rate"], (n) => n >= 0 && n <= 1, "between 0 and 1")
+  const latencyMs = latency(values["latency-ms"])
+  const callLog = env["DEVMATRIX_SCRIPTED_CALL_LOG"]
+  const notice =
+    values.model !== undefined
+      ? undefined
+      : env["ANTHROPIC_API_KEY"]
+        ? "ANTHROPIC_API_KEY is set, but this build has no Anthropic provider yet: using the offline scripted model"
+        : "no ANTHROPIC_API_KEY: using the offline scripted model"
+  return {
+    store: storeOf(values.store, env),
+    json: values.json ?? false,
+    ...(notice !== undefined ? { notice } : {}),
+    scripted: {
+      ...(seed !== undefined ? { seed } : {}),
+      ...(faultRate !== undefined ? { faultRate } : {}),
+      ...(latencyMs !== undefined ? { latencyMs } : {}),
+      ...(callLog ? { callLog } : {})
+    }
+  }
+}
+
 /** Services this build does not have yet: refused by name rather than ignored. */
 const unavailable: Record<string, string> = {
-  store:
-    "durable stores (sqlite:, postgres://) are not available in this build; runs use the in-memory store",
   redis: "Redis scale-out is not available in this build",
   out: "writing generated files to a workspace is not available in this build"
 }
@@ -50,32 +105,22 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     allowPositionals: true,
     strict: true,
     options: {
-      json: { type: "boolean", default: false },
+      ...engineFlags,
       budget: { type: "string" },
-      model: { type: "string" },
-      store: { type: "string" },
       redis: { type: "string" },
       concurrency: { type: "string" },
       mode: { type: "string" },
       out: { type: "string" },
-      id: { type: "string" },
-      seed: { type: "string" },
-      "latency-ms": { type: "string" },
-      "fault-rate": { type: "string" }
+      id: { type: "string" }
     }
   })
   if (positionals.length !== 1) throw new UsageError("usage: devmatrix run <spec.md | plan.json> [flags]")
-  for (const flag of Object.keys(unavailable)) {
-    const value = values[flag as keyof typeof values]
-    if (value !== undefined && !(flag === "store" && value === "memory:"))
+  for (const flag of Object.keys(unavailable))
+    if (values[flag as keyof typeof values] !== undefined)
       throw new UsageError(`--${flag}: ${unavailable[flag]}`)
-  }
   const mode = values.mode
   if (mode !== undefined && mode !== "eager" && mode !== "waves")
     throw new UsageError(`--mode must be "eager" or "waves", got "${mode}"`)
-  const model = values.model ?? "scripted"
-  if (model !== "scripted")
-    throw new UsageError(`--model "${model}": only the offline "scripted" model is available in this build`)
   const concurrency = number(
     "concurrency",
     values.concurrency,
@@ -83,30 +128,15 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     "a whole number ≥ 1"
   )
   const budget = number("budget", values.budget, (n) => n > 0, "a positive amount of USD")
-  const seed = number("seed", values.seed, Number.isInteger, "a whole number")
-  const faultRate = number("fault-rate", values["fault-rate"], (n) => n >= 0 && n <= 1, "between 0 and 1")
-  const latencyMs = latency(values["latency-ms"])
-  const notice =
-    values.model !== undefined
-      ? undefined
-      : env["ANTHROPIC_API_KEY"]
-        ? "ANTHROPIC_API_KEY is set, but this build has no Anthropic provider yet: using the offline scripted model"
-        : "no ANTHROPIC_API_KEY: using the offline scripted model"
   return {
+    ...engineArgs(values, env),
     file: positionals[0]!,
-    json: values.json ?? false,
     ...(values.id !== undefined ? { masterplanId: values.id } : {}),
     overrides: {
-      model,
+      model: values.model ?? "scripted",
       ...(mode !== undefined ? { mode } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(budget !== undefined ? { budget: { hardUsd: budget } } : {})
-    },
-    ...(notice !== undefined ? { notice } : {}),
-    scripted: {
-      ...(seed !== undefined ? { seed } : {}),
-      ...(faultRate !== undefined ? { faultRate } : {}),
-      ...(latencyMs !== undefined ? { latencyMs } : {})
     }
   }
 }

@@ -1,0 +1,48 @@
+import { Engine } from "@devmatrix/runtime"
+import { Effect, Stream } from "effect"
+import { parseArgs } from "node:util"
+import { ExitCode, UsageError } from "./exitCodes.js"
+import type { Terminal } from "./followPlan.js"
+import { storeOf } from "./runArgs.js"
+
+export interface EventsArgs {
+  readonly store: string
+  readonly masterplanId: string
+  readonly fromSeq: number
+  readonly follow: boolean
+}
+
+export const parseEventsArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): EventsArgs => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      store: { type: "string" },
+      "from-seq": { type: "string" },
+      follow: { type: "boolean", default: false }
+    }
+  })
+  if (positionals.length !== 1)
+    throw new UsageError("usage: devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]")
+  const fromSeq = Number(values["from-seq"] ?? "1")
+  if (!Number.isInteger(fromSeq) || fromSeq < 1)
+    throw new UsageError(`--from-seq must be a whole number ≥ 1, got "${values["from-seq"]}"`)
+  return {
+    store: storeOf(values.store, env),
+    masterplanId: positionals[0]!,
+    fromSeq,
+    follow: values.follow ?? false
+  }
+}
+
+/** `devmatrix events <id>`: the journal as JSON lines (the `--json` format), optionally following it live. */
+export const eventsCommand = (args: EventsArgs, terminal: Terminal) =>
+  Effect.gen(function* () {
+    const engine = yield* Engine
+    yield* Stream.runForEach(
+      engine.events(args.masterplanId, { fromSeq: args.fromSeq, follow: args.follow }),
+      (event) => Effect.sync(() => terminal.stdout.write(`${JSON.stringify(event)}\n`))
+    )
+    return ExitCode.completed
+  })

@@ -1,0 +1,68 @@
+import { Engine, Store } from "@devmatrix/runtime"
+import { Effect, Option } from "effect"
+import { parseArgs } from "node:util"
+import { ExitCode, UsageError } from "./exitCodes.js"
+import { followPlan } from "./followPlan.js"
+import type { Terminal } from "./followPlan.js"
+import { engineArgs, engineFlags } from "./runArgs.js"
+import type { EngineArgs } from "./runArgs.js"
+
+/** `devmatrix resume` as parsed: one masterplan, or every unfinished one. */
+export interface ResumeArgs extends EngineArgs {
+  readonly masterplanId?: string
+}
+
+export const parseResumeArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): ResumeArgs => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: engineFlags
+  })
+  if (positionals.length > 1)
+    throw new UsageError("usage: devmatrix resume [<masterplanId>] [--store URL] [--json]")
+  return {
+    ...engineArgs(values, env),
+    ...(positionals[0] !== undefined ? { masterplanId: positionals[0] } : {})
+  }
+}
+
+/**
+ * `devmatrix resume [<id>]`: continues a masterplan an earlier process left unfinished (crash,
+ * kill, Ctrl-C) from its journal, or every unfinished one without an id. Completed atoms are not
+ * run again; the events shown start where the journal stopped.
+ */
+export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
+  Effect.gen(function* () {
+    const engine = yield* Engine
+    const store = yield* Store
+    const ids = args.masterplanId !== undefined ? [args.masterplanId] : []
+    const lastSeqs = new Map<string, number>()
+    const remember = (id: string) =>
+      Effect.map(store.getMasterplan(id), (found) =>
+        lastSeqs.set(id, Option.match(found, { onNone: () => 0, onSome: (r) => r.lastSeq }))
+      )
+    if (args.masterplanId !== undefined) {
+      yield* remember(args.masterplanId)
+      yield* engine.recover(args.masterplanId)
+    } else {
+      const unfinished = (yield* store.listMasterplans()).filter(
+        (p) => p.status !== "completed" && p.status !== "failed" && p.status !== "cancelled"
+      )
+      yield* Effect.forEach(unfinished, (p) => remember(p.id), { discard: true })
+      ids.push(...(yield* engine.recoverAll()))
+      if (ids.length === 0) {
+        terminal.stderr.write("nothing to resume: no unfinished masterplan in the store\n")
+        return ExitCode.completed
+      }
+    }
+    if (args.notice !== undefined && !args.json) terminal.stderr.write(`${args.notice}\n`)
+    let code: number = ExitCode.completed
+    for (const id of ids) {
+      if (!args.json) terminal.stderr.write(`resuming masterplan ${id}\n`)
+      const outcome = yield* followPlan(engine, id, args, terminal, (lastSeqs.get(id) ?? 0) + 1)
+      code = Math.max(code, outcome)
+      if (outcome === ExitCode.interrupted) break
+    }
+    return code
+  })
