@@ -128,8 +128,10 @@ export class PlanRun {
     )
     const runFork = Runtime.runFork(config.runtime)
     this.runFiber = (effect, onExit) => {
-      // Started at once, not on the next scheduler tick: a call that can answer synchronously does.
-      const fiber = runFork(effect, { immediate: true })
+      // Scheduled on Effect's scheduler, not started inline (`immediate: false`): the scheduler
+      // yields to the event loop between batches, so commits, progress and Ctrl-C interleave with
+      // a run whose model answers at once instead of waiting for all of it.
+      const fiber = runFork(effect, { immediate: false })
       fiber.addObserver(onExit)
       return () => fiber.unsafeInterruptAsFork(FiberId.none)
     }
