@@ -95,6 +95,8 @@ export class PlanRun {
     onExit: (exit: Exit.Exit<A, E>) => void
   ) => () => void
   private running = 0
+  private admittedThisTurn = 0
+  private turnPending = false
   private paused = false
   private finished = false
   private currentWave = 0
@@ -422,11 +424,27 @@ export class PlanRun {
   private pump(): void {
     const limit = this.config.options.concurrency
     while (this.running < limit && !this.paused && !this.finished && this.queue.size > 0) {
+      if (this.admittedThisTurn >= limit) return this.yieldTurn()
       const index = this.queue.pop()!
       this.holdsPermit[index] = 1
       this.running++
+      this.admittedThisTurn++
       this.atoms[index]!.send({ type: "START" })
     }
+  }
+
+  /**
+   * After a full round of admissions without the event loop getting a turn (a model that answers
+   * at once), admits the rest on the next turn: store commits, timers and signals run in between.
+   */
+  private yieldTurn(): void {
+    if (this.turnPending) return
+    this.turnPending = true
+    setImmediate(() => {
+      this.turnPending = false
+      this.admittedThisTurn = 0
+      this.defer(() => this.pump())
+    })
   }
 
   /** An atom reached a terminal state; `failedAtom` names the failure its dependents inherit. */
