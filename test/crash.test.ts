@@ -43,13 +43,15 @@ interface CallLine {
 const start = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) => {
   const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env } })
   let stderr = ""
+  let stdout = ""
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
   const running = new Promise<void>((resolve) => {
     child.stdout.once("data", () => resolve())
     void exited.then(() => resolve())
   })
-  return { child, running, exited, stderr: () => stderr }
+  return { child, running, exited, stderr: () => stderr, stdout: () => stdout }
 }
 
 const killAfter = async (child: ChildProcess, ms: number) => {
@@ -81,10 +83,13 @@ const crashTest = (storeUrl: string, layer: () => Layer.Layer<Store, StoreError>
     const proc = start(round === 0 ? ["run", planFile, "--id", id, ...flags] : ["resume", id, ...flags], env)
     await proc.running
     if (round < kills) {
-      await killAfter(proc.child, Math.random() * 400)
+      await killAfter(proc.child, Math.random() * 150)
       const code = await proc.exited
       if (code === null) killed++
-    } else expect(await proc.exited, proc.stderr()).toBe(0)
+    } else {
+      const code = await proc.exited
+      expect(code, proc.stderr()).toBe(0)
+    }
     const atomsNow = await readStore(layer, (store) => store.listAtoms(id))
     completedBefore.push(new Set(atomsNow.filter((a) => a.status === "completed").map((a) => a.atomId)))
     if (round < kills && completedBefore.at(-1)!.size === atoms.length) break

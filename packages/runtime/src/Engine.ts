@@ -16,10 +16,13 @@ import {
   Duration,
   Effect,
   Either,
+  ExecutionStrategy,
+  Fiber,
   Layer,
   Option,
   Queue,
   Schedule,
+  Scope,
   Stream,
   SubscriptionRef
 } from "effect"
@@ -143,6 +146,8 @@ interface JournalBuffer {
 
 interface LivePlan {
   readonly run: PlanRun
+  /** Commits the journal; once it has ended, nothing more will be committed. */
+  readonly writer: Fiber.RuntimeFiber<void>
   readonly buffer: JournalBuffer
   /** Highest seq committed to the store: readers follow it. */
   readonly committed: SubscriptionRef.SubscriptionRef<number>
@@ -174,7 +179,10 @@ const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> =>
 export const make = Effect.gen(function* () {
   const provider = yield* ModelProvider
   const store = yield* Store
-  const scope = yield* Effect.scope
+  // Journal writers live in a scope of their own, opened before the engine's finalizer is added:
+  // scopes close last-in first-out, so on shutdown plans are detached (and their journals drained)
+  // before the writers stop.
+  const writers = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
   const runtime = yield* Effect.runtime<never>()
   const clock = yield* Effect.clock
   const nowMs = () => clock.unsafeCurrentTimeMillis()
@@ -190,7 +198,7 @@ export const make = Effect.gen(function* () {
    * Commits journaled events in batches (group commit): each commit takes everything journaled
    * while the previous one ran, so durability costs one store transaction per batch, not per event.
    */
-  const journalWriter = (masterplanId: string, live: Omit<LivePlan, "run" | "journaled">) =>
+  const journalWriter = (masterplanId: string, live: Omit<LivePlan, "run" | "journaled" | "writer">) =>
     Effect.gen(function* () {
       for (;;) {
         yield* Queue.take(live.buffer.signal)
@@ -229,8 +237,8 @@ export const make = Effect.gen(function* () {
         if (buffer.pending.push(event) === 1) buffer.signal.unsafeOffer(undefined)
       }
       const run = new PlanRun({ ...config, masterplanId, provider, runtime, journal, nowMs })
-      plans.set(masterplanId, { run, ...live, journaled: () => seq })
-      yield* Effect.forkIn(journalWriter(masterplanId, live), scope)
+      const writer = yield* Effect.forkIn(Effect.asVoid(journalWriter(masterplanId, live)), writers)
+      plans.set(masterplanId, { run, writer, ...live, journaled: () => seq })
       run.submit()
       run.start()
     })
@@ -273,7 +281,7 @@ export const make = Effect.gen(function* () {
           masterplanId,
           reason: "it is already running in this process"
         })
-      const record = yield* Effect.flatMap(store.getMasterplan(masterplanId), (found) =>
+      const { record, atoms, costs } = yield* Effect.flatMap(store.loadForRecovery(masterplanId), (found) =>
         Option.match(found, {
           onNone: () => Effect.fail(new MasterplanNotFound({ masterplanId })),
           onSome: Effect.succeed
@@ -282,8 +290,6 @@ export const make = Effect.gen(function* () {
       if (finishedStatuses.has(record.status))
         return yield* new MasterplanNotResumable({ masterplanId, reason: `it has ended (${record.status})` })
       const { plan, options, graph } = yield* compile(record.plan, undefined)
-      const atoms = yield* store.listAtoms(masterplanId)
-      const costs = yield* store.listCostCommits(masterplanId)
       yield* launch(masterplanId, { plan, graph, options, recovered: { atoms, costs } }, record.lastSeq)
     })
 
@@ -312,6 +318,8 @@ export const make = Effect.gen(function* () {
         const live = plans.get(masterplanId)
         if (live !== undefined)
           return live.committed.changes.pipe(
+            // A journal that can no longer be committed ends the stream with the store's error.
+            Stream.interruptWhen(Effect.zipRight(Deferred.await(live.done), Effect.never)),
             Stream.mapEffect((committed) => {
               if (committed < next) return Effect.succeed<ReadonlyArray<Event>>([])
               const from = next
@@ -340,15 +348,17 @@ export const make = Effect.gen(function* () {
     (masterplanId: string, ...args: TArgs) =>
       Effect.flatMap(find(masterplanId), (plan) => Effect.sync(() => action(plan.run, ...args)))
 
-  /** Waits until everything journaled so far is committed (or the writer failed). */
-  const drained = (plan: LivePlan) => {
-    const target = plan.journaled()
-    return plan.committed.changes.pipe(
-      Stream.takeUntil((committed) => committed >= target),
-      Stream.runDrain,
-      Effect.raceFirst(Effect.ignore(Deferred.await(plan.done)))
-    )
-  }
+  /** Waits until everything journaled so far is committed, or the writer has ended (done or failed). */
+  const drained = (plan: LivePlan) =>
+    Effect.gen(function* () {
+      const target = plan.journaled()
+      for (;;) {
+        if ((yield* SubscriptionRef.get(plan.committed)) >= target) return
+        if (Option.isSome(yield* Fiber.poll(plan.writer))) return
+        // The writer commits a batch at a time; a short real wait between checks is enough.
+        yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+      }
+    })
 
   const detach: EngineService["detach"] = (masterplanId) =>
     Effect.gen(function* () {

@@ -40,6 +40,8 @@ export interface AtomRow {
   readonly error?: string | undefined
   /** The accepted code, stored once when the atom completes. */
   readonly code?: string | undefined
+  /** While retrying: when its backoff ends (epoch ms). */
+  readonly retryAt?: number | undefined
 }
 
 /** A phase checkpoint. */
@@ -51,6 +53,13 @@ export interface PhaseRow {
   readonly startedAt?: number | undefined
   readonly finishedAt?: number | undefined
   readonly durationMs?: number | undefined
+}
+
+/** A masterplan as a recovering process finds it. */
+export interface RecoverySnapshot {
+  readonly record: MasterplanRecord
+  readonly atoms: ReadonlyArray<AtomRow>
+  readonly costs: ReadonlyArray<CostCommit>
 }
 
 /** A new masterplan: its record, its plan, and its atoms (all pending). */
@@ -84,6 +93,13 @@ export interface StoreService {
     toSeq?: number
   ) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   readonly getMasterplan: (masterplanId: string) => Effect.Effect<Option.Option<MasterplanRecord>, StoreError>
+  /**
+   * Everything a process needs to take a masterplan over, read consistently: after any commit of
+   * a previous owner still in flight has landed (a process killed mid-commit may still have one).
+   */
+  readonly loadForRecovery: (
+    masterplanId: string
+  ) => Effect.Effect<Option.Option<RecoverySnapshot>, StoreError>
   /** Every masterplan, newest first (without their plans). */
   readonly listMasterplans: () => Effect.Effect<ReadonlyArray<Omit<MasterplanRecord, "plan">>, StoreError>
   readonly listAtoms: (masterplanId: string) => Effect.Effect<ReadonlyArray<AtomRow>, StoreError>
@@ -199,7 +215,8 @@ export const makeStoreMemory = (): StoreService => {
             costUsd: row.costUsd + change.costDelta,
             confidence: change.confidence ?? row.confidence,
             model: change.model ?? row.model,
-            error: change.error ?? row.error
+            error: change.error ?? row.error,
+            retryAt: change.retryAt ?? row.retryAt
           })
         }
         for (const { atomId, code } of results) {
@@ -225,6 +242,14 @@ export const makeStoreMemory = (): StoreService => {
         plan.events.slice(Math.max(0, fromSeq - 1), toSeq === undefined ? undefined : Math.max(0, toSeq))
       ),
     getMasterplan: (masterplanId) => Effect.sync(() => Option.fromNullable(plans.get(masterplanId)?.record)),
+    loadForRecovery: (masterplanId) =>
+      Effect.sync(() =>
+        Option.map(Option.fromNullable(plans.get(masterplanId)), (plan) => ({
+          record: plan.record,
+          atoms: [...plan.atoms.values()].sort((a, b) => a.index - b.index),
+          costs: [...plan.costs.values()]
+        }))
+      ),
     listMasterplans: () =>
       Effect.sync(() =>
         Array.from(plans.values(), ({ record: { plan: _, ...rest } }) => rest).sort(

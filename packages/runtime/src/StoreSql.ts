@@ -57,11 +57,12 @@ export const makeStoreSql = (name: string) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
 
+    /** A driver error, with the database's own words (constraint, connection...) in the message. */
     const unavailable = (detail: string) => (error: SqlError.SqlError) =>
       new StoreError({
         reason: "Unavailable",
         store: name,
-        detail: `${detail}: ${error.message}`,
+        detail: `${detail}: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ""}`,
         cause: error
       })
 
@@ -77,12 +78,24 @@ export const makeStoreSql = (name: string) =>
       )
     )
 
+    /**
+     * Serializes transactions on one masterplan. On PostgreSQL a transaction-scoped advisory lock:
+     * a recovering process waits until the commit of a killed owner (still running on the server)
+     * has landed or rolled back. SQLite serializes writers on the file already.
+     */
+    const lockMasterplan = (masterplanId: string) =>
+      sql.onDialectOrElse({
+        pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(hashtext(${masterplanId}))`),
+        orElse: () => Effect.void
+      })
+
     const commitIn = (
       masterplanId: string,
       events: ReadonlyArray<Event>,
       results: ReadonlyArray<{ atomId: string; code: string }>
     ) =>
       Effect.gen(function* () {
+        yield* lockMasterplan(masterplanId)
         const [head] = yield* sql<{ last_seq: number | string }>`
           SELECT last_seq FROM dm_masterplans WHERE id = ${masterplanId}`
         if (head === undefined)
@@ -127,7 +140,8 @@ export const makeStoreSql = (name: string) =>
             confidence: change?.confidence ?? null,
             model: change?.model ?? null,
             error: change?.error ?? null,
-            code: codes.get(atomId) ?? null
+            code: codes.get(atomId) ?? null,
+            retry_at: change?.retryAt ?? null
           }
         })
         // Every atom row exists from submission: the upsert only ever updates, folding the batch's change in.
@@ -141,7 +155,8 @@ export const makeStoreSql = (name: string) =>
               confidence = COALESCE(excluded.confidence, dm_atoms.confidence),
               model = COALESCE(excluded.model, dm_atoms.model),
               error = COALESCE(excluded.error, dm_atoms.error),
-              code = COALESCE(excluded.code, dm_atoms.code)`
+              code = COALESCE(excluded.code, dm_atoms.code),
+              retry_at = COALESCE(excluded.retry_at, dm_atoms.retry_at)`
         for (const part of chunks(projection.costs))
           yield* sql`INSERT INTO dm_cost_commits ${sql.insert(
             part.map((cost) => ({
@@ -281,6 +296,25 @@ export const makeStoreSql = (name: string) =>
           ),
           Effect.mapError(unavailable(`cannot read masterplan "${masterplanId}"`))
         ),
+      loadForRecovery: (masterplanId) =>
+        sql
+          .withTransaction(
+            Effect.gen(function* () {
+              yield* lockMasterplan(masterplanId)
+              const record = yield* service.getMasterplan(masterplanId)
+              if (Option.isNone(record)) return Option.none()
+              return Option.some({
+                record: record.value,
+                atoms: yield* service.listAtoms(masterplanId),
+                costs: yield* service.listCostCommits(masterplanId)
+              })
+            })
+          )
+          .pipe(
+            Effect.catchTag("SqlError", (error) =>
+              Effect.fail(unavailable(`cannot load masterplan "${masterplanId}"`)(error))
+            )
+          ),
       listMasterplans: () =>
         sql<MasterplanSqlRow>`SELECT id, name, status, phase, options, atom_count, wave_count, created_at, updated_at,
           last_seq FROM dm_masterplans ORDER BY created_at DESC`.pipe(
@@ -300,7 +334,8 @@ export const makeStoreSql = (name: string) =>
           model: string | null
           error: string | null
           code: string | null
-        }>`SELECT atom_id, idx, wave, status, attempts, interrupted, cost_usd, confidence, model, error, code
+          retry_at: number | string | null
+        }>`SELECT atom_id, idx, wave, status, attempts, interrupted, cost_usd, confidence, model, error, code, retry_at
            FROM dm_atoms WHERE masterplan_id = ${masterplanId} ORDER BY idx`.pipe(
           Effect.map((rows) =>
             rows.map((row): AtomRow => ({

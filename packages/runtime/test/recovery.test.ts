@@ -5,10 +5,11 @@ import {
   makeScriptedModel,
   makeStoreMemory,
   ModelProvider,
-  Store
+  Store,
+  StoreError
 } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
 import { expectRunInvariants } from "./runInvariants.js"
 
 /** A chain-and-fan plan: 30 atoms, each depending on the one three places before it. */
@@ -101,6 +102,55 @@ describe("crash recovery", () => {
     })
   )
 
+  it.effect("a backoff under way and the retry schedule carry over a restart", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      const engineOn = () =>
+        EngineLive.pipe(
+          Layer.provide(Layer.succeed(ModelProvider, makeScriptedModel())),
+          Layer.provide(Layer.succeed(Store, store))
+        )
+      const flaky = {
+        name: "flaky",
+        atoms: [{ id: "a", instruction: "x", simulate: { faults: ["overloaded", "overloaded"] } }]
+      }
+      // First process: the first attempt fails; the atom is backing off (about 5 s) when it stops.
+      const id = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        const id = yield* engine.submit(flaky)
+        yield* tick
+        yield* TestClock.adjust("1 second")
+        yield* engine.detach(id)
+        return id
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      const [row] = yield* store.listAtoms(id)
+      assert.strictEqual(row!.status, "retrying")
+      const retryAt = row!.retryAt!
+
+      // Second process: waits the rest of that backoff, and the next one continues the sequence (~10 s).
+      yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.recover(id)
+        const result = yield* Effect.fork(engine.result(id))
+        for (let i = 0; i < 40; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        assert.strictEqual((yield* result).type, "masterplan.completed")
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      const journal = yield* store.readEvents(id, 1)
+      const started = journal.filter((e) => e.type === "atom.started")
+      assert.deepStrictEqual(
+        started.map((e) => (e.type === "atom.started" ? e.attempt : 0)),
+        [1, 2, 3]
+      )
+      assert.isAtLeast(started[1]!.at, retryAt)
+      const delays = journal.flatMap((e) => (e.type === "atom.retrying" ? [e.delayMs] : []))
+      assert.strictEqual(delays.length, 2)
+      assert.isTrue(delays[1]! >= 9_000 && delays[1]! <= 11_000, `second delay ${delays[1]}`)
+    })
+  )
+
   it.effect("an ended masterplan is not resumed", () =>
     Effect.gen(function* () {
       const engine = yield* Engine
@@ -116,5 +166,40 @@ describe("crash recovery", () => {
         )
       )
     )
+  )
+})
+
+describe("a store that stops committing", () => {
+  it.effect("fails the run with the store's error instead of going on unrecorded, and shuts down", () =>
+    Effect.gen(function* () {
+      const memory = makeStoreMemory()
+      let commits = 0
+      const failing = Layer.succeed(Store, {
+        ...memory,
+        commit: (id, batch) =>
+          ++commits > 2
+            ? Effect.fail(new StoreError({ reason: "Unavailable", store: "flaky:", detail: "disk full" }))
+            : memory.commit(id, batch)
+      })
+      const outcome = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        const id = yield* engine.submit(plan)
+        const streamed = yield* Effect.fork(Stream.runDrain(engine.events(id)))
+        const result = yield* Effect.fork(engine.result(id))
+        for (let i = 0; i < 10; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        return {
+          stream: yield* Effect.flip(Fiber.join(streamed)),
+          result: yield* Effect.flip(Fiber.join(result))
+        }
+      }).pipe(
+        Effect.provide(EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(failing))),
+        Effect.scoped
+      )
+      assert.strictEqual(outcome.result._tag, "StoreError")
+      assert.include(outcome.stream.message, "disk full")
+    })
   )
 })

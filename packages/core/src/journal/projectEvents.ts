@@ -15,6 +15,8 @@ export interface AtomRowChange {
   confidence?: number
   model?: string
   error?: string
+  /** When a retrying atom's backoff ends (epoch ms): a restart waits it out, as the schedule decided. */
+  retryAt?: number
 }
 
 /** A phase checkpoint as the journal records it. */
@@ -127,6 +129,9 @@ export const projectEvents = (events: ReadonlyArray<Event>): JournalProjection =
         break
       case "atom.interrupted":
         change.interruptedDelta++
+        break
+      case "atom.retrying":
+        change.retryAt = event.at + Math.ceil(event.delayMs)
         break
       case "atom.review":
         change.confidence = event.confidence

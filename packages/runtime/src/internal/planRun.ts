@@ -18,7 +18,7 @@ import { createActor, fromCallback, fromPromise } from "xstate"
 import type { ModelProviderService } from "../ModelProvider.js"
 import type { AtomRow } from "../Store.js"
 import { makeRetrySchedule, nextRetry } from "../RetrySchedule.js"
-import type { RetrySchedule, RetryState } from "../RetrySchedule.js"
+import type { RetryDecision, RetrySchedule, RetryState } from "../RetrySchedule.js"
 import { SummaryTally } from "./summaryTally.js"
 
 /** Everything one masterplan run needs; the engine builds it from the submitted plan. */
@@ -84,6 +84,8 @@ export class PlanRun {
   private readonly priorInterrupted: Int32Array
   /** Atoms that were mid-call when the previous process stopped: journaled as interrupted at start. */
   private readonly interruptedAtStart: Array<number> = []
+  /** Recovered atoms still in a backoff the previous process began: when it ends (epoch ms). */
+  private readonly backoffUntil = new Map<number, number>()
   private detaching = false
   private readonly queue: ReadyQueue
   private readonly tally: SummaryTally
@@ -121,7 +123,6 @@ export class PlanRun {
     this.priorAttempts = new Int32Array(size)
     this.priorInterrupted = new Int32Array(size)
     this.tally = new SummaryTally(size, graph.waves.length)
-    if (config.recovered) this.restore(config.recovered)
     this.longestPath = graph.criticalPath.length
     this.retrySchedule = makeRetrySchedule(config.options.retry)
     const remaining = graph.remaining
@@ -137,6 +138,7 @@ export class PlanRun {
       fiber.addObserver(onExit)
       return () => fiber.unsafeInterruptAsFork(FiberId.none)
     }
+    if (config.recovered) this.restore(config.recovered)
     this.masterplanActor = createActor(
       masterplanMachine.provide({
         actors: { runExecution: fromPromise(({ signal }) => this.execute(signal)) }
@@ -241,7 +243,11 @@ export class PlanRun {
       this.priorAttempts[index] = row.attempts
       this.priorInterrupted[index] = row.interrupted
       if (row.status === "running") this.interruptedAtStart.push(index)
-      if (!settledStatuses.has(row.status)) continue
+      if (row.status === "retrying" && row.retryAt !== undefined) this.backoffUntil.set(index, row.retryAt)
+      if (!settledStatuses.has(row.status)) {
+        this.retryStates[index] = this.replayRetries(row.attempts - row.interrupted)
+        continue
+      }
       this.created[index] = 1
       this.settled++
       for (const dependent of graph.dependents[index]!) {
@@ -336,9 +342,36 @@ export class PlanRun {
     for (const atom of atoms) this.resolve(atom)
   }
 
+  /**
+   * Where an atom stands in its retry schedule after `failures` failed attempts: the schedule is
+   * stepped that many times, so a resumed atom's next backoff continues the sequence.
+   */
+  private replayRetries(failures: number): RetryState {
+    let state: RetryState = undefined
+    const failure: AttemptFailure = { reason: "unknown", retryable: true, message: "replayed" }
+    for (let i = 0; i < failures; i++) {
+      const decision: Option.Option<RetryDecision> = Runtime.runSync(this.config.runtime)(
+        nextRetry(this.retrySchedule, state, failure, this.now())
+      )
+      if (Option.isNone(decision)) break
+      state = decision.value.state
+    }
+    return state
+  }
+
   /** Decides a pending atom whose dependencies have all settled, or one of which failed. */
   private resolve(index: number): void {
     if (this.created[index] === 1) return
+    const backoffEnds = this.backoffUntil.get(index)
+    if (backoffEnds !== undefined) {
+      // A backoff begun by the previous process is waited out before the atom is ready again.
+      this.backoffUntil.delete(index)
+      const remainingMs = backoffEnds - this.now()
+      if (remainingMs > 0) {
+        this.runFiber(Effect.sleep(Duration.millis(remainingMs)), () => this.defer(() => this.resolve(index)))
+        return
+      }
+    }
     const doomedBy = this.doomedBy[index]
     if (doomedBy !== undefined) this.actor(index).send({ type: "SKIP", becauseOf: doomedBy })
     else if (this.unsettledDeps[index] === 0) this.actor(index).send({ type: "READY" })

@@ -67,5 +67,9 @@ export const storeMigrations = Migrator.fromRecord({
       at BIGINT NOT NULL,
       PRIMARY KEY (masterplan_id, atom_id, attempt)
     )`
+  }),
+  "0002_retry_at": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE dm_atoms ADD COLUMN retry_at BIGINT`
   })
 })
