@@ -66,6 +66,36 @@ export const makeStoreSql = (name: string) =>
         cause: error
       })
 
+    // An SQLite file is the store's alone: one with other tables and none of ours belongs to
+    // another program, and is refused rather than written into. (A PostgreSQL database is shared.)
+    const tablesNotOurs: Effect.Effect<Array<string>, SqlError.SqlError> = sql.onDialectOrElse({
+      sqlite: () =>
+        Effect.map(
+          sql<{
+            name: string
+          }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
+          (rows) => (rows.some((row) => row.name === "dm_migrations") ? [] : rows.map((row) => row.name))
+        ),
+      orElse: () => Effect.succeed<Array<string>>([])
+    })
+    const foreignTables = yield* tablesNotOurs.pipe(
+      Effect.mapError(
+        (error) =>
+          new StoreError({
+            reason: "Corrupt",
+            store: name,
+            detail: `cannot read the database: ${error.cause instanceof Error ? error.cause.message : error.message}`,
+            cause: error
+          })
+      )
+    )
+    if (foreignTables.length > 0)
+      return yield* new StoreError({
+        reason: "Corrupt",
+        store: name,
+        detail: `not a DevMatrix database (it has other tables: ${foreignTables.slice(0, 5).join(", ")})`
+      })
+
     yield* Migrator.make({})({ loader: storeMigrations, table: "dm_migrations" }).pipe(
       Effect.mapError(
         (error) =>

@@ -1,5 +1,7 @@
 import { StoreSqlite } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -19,6 +21,29 @@ describe("StoreSqlite at start", () => {
       assert.strictEqual(error.reason, "Corrupt")
       assert.include(error.message, `sqlite:${file}`)
       assert.include(error.message, "not an SQLite database")
+    })
+  )
+
+  it.effect("refuses an SQLite database that belongs to another program, and leaves it untouched", () =>
+    Effect.gen(function* () {
+      const file = tempFile()
+      const other = SqliteClient.layer({ filename: file })
+      yield* Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) => sql`CREATE TABLE invoices (id INTEGER PRIMARY KEY)`
+      ).pipe(Effect.provide(other))
+      const error = yield* Effect.flip(Layer.build(StoreSqlite(file)).pipe(Effect.scoped))
+      assert.strictEqual(error.reason, "Corrupt")
+      assert.include(error.message, "not a DevMatrix database")
+      assert.include(error.message, "invoices")
+      const tables = yield* Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) => sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`
+      ).pipe(Effect.provide(other))
+      assert.deepStrictEqual(
+        tables.map((t) => t.name),
+        ["invoices"]
+      )
     })
   )
 

@@ -1,4 +1,4 @@
-import { Engine, Store } from "@devmatrix/runtime"
+import { Engine, finishedStatuses, Store } from "@devmatrix/runtime"
 import { Effect, Option } from "effect"
 import { parseArgs } from "node:util"
 import { ExitCode, UsageError } from "./exitCodes.js"
@@ -46,9 +46,7 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
       yield* remember(args.masterplanId)
       yield* engine.recover(args.masterplanId)
     } else {
-      const unfinished = (yield* store.listMasterplans()).filter(
-        (p) => p.status !== "completed" && p.status !== "failed" && p.status !== "cancelled"
-      )
+      const unfinished = (yield* store.listMasterplans()).filter((p) => !finishedStatuses.has(p.status))
       yield* Effect.forEach(unfinished, (p) => remember(p.id), { discard: true })
       ids.push(...(yield* engine.recoverAll()))
       if (ids.length === 0) {

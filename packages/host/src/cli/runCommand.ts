@@ -1,4 +1,4 @@
-import { Engine } from "@devmatrix/runtime"
+import { Engine, finishedStatuses, Store } from "@devmatrix/runtime"
 import { Effect } from "effect"
 import { readFile } from "node:fs/promises"
 import { UsageError } from "./exitCodes.js"
@@ -35,6 +35,16 @@ export const runCommand = (args: RunArgs, terminal: Terminal) =>
       ...(args.masterplanId !== undefined ? { masterplanId: args.masterplanId } : {}),
       options: args.overrides
     })
-    if (args.notice !== undefined && !args.json) terminal.stderr.write(`${args.notice}\n`)
+    if (!args.json) {
+      if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
+      const store = yield* Store
+      const others = (yield* store.listMasterplans()).filter(
+        (p) => p.id !== masterplanId && !finishedStatuses.has(p.status)
+      )
+      if (others.length > 0)
+        terminal.stderr.write(
+          `${others.length} other unfinished masterplan(s) in ${store.name}: \`devmatrix resume\` continues them\n`
+        )
+    }
     return yield* followPlan(engine, masterplanId, args, terminal)
   })
