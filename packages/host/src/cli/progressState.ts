@@ -126,20 +126,17 @@ export const applyEvent = (state: ProgressState, event: Event): ProgressState =>
       wave(state, event.wave).completed++
       break
     case "atom.failed":
+    case "atom.cancelled": {
       stopRunning(state, event.atomId, event.wave)
       if (state.retryingAtoms.delete(event.atomId)) state.retrying--
-      state.failed++
-      wave(state, event.wave).failed++
+      const outcome = event.type === "atom.failed" ? "failed" : "cancelled"
+      state[outcome]++
+      wave(state, event.wave)[outcome]++
       break
+    }
     case "atom.skipped":
       state.skipped++
       wave(state, event.wave).skipped++
-      break
-    case "atom.cancelled":
-      stopRunning(state, event.atomId, event.wave)
-      if (state.retryingAtoms.delete(event.atomId)) state.retrying--
-      state.cancelled++
-      wave(state, event.wave).cancelled++
       break
     case "cost.updated":
       state.costUsd = event.totalUsd

@@ -1,5 +1,5 @@
 import type { Event, EventBody, RunOptions } from "@devmatrix/core"
-import { RunOptions as RunOptionsSchema } from "@devmatrix/core"
+import { emptySummary, RunOptions as RunOptionsSchema } from "@devmatrix/core"
 import type { Store, StoreError } from "@devmatrix/runtime"
 import { Store as StoreTag } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
@@ -220,28 +220,7 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
                   seq: 2,
                   at,
                   reason: "x",
-                  summary: {
-                    outcome: "cancelled",
-                    atoms: {
-                      total: 3,
-                      completed: 0,
-                      failed: 0,
-                      skipped: 0,
-                      cancelled: 3,
-                      blocked: 0,
-                      review: 0
-                    },
-                    waves: 2,
-                    calls: 0,
-                    retries: 0,
-                    costUsd: 0,
-                    costByModel: {},
-                    inputTokens: 0,
-                    outputTokens: 0,
-                    cacheHits: 0,
-                    durationMs: 0,
-                    failures: []
-                  }
+                  summary: { ...emptySummary(3, 2), outcome: "cancelled" }
                 }
               ],
               results: []
