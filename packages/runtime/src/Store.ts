@@ -38,7 +38,7 @@ export interface AtomRow {
   readonly confidence?: number | undefined
   readonly model?: string | undefined
   readonly error?: string | undefined
-  /** The accepted code, stored once when the atom completes. */
+  /** The accepted code, stored once when the atom completes (while in review: the output under review). */
   readonly code?: string | undefined
   /** While retrying: when its backoff ends (epoch ms). */
   readonly retryAt?: number | undefined

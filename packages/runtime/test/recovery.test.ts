@@ -151,6 +151,45 @@ describe("crash recovery", () => {
     })
   )
 
+  it.effect("an atom waiting for its reviewer keeps its paid output across a restart", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      const paid: Array<string> = []
+      const engineOn = () =>
+        EngineLive.pipe(Layer.provide(countingModel(paid, 0)), Layer.provide(Layer.succeed(Store, store)))
+      const unsure = {
+        name: "unsure",
+        atoms: [
+          { id: "u", instruction: "x", simulate: { confidence: 0.2 } },
+          { id: "after", dependsOn: ["u"], instruction: "y" }
+        ]
+      }
+      const id = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        const id = yield* engine.submit(unsure)
+        for (let i = 0; i < 3; i++) yield* tick
+        yield* engine.detach(id)
+        return id
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      const [u] = yield* store.listAtoms(id)
+      assert.strictEqual(u!.status, "review")
+      assert.deepStrictEqual(paid, ["u#1"])
+
+      yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.recover(id)
+        for (let i = 0; i < 3; i++) yield* tick
+        yield* engine.review(id, "u", { edit: "export const u = 1" })
+        assert.strictEqual((yield* engine.result(id)).type, "masterplan.completed")
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      // The reviewed atom was not called again; only its dependent was.
+      assert.deepStrictEqual(paid, ["u#1", "after#1"])
+      const rows = yield* store.listAtoms(id)
+      assert.strictEqual(rows[0]!.code, "export const u = 1")
+      assert.isTrue(rows.every((row) => row.status === "completed"))
+    })
+  )
+
   it.effect("an ended masterplan is not resumed", () =>
     Effect.gen(function* () {
       const engine = yield* Engine

@@ -64,6 +64,8 @@ export interface BackoffInput {
 /** Commands the engine (and reviewers) send to an atom. */
 export type AtomCommand =
   | { readonly type: "READY" }
+  /** A restarted process puts back an atom that was waiting for its reviewer, with the output to review. */
+  | { readonly type: "RESTORE_REVIEW"; readonly output: ModelCallOutput }
   | { readonly type: "ENQUEUE"; readonly priority: number }
   | { readonly type: "START" }
   | { readonly type: "SKIP"; readonly becauseOf: string }
@@ -171,7 +173,11 @@ export const atomMachine = setup({
   on: { CANCEL: ".cancelled" },
   states: {
     pending: {
-      on: { READY: "ready", SKIP: "skipped" }
+      on: {
+        READY: "ready",
+        SKIP: "skipped",
+        RESTORE_REVIEW: { target: "review", actions: assign({ result: ({ event }) => event.output }) }
+      }
     },
     ready: {
       entry: emit(({ context }) => ({ type: "atom.ready" as const, ...ref(context) })),

@@ -169,6 +169,16 @@ describe("atomMachine", () => {
     }
   })
 
+  it("is put back in review by a restarted process, without a new call", () => {
+    const { snapshot, types } = run([
+      { type: "RESTORE_REVIEW", output: output(good, 0.4) },
+      { type: "APPROVE" }
+    ])
+    expect(types).toEqual(["atom.review", "atom.completed"])
+    expect(snapshot.context.attempts).toBe(0)
+    expect(snapshot.value).toBe("completed")
+  })
+
   it("ignores commands that do not apply in its state", () => {
     const { snapshot, types } = run([{ type: "START" }, { type: "APPROVE" }, { type: "READY" }])
     expect(snapshot.value).toBe("ready")

@@ -84,6 +84,8 @@ export class PlanRun {
   private readonly priorInterrupted: Int32Array
   /** Atoms that were mid-call when the previous process stopped: journaled as interrupted at start. */
   private readonly interruptedAtStart: Array<number> = []
+  /** Recovered atoms that were waiting for a reviewer, with the output under review. */
+  private readonly reviewAtStart = new Map<number, ModelCallOutput>()
   /** Recovered atoms still in a backoff the previous process began: when it ends (epoch ms). */
   private readonly backoffUntil = new Map<number, number>()
   private detaching = false
@@ -244,6 +246,15 @@ export class PlanRun {
       this.priorInterrupted[index] = row.interrupted
       if (row.status === "running") this.interruptedAtStart.push(index)
       if (row.status === "retrying" && row.retryAt !== undefined) this.backoffUntil.set(index, row.retryAt)
+      if (row.status === "review" && row.code !== undefined)
+        this.reviewAtStart.set(index, {
+          code: row.code,
+          confidence: row.confidence ?? 0,
+          model: row.model ?? this.config.options.model,
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0
+        })
       if (!settledStatuses.has(row.status)) {
         this.retryStates[index] = this.replayRetries(row.attempts - row.interrupted)
         continue
@@ -372,6 +383,13 @@ export class PlanRun {
         return
       }
     }
+    const underReview = this.reviewAtStart.get(index)
+    if (underReview !== undefined) {
+      // Its output was paid for and stored: the reviewer decides on it, no new call is made.
+      this.reviewAtStart.delete(index)
+      this.outputs[index] = underReview.code
+      return void this.actor(index).send({ type: "RESTORE_REVIEW", output: underReview })
+    }
     const doomedBy = this.doomedBy[index]
     if (doomedBy !== undefined) this.actor(index).send({ type: "SKIP", becauseOf: doomedBy })
     else if (this.unsettledDeps[index] === 0) this.actor(index).send({ type: "READY" })
@@ -402,10 +420,11 @@ export class PlanRun {
   }
 
   private onAtomEvent(index: number, event: EventBody): void {
-    if (event.type === "atom.completed") {
+    if (event.type === "atom.completed" || event.type === "atom.review") {
+      // The output is stored with the event that settles it (completion) or parks it (review).
       this.config.journal(event, this.outputs[index])
       this.tally.add(event)
-      this.outputs[index] = undefined
+      if (event.type === "atom.completed") this.outputs[index] = undefined
     } else this.record(event)
     switch (event.type) {
       case "atom.ready":
