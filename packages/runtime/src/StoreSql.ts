@@ -379,7 +379,8 @@ export const makeStoreSql = (name: string) =>
               confidence: opt(row.confidence),
               model: opt(row.model),
               error: opt(row.error),
-              code: opt(row.code)
+              code: opt(row.code),
+              retryAt: row.retry_at === null ? undefined : num(row.retry_at)
             }))
           ),
           Effect.mapError(unavailable(`cannot read the atoms of "${masterplanId}"`))

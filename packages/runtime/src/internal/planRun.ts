@@ -99,6 +99,7 @@ export class PlanRun {
     onExit: (exit: Exit.Exit<A, E>) => void
   ) => () => void
   private running = 0
+  private startedAtMs = 0
   private admittedThisTurn = 0
   private turnPending = false
   private paused = false
@@ -216,11 +217,6 @@ export class PlanRun {
     return true
   }
 
-  /** Stops every actor; in-flight calls are interrupted through their AbortSignal. */
-  stop(): void {
-    this.masterplanActor.stop()
-  }
-
   /**
    * Stops without deciding anything: no cancellation, no terminal event. In-flight calls are
    * interrupted; what was journaled stays, and another process can resume the plan from it.
@@ -273,8 +269,6 @@ export class PlanRun {
     )
       this.currentWave++
   }
-
-  private startedAtMs = 0
 
   private elapsedMs(): number {
     return this.startedAtMs === 0 ? 0 : Math.max(0, this.now() - this.startedAtMs)

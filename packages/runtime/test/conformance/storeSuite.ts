@@ -173,6 +173,30 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
         )
     )
 
+    it.effect("keeps when a retrying atom's backoff ends (whole milliseconds)", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          yield* store.createMasterplan(newPlan("p"))
+          const events = stamp("p", [
+            { type: "atom.started", atomId: "a", wave: 0, attempt: 1 },
+            {
+              type: "atom.retrying",
+              atomId: "a",
+              wave: 0,
+              attempt: 1,
+              reason: "overloaded",
+              error: "529",
+              delayMs: 1500.4
+            }
+          ])
+          yield* store.commit("p", { events, results: [] })
+          const [a] = yield* store.listAtoms("p")
+          assert.strictEqual(a!.status, "retrying")
+          assert.strictEqual(a!.retryAt, events[1]!.at + 1501)
+        })
+      )
+    )
+
     it.effect("counts interrupted attempts and keeps phase checkpoints", () =>
       withStore((store) =>
         Effect.gen(function* () {
