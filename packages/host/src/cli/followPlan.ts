@@ -17,7 +17,7 @@ const exitCodeOf = (terminal: TerminalEvent): ExitCode =>
 
 /** The command that picks a stopped plan up again, with the store it lives in. */
 export const resumeCommand = (masterplanId: string, store: string): string =>
-  `devmatrix resume ${masterplanId}${store === "memory:" ? "" : ` --store ${store}`}`
+  `devmatrix resume ${masterplanId} --store ${store}`
 
 /**
  * Shows a running plan's events until it ends (JSON lines with `--json`, live progress on a
@@ -68,7 +68,9 @@ export const followPlan = (
     if (outcome === "interrupted") {
       yield* engine.detach(masterplanId)
       terminal.stderr.write(
-        `interrupted: masterplan ${masterplanId} is saved; continue it with\n  ${resumeCommand(masterplanId, args.store)}\n`
+        args.store === "memory:"
+          ? `interrupted: masterplan ${masterplanId} ran on the memory: store, which keeps nothing; it cannot be resumed\n`
+          : `interrupted: masterplan ${masterplanId} is saved; continue it with\n  ${resumeCommand(masterplanId, args.store)}\n`
       )
       return ExitCode.interrupted
     }
