@@ -146,10 +146,16 @@ export const nextPhaseRow = (
         durationMs: change.durationMs ?? row.durationMs
       }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** The atoms' rows in plan order, as copies: the memory store updates its own rows in place. */
+const atomRowsOf = (plan: MemoryPlan): Array<AtomRow> =>
+  Array.from(plan.atoms.values(), (row) => ({ ...row })).sort((a, b) => a.index - b.index)
+
 interface MemoryPlan {
   record: MasterplanRecord
   readonly events: Array<Event>
-  readonly atoms: Map<string, AtomRow>
+  readonly atoms: Map<string, Mutable<AtomRow>>
   readonly phases: Map<PipelinePhase, PhaseRow>
   readonly costs: Map<string, CostCommit>
 }
@@ -183,7 +189,21 @@ export const makeStoreMemory = (): StoreService => {
           atoms: new Map(
             atoms.map((atom) => [
               atom.atomId,
-              { ...atom, status: "pending", attempts: 0, interrupted: 0, costUsd: 0 } satisfies AtomRow
+              // Every field present from the start: rows change in place, and a stable shape keeps that fast.
+              {
+                atomId: atom.atomId,
+                index: atom.index,
+                wave: atom.wave,
+                status: "pending",
+                attempts: 0,
+                interrupted: 0,
+                costUsd: 0,
+                confidence: undefined,
+                model: undefined,
+                error: undefined,
+                code: undefined,
+                retryAt: undefined
+              } satisfies AtomRow
             ])
           ),
           phases: new Map(initialPhases().map((row) => [row.phase, row])),
@@ -204,24 +224,22 @@ export const makeStoreMemory = (): StoreService => {
           )
         const projection = projectEvents(events)
         plan.events.push(...events)
+        // Rows are updated in place (a commit touches thousands of them); readers get copies.
         for (const [atomId, change] of projection.atoms) {
           const row = plan.atoms.get(atomId)
           if (row === undefined) continue
-          plan.atoms.set(atomId, {
-            ...row,
-            status: change.status ?? row.status,
-            attempts: Math.max(row.attempts, change.attempts ?? 0),
-            interrupted: row.interrupted + change.interruptedDelta,
-            costUsd: row.costUsd + change.costDelta,
-            confidence: change.confidence ?? row.confidence,
-            model: change.model ?? row.model,
-            error: change.error ?? row.error,
-            retryAt: change.retryAt ?? row.retryAt
-          })
+          row.status = change.status ?? row.status
+          row.attempts = Math.max(row.attempts, change.attempts ?? 0)
+          row.interrupted += change.interruptedDelta
+          row.costUsd += change.costDelta
+          row.confidence = change.confidence ?? row.confidence
+          row.model = change.model ?? row.model
+          row.error = change.error ?? row.error
+          row.retryAt = change.retryAt ?? row.retryAt
         }
         for (const { atomId, code } of results) {
           const row = plan.atoms.get(atomId)
-          if (row !== undefined) plan.atoms.set(atomId, { ...row, code })
+          if (row !== undefined) row.code = code
         }
         for (const change of projection.phases)
           plan.phases.set(change.phase, nextPhaseRow(plan.phases.get(change.phase)!, change))
@@ -246,7 +264,7 @@ export const makeStoreMemory = (): StoreService => {
       Effect.sync(() =>
         Option.map(Option.fromNullable(plans.get(masterplanId)), (plan) => ({
           record: plan.record,
-          atoms: [...plan.atoms.values()].sort((a, b) => a.index - b.index),
+          atoms: atomRowsOf(plan),
           costs: [...plan.costs.values()]
         }))
       ),
@@ -257,7 +275,7 @@ export const makeStoreMemory = (): StoreService => {
         )
       ),
     listAtoms: (masterplanId) =>
-      Effect.map(find(masterplanId), (plan) => [...plan.atoms.values()].sort((a, b) => a.index - b.index)),
+      Effect.map(find(masterplanId), atomRowsOf),
     listPhases: (masterplanId) => Effect.map(find(masterplanId), (plan) => [...plan.phases.values()]),
     listCostCommits: (masterplanId) => Effect.map(find(masterplanId), (plan) => [...plan.costs.values()]),
     deleteFinishedBefore: (cutoffMs) =>
