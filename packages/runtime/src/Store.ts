@@ -274,8 +274,7 @@ export const makeStoreMemory = (): StoreService => {
           (a, b) => b.createdAt - a.createdAt
         )
       ),
-    listAtoms: (masterplanId) =>
-      Effect.map(find(masterplanId), atomRowsOf),
+    listAtoms: (masterplanId) => Effect.map(find(masterplanId), atomRowsOf),
     listPhases: (masterplanId) => Effect.map(find(masterplanId), (plan) => [...plan.phases.values()]),
     listCostCommits: (masterplanId) => Effect.map(find(masterplanId), (plan) => [...plan.costs.values()]),
     deleteFinishedBefore: (cutoffMs) =>
