@@ -17,7 +17,7 @@ import {
   Effect,
   Either,
   ExecutionStrategy,
-  Fiber,
+  FiberId,
   Layer,
   Option,
   Queue,
@@ -142,12 +142,16 @@ interface JournalBuffer {
   pending: Array<Event>
   results: Array<{ atomId: string; code: string }>
   readonly signal: Queue.Queue<void>
+  /** The highest seq committed so far, as the writer last saw it. */
+  committedSeq: number
+  /** The writer has stopped (terminal event committed, or a commit failed): nothing more will be committed. */
+  writerEnded: boolean
+  /** Waiting for the writer to commit up to a seq (or to stop), released by the writer itself. */
+  readonly drainWaiters: Array<{ readonly upTo: number; readonly drained: Deferred.Deferred<void> }>
 }
 
 interface LivePlan {
   readonly run: PlanRun
-  /** Commits the journal; once it has ended, nothing more will be committed. */
-  readonly writer: Fiber.RuntimeFiber<void>
   readonly buffer: JournalBuffer
   /** Highest seq committed to the store: readers follow it. */
   readonly committed: SubscriptionRef.SubscriptionRef<number>
@@ -194,11 +198,23 @@ export const make = Effect.gen(function* () {
       return plan ? Effect.succeed(plan) : Effect.fail(new MasterplanNotFound({ masterplanId }))
     })
 
+  /** Lets those waiting for the journal to be committed up to `committed` (or beyond) go on. */
+  const releaseDrainWaiters = (buffer: JournalBuffer, committed: number) =>
+    Effect.suspend(() => {
+      const waiting = buffer.drainWaiters
+      const released = []
+      for (let i = waiting.length - 1; i >= 0; i--)
+        if (waiting[i]!.upTo <= committed) released.push(...waiting.splice(i, 1))
+      return Effect.forEach(released, (waiter) => Deferred.succeed(waiter.drained, undefined), {
+        discard: true
+      })
+    })
+
   /**
    * Commits journaled events in batches (group commit): each commit takes everything journaled
    * while the previous one ran, so durability costs one store transaction per batch, not per event.
    */
-  const journalWriter = (masterplanId: string, live: Omit<LivePlan, "run" | "journaled" | "writer">) =>
+  const journalWriter = (masterplanId: string, live: Omit<LivePlan, "run" | "journaled">) =>
     Effect.gen(function* () {
       for (;;) {
         yield* Queue.take(live.buffer.signal)
@@ -207,11 +223,22 @@ export const make = Effect.gen(function* () {
         live.buffer.pending = []
         live.buffer.results = []
         yield* store.commit(masterplanId, { events, results })
-        yield* SubscriptionRef.set(live.committed, events[events.length - 1]!.seq)
+        const committed = events[events.length - 1]!.seq
+        yield* SubscriptionRef.set(live.committed, committed)
+        live.buffer.committedSeq = committed
+        yield* releaseDrainWaiters(live.buffer, committed)
         const terminal = events.find(isTerminalEvent)
         if (terminal !== undefined) return yield* Deferred.succeed(live.done, terminal)
       }
-    }).pipe(Effect.catchAll((error) => Deferred.fail(live.done, error)))
+    }).pipe(
+      Effect.catchAll((error) => Deferred.fail(live.done, error)),
+      Effect.ensuring(
+        Effect.suspend(() => {
+          live.buffer.writerEnded = true
+          return releaseDrainWaiters(live.buffer, Number.POSITIVE_INFINITY)
+        })
+      )
+    )
 
   /** Starts running a plan: its journal, its writer, its actors. */
   const launch = (
@@ -220,7 +247,14 @@ export const make = Effect.gen(function* () {
     lastSeq: number
   ) =>
     Effect.gen(function* () {
-      const buffer: JournalBuffer = { pending: [], results: [], signal: yield* Queue.dropping<void>(1) }
+      const buffer: JournalBuffer = {
+        pending: [],
+        results: [],
+        signal: yield* Queue.dropping<void>(1),
+        committedSeq: lastSeq,
+        writerEnded: false,
+        drainWaiters: []
+      }
       const live = {
         buffer,
         committed: yield* SubscriptionRef.make(lastSeq),
@@ -237,8 +271,8 @@ export const make = Effect.gen(function* () {
         if (buffer.pending.push(event) === 1) buffer.signal.unsafeOffer(undefined)
       }
       const run = new PlanRun({ ...config, masterplanId, provider, runtime, journal, nowMs })
-      const writer = yield* Effect.forkIn(Effect.asVoid(journalWriter(masterplanId, live)), writers)
-      plans.set(masterplanId, { run, writer, ...live, journaled: () => seq })
+      yield* Effect.forkIn(Effect.asVoid(journalWriter(masterplanId, live)), writers)
+      plans.set(masterplanId, { run, ...live, journaled: () => seq })
       run.submit()
       run.start()
     })
@@ -348,27 +382,30 @@ export const make = Effect.gen(function* () {
     (masterplanId: string, ...args: TArgs) =>
       Effect.flatMap(find(masterplanId), (plan) => Effect.sync(() => action(plan.run, ...args)))
 
-  /** Waits until everything journaled so far is committed, or the writer has ended (done or failed). */
+  /**
+   * Waits until everything journaled so far is committed, or the writer has stopped. The writer
+   * releases the wait itself: nothing here needs interrupting, so this also works from a finalizer
+   * (where the engine detaches its plans, uninterruptibly).
+   */
   const drained = (plan: LivePlan) =>
-    Effect.gen(function* () {
-      const target = plan.journaled()
-      for (;;) {
-        if ((yield* SubscriptionRef.get(plan.committed)) >= target) return
-        if (Option.isSome(yield* Fiber.poll(plan.writer))) return
-        // The writer commits a batch at a time; a short real wait between checks is enough.
-        yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
-      }
+    Effect.suspend(() => {
+      const upTo = plan.journaled()
+      const buffer = plan.buffer
+      if (buffer.writerEnded || buffer.committedSeq >= upTo) return Effect.void
+      const drained = Deferred.unsafeMake<void>(FiberId.none)
+      buffer.drainWaiters.push({ upTo, drained })
+      return Deferred.await(drained)
     })
 
   const detach: EngineService["detach"] = (masterplanId) =>
     Effect.gen(function* () {
       const plan = yield* find(masterplanId)
       plan.run.detach()
-      yield* Effect.raceFirst(
-        drained(plan),
-        Effect.flatMap(Deferred.await(plan.done), () => Effect.void)
-      )
+      yield* drained(plan)
       plans.delete(masterplanId)
+      // A writer that stopped on a store error: the journal could not be kept, say so.
+      const ended = yield* Deferred.poll(plan.done)
+      if (Option.isSome(ended)) yield* Effect.asVoid(ended.value)
     })
 
   yield* Effect.addFinalizer(() =>

@@ -102,6 +102,57 @@ describe("crash recovery", () => {
     })
   )
 
+  it.effect(
+    "closing the engine mid-run detaches the plan: what was journaled is committed, nothing paid is lost",
+    () =>
+      Effect.gen(function* () {
+        const memory = makeStoreMemory()
+        // Commits that take a real turn of the event loop, so that closing the engine finds some in flight.
+        const slowCommits = Layer.succeed(Store, {
+          ...memory,
+          commit: (id, batch) => Effect.zipRight(tick, memory.commit(id, batch))
+        })
+        const paid: Array<string> = []
+        const engineOn = () => EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(slowCommits))
+
+        yield* Effect.gen(function* () {
+          const engine = yield* Engine
+          yield* engine.submit(plan, { masterplanId: "mp-closed" })
+          for (let i = 0; i < 4; i++) {
+            yield* tick
+            yield* TestClock.adjust("1 second")
+          }
+          // Calls answer at this instant; the scope closes before their events have been committed.
+          yield* TestClock.adjust("1 second")
+        }).pipe(Effect.provide(engineOn()), Effect.scoped)
+
+        const record = yield* memory.getMasterplan("mp-closed")
+        assert.strictEqual(record._tag, "Some")
+        const journal = yield* memory.readEvents("mp-closed", 1)
+        assert.strictEqual(journal.at(-1)?.seq, record._tag === "Some" ? record.value.lastSeq : -1)
+        // Every call that returned before the close has its cost committed.
+        const costs = yield* memory.listCostCommits("mp-closed")
+        assert.isAbove(paid.length, 0)
+        assert.deepStrictEqual(costs.map((c) => `${c.atomId}#${c.attempt}`).sort(), [...paid].sort())
+
+        const end = yield* Effect.gen(function* () {
+          const engine = yield* Engine
+          assert.deepStrictEqual(yield* engine.recoverAll(), ["mp-closed"])
+          const collecting = yield* Effect.fork(engine.result("mp-closed"))
+          for (let i = 0; i < 60; i++) {
+            yield* tick
+            yield* TestClock.adjust("1 second")
+          }
+          return yield* collecting
+        }).pipe(Effect.provide(engineOn()), Effect.scoped)
+        assert.strictEqual(end.type, "masterplan.completed")
+        expectRunInvariants(yield* memory.readEvents("mp-closed", 1), atoms, {
+          concurrency: 3,
+          mode: "eager"
+        })
+      })
+  )
+
   it.effect("a backoff under way and the retry schedule carry over a restart", () =>
     Effect.gen(function* () {
       const store = makeStoreMemory()
