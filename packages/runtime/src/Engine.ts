@@ -160,8 +160,6 @@ interface LivePlan {
   readonly journaled: () => number
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
-
 /** How often `events(..., { follow: true })` looks for new events of a plan run elsewhere. */
 const followIntervalMs = 250
 
@@ -262,11 +260,9 @@ export const make = Effect.gen(function* () {
       }
       let seq = lastSeq
       const journal = (body: EventBody, code?: string) => {
-        // The machines emit a fresh object per event: stamping it in place saves a copy per event.
-        const event = body as Mutable<Event>
-        event.masterplanId = masterplanId
-        event.seq = ++seq
-        event.at = nowMs()
+        // A copy, never the emitted object stamped in place: a machine may emit one constant
+        // object for every actor (`emit({ type: "masterplan.started" })`), shared by all plans.
+        const event = { ...body, masterplanId, seq: ++seq, at: nowMs() } as Event
         if (code !== undefined && "atomId" in event) buffer.results.push({ atomId: event.atomId, code })
         if (buffer.pending.push(event) === 1) buffer.signal.unsafeOffer(undefined)
       }

@@ -153,6 +153,46 @@ describe("crash recovery", () => {
       })
   )
 
+  it.effect("plans recovered together each keep their own journal (own ids, own gap-free seq)", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      const paid: Array<string> = []
+      const engineOn = () =>
+        EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(Layer.succeed(Store, store)))
+      // Two plans that stop at different points of their journals.
+      const ids = ["mp-one", "mp-two"]
+      yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.submit(plan, { masterplanId: ids[0]!, options: { concurrency: 1 } })
+        yield* engine.submit(plan, { masterplanId: ids[1]!, options: { concurrency: 3 } })
+        for (let i = 0; i < 4; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+
+      const ends = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        assert.deepStrictEqual([...(yield* engine.recoverAll())].sort(), ids)
+        const collecting = yield* Effect.fork(Effect.all(ids.map((id) => engine.result(id))))
+        for (let i = 0; i < 120; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        return yield* collecting
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      assert.deepStrictEqual(
+        ends.map((end) => end.type),
+        ["masterplan.completed", "masterplan.completed"]
+      )
+      for (const [i, id] of ids.entries()) {
+        const journal = yield* store.readEvents(id, 1)
+        assert.deepStrictEqual([...new Set(journal.map((e) => e.masterplanId))], [id])
+        expectRunInvariants(journal, atoms, { concurrency: i === 0 ? 1 : 3, mode: "eager" })
+      }
+    })
+  )
+
   it.effect("a backoff under way and the retry schedule carry over a restart", () =>
     Effect.gen(function* () {
       const store = makeStoreMemory()
