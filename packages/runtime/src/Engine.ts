@@ -27,11 +27,11 @@ import {
   SubscriptionRef
 } from "effect"
 import { randomUUID } from "node:crypto"
+import { leaseHolderGone, leaseOwnerOfThisProcess } from "./internal/leaseHolder.js"
 import { PlanRun } from "./internal/planRun.js"
 import type { PlanRunConfig } from "./internal/planRun.js"
 import { ModelProvider } from "./ModelProvider.js"
-import { finishedStatuses, Store } from "./Store.js"
-import type { StoreError } from "./Store.js"
+import { finishedStatuses, Store, StoreError } from "./Store.js"
 
 /** No masterplan with this id is known to the engine or its store. */
 export class MasterplanNotFound extends Data.TaggedError("MasterplanNotFound")<{
@@ -152,6 +152,8 @@ interface JournalBuffer {
 
 interface LivePlan {
   readonly run: PlanRun
+  /** Detaches the run and stops journaling what it says. */
+  readonly stop: () => void
   readonly buffer: JournalBuffer
   /** Highest seq committed to the store: readers follow it. */
   readonly committed: SubscriptionRef.SubscriptionRef<number>
@@ -162,6 +164,20 @@ interface LivePlan {
 
 /** How often `events(..., { follow: true })` looks for new events of a plan run elsewhere. */
 const followIntervalMs = 250
+
+/**
+ * A running plan's lease lasts this long unless renewed, and is renewed this often: a process
+ * that stops renewing (frozen, cut off) loses the plan to another within `leaseMs`. A holder
+ * that is gone from this host is replaced at once.
+ */
+const leaseMs = 15_000
+const leaseRenewMs = 5_000
+
+/**
+ * A commit that fails as `Unavailable` (a dropped connection, a busy database) is tried again a
+ * few times before the run is given up: 0.1 s, 0.2 s, ... 1.6 s.
+ */
+const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(Schedule.intersect(Schedule.recurs(5)))
 
 const decodeOverrides = decodeInput(RunOptions, "options")
 
@@ -189,6 +205,7 @@ export const make = Effect.gen(function* () {
   const clock = yield* Effect.clock
   const nowMs = () => clock.unsafeCurrentTimeMillis()
   const plans = new Map<string, LivePlan>()
+  const leaseOwner = leaseOwnerOfThisProcess()
 
   const find = (masterplanId: string) =>
     Effect.suspend(() => {
@@ -212,7 +229,7 @@ export const make = Effect.gen(function* () {
    * Commits journaled events in batches (group commit): each commit takes everything journaled
    * while the previous one ran, so durability costs one store transaction per batch, not per event.
    */
-  const journalWriter = (masterplanId: string, live: Omit<LivePlan, "run" | "journaled">) =>
+  const journalWriter = (masterplanId: string, live: Omit<LivePlan, "run" | "stop" | "journaled">) =>
     Effect.gen(function* () {
       for (;;) {
         yield* Queue.take(live.buffer.signal)
@@ -220,7 +237,9 @@ export const make = Effect.gen(function* () {
         const results = live.buffer.results
         live.buffer.pending = []
         live.buffer.results = []
-        yield* store.commit(masterplanId, { events, results })
+        yield* store
+          .commit(masterplanId, { events, results })
+          .pipe(Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" }))
         const committed = events[events.length - 1]!.seq
         yield* SubscriptionRef.set(live.committed, committed)
         live.buffer.committedSeq = committed
@@ -229,14 +248,77 @@ export const make = Effect.gen(function* () {
         if (terminal !== undefined) return yield* Deferred.succeed(live.done, terminal)
       }
     }).pipe(
-      Effect.catchAll((error) => Deferred.fail(live.done, error)),
+      // The journal can no longer be kept: the run stops here rather than go on paying unrecorded.
+      Effect.catchAllCause((cause) =>
+        Effect.zipRight(
+          Effect.sync(() => abandon(masterplanId)),
+          Deferred.failCause(live.done, cause)
+        )
+      ),
       Effect.ensuring(
         Effect.suspend(() => {
           live.buffer.writerEnded = true
-          return releaseDrainWaiters(live.buffer, Number.POSITIVE_INFINITY)
+          return Effect.zipRight(
+            releaseDrainWaiters(live.buffer, Number.POSITIVE_INFINITY),
+            Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
+          )
         })
       )
     )
+
+  /**
+   * Stops running a plan that this process can no longer keep (its journal cannot be committed, or
+   * another process took its lease): in-flight calls are interrupted, nothing more is journaled, and
+   * `recover` may try it again later.
+   */
+  const abandon = (masterplanId: string) => {
+    const plan = plans.get(masterplanId)
+    if (plan === undefined) return
+    plans.delete(masterplanId)
+    plan.stop()
+  }
+
+  const leaseRequest = (replacing?: string) => {
+    const now = nowMs()
+    return { owner: leaseOwner, untilMs: now + leaseMs, nowMs: now, replacing }
+  }
+
+  /** Takes a masterplan's lease, from a holder that is gone if need be; refuses one held by a live process. */
+  const takeLease = (masterplanId: string) =>
+    Effect.gen(function* () {
+      const first = yield* store.acquireLease(masterplanId, leaseRequest())
+      if (first._tag === "Granted") return
+      const holder = first.by.owner
+      const second = leaseHolderGone(holder)
+        ? yield* store.acquireLease(masterplanId, leaseRequest(holder))
+        : first
+      if (second._tag === "Held")
+        return yield* new MasterplanNotResumable({
+          masterplanId,
+          reason: `another process is running it (${second.by.owner}; its lease runs until ${new Date(second.by.untilMs).toISOString()} and is renewed every ${leaseRenewMs / 1000} s while it runs)`
+        })
+    })
+
+  /** Renews a running plan's lease; if another process has taken it, this one stops running the plan. */
+  const keepLease = (masterplanId: string, buffer: JournalBuffer) =>
+    Effect.gen(function* () {
+      for (;;) {
+        yield* Effect.sleep(Duration.millis(leaseRenewMs))
+        if (buffer.writerEnded || !plans.has(masterplanId)) return
+        const outcome = yield* Effect.either(store.acquireLease(masterplanId, leaseRequest()))
+        // A store that cannot be reached now may be back by the next renewal; the commits say if not.
+        if (Either.isLeft(outcome) || outcome.right._tag === "Granted") continue
+        const taken = new StoreError({
+          reason: "Conflict",
+          store: store.name,
+          detail: `masterplan "${masterplanId}" was taken over by another process (${outcome.right.by.owner}); this one stopped running it`
+        })
+        const plan = plans.get(masterplanId)
+        abandon(masterplanId)
+        if (plan !== undefined) yield* Deferred.fail(plan.done, taken)
+        return
+      }
+    })
 
   /** Starts running a plan: its journal, its writer, its actors. */
   const launch = (
@@ -259,7 +341,10 @@ export const make = Effect.gen(function* () {
         done: yield* Deferred.make<TerminalEvent, StoreError>()
       }
       let seq = lastSeq
+      let stopped = false
       const journal = (body: EventBody, code?: string) => {
+        // Once the plan is detached or abandoned, what its stopping actors say is not journaled.
+        if (stopped) return
         // A copy, never the emitted object stamped in place: a machine may emit one constant
         // object for every actor (`emit({ type: "masterplan.started" })`), shared by all plans.
         const event = { ...body, masterplanId, seq: ++seq, at: nowMs() } as Event
@@ -267,8 +352,13 @@ export const make = Effect.gen(function* () {
         if (buffer.pending.push(event) === 1) buffer.signal.unsafeOffer(undefined)
       }
       const run = new PlanRun({ ...config, masterplanId, provider, runtime, journal, nowMs })
+      const stop = () => {
+        run.detach()
+        stopped = true
+      }
       yield* Effect.forkIn(Effect.asVoid(journalWriter(masterplanId, live)), writers)
-      plans.set(masterplanId, { run, ...live, journaled: () => seq })
+      yield* Effect.forkIn(keepLease(masterplanId, buffer), writers)
+      plans.set(masterplanId, { run, stop, ...live, journaled: () => seq })
       run.submit()
       run.start()
     })
@@ -300,6 +390,8 @@ export const make = Effect.gen(function* () {
         plan: { ...(input as Record<string, unknown>), budget: undefined, options },
         atoms: graph.ids.map((atomId, index) => ({ atomId, index, wave: graph.waveOf[index]! }))
       })
+      // A new plan's lease is free: nobody else knows its id yet.
+      yield* store.acquireLease(masterplanId, leaseRequest())
       yield* launch(masterplanId, { plan, graph, options }, 0)
       return masterplanId
     })
@@ -311,16 +403,32 @@ export const make = Effect.gen(function* () {
           masterplanId,
           reason: "it is already running in this process"
         })
-      const { record, atoms, costs } = yield* Effect.flatMap(store.loadForRecovery(masterplanId), (found) =>
-        Option.match(found, {
-          onNone: () => Effect.fail(new MasterplanNotFound({ masterplanId })),
-          onSome: Effect.succeed
+      const found = yield* store.getMasterplan(masterplanId)
+      if (Option.isNone(found)) return yield* new MasterplanNotFound({ masterplanId })
+      if (finishedStatuses.has(found.value.status))
+        return yield* new MasterplanNotResumable({
+          masterplanId,
+          reason: `it has ended (${found.value.status})`
         })
+      // The lease first: once this process holds it, no other one commits to the plan (or, if one
+      // still tries, its commits no longer fit the journal and are refused).
+      yield* takeLease(masterplanId)
+      const loaded = yield* Effect.tapError(loadAndCompile(masterplanId), () =>
+        Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
       )
-      if (finishedStatuses.has(record.status))
-        return yield* new MasterplanNotResumable({ masterplanId, reason: `it has ended (${record.status})` })
+      yield* launch(masterplanId, loaded, loaded.lastSeq)
+    })
+
+  /** Reads what a recovering process needs and compiles the stored plan again. */
+  const loadAndCompile = (masterplanId: string) =>
+    Effect.gen(function* () {
+      const snapshot = yield* store.loadForRecovery(masterplanId)
+      if (Option.isNone(snapshot)) return yield* new MasterplanNotFound({ masterplanId })
+      const { record, atoms, costs } = snapshot.value
       const { plan, options, graph } = yield* compile(record.plan, undefined)
-      yield* launch(masterplanId, { plan, graph, options, recovered: { atoms, costs } }, record.lastSeq)
+      // A plan stopped before its first commit has nothing to carry over: it starts afresh.
+      const recovered = record.lastSeq > 0 ? { atoms, costs } : undefined
+      return { plan, graph, options, lastSeq: record.lastSeq, ...(recovered ? { recovered } : {}) }
     })
 
   const recoverAll: EngineService["recoverAll"] = () =>
@@ -396,9 +504,10 @@ export const make = Effect.gen(function* () {
   const detach: EngineService["detach"] = (masterplanId) =>
     Effect.gen(function* () {
       const plan = yield* find(masterplanId)
-      plan.run.detach()
+      plan.stop()
       yield* drained(plan)
       plans.delete(masterplanId)
+      yield* Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
       // A writer that stopped on a store error: the journal could not be kept, say so.
       const ended = yield* Deferred.poll(plan.done)
       if (Option.isSome(ended)) yield* Effect.asVoid(ended.value)

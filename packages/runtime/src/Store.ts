@@ -15,12 +15,36 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   }
 }
 
+/**
+ * Which process runs a masterplan: the one holding its lease, which it renews while it runs. Another
+ * process takes the plan over only once the lease has lapsed, or once its holder is known gone.
+ */
+export interface Lease {
+  /** The holding process, as `host/pid/token`. */
+  readonly owner: string
+  /** When the lease lapses unless renewed (epoch ms). */
+  readonly untilMs: number
+}
+
+/** A request to take or renew a lease. */
+export interface LeaseRequest extends Lease {
+  /** The time now (epoch ms): a lease whose `untilMs` is before it has lapsed. */
+  readonly nowMs: number
+  /** Take the lease from this holder even if it has not lapsed: the caller found it gone. */
+  readonly replacing?: string | undefined
+}
+
+/** How a lease request ended: granted, or refused because another process holds the lease. */
+export type LeaseOutcome = { readonly _tag: "Granted" } | { readonly _tag: "Held"; readonly by: Lease }
+
 /** A masterplan as stored: its record, the plan it was submitted with, and how far its journal goes. */
 export interface MasterplanRecord extends Masterplan {
   /** The submitted plan (its encoded JSON), so that another process can resume it. */
   readonly plan: unknown
   readonly lastSeq: number
   readonly updatedAt: number
+  /** The lease of the process running it, if one holds it (it may have lapsed). */
+  readonly lease?: Lease | undefined
 }
 
 /** An atom's row: the projection of its events, plus its result once it has one. */
@@ -107,7 +131,24 @@ export interface StoreService {
   readonly listCostCommits: (masterplanId: string) => Effect.Effect<ReadonlyArray<CostCommit>, StoreError>
   /** Deletes completed, failed and cancelled masterplans last updated before `cutoffMs`; their ids. */
   readonly deleteFinishedBefore: (cutoffMs: number) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /**
+   * Takes or renews a masterplan's lease, atomically: granted when nobody holds it, when it has
+   * lapsed, when the requester holds it already, or when it is held by `replacing`.
+   */
+  readonly acquireLease: (
+    masterplanId: string,
+    request: LeaseRequest
+  ) => Effect.Effect<LeaseOutcome, StoreError>
+  /** Gives the lease up, if `owner` holds it. */
+  readonly releaseLease: (masterplanId: string, owner: string) => Effect.Effect<void, StoreError>
 }
+
+/** Whether a lease request may take the lease as it stands. */
+export const leaseGrantable = (held: Lease | undefined, request: LeaseRequest): boolean =>
+  held === undefined ||
+  held.untilMs < request.nowMs ||
+  held.owner === request.owner ||
+  held.owner === request.replacing
 
 export class Store extends Context.Tag("@devmatrix/runtime/Store")<Store, StoreService>() {}
 
@@ -277,6 +318,17 @@ export const makeStoreMemory = (): StoreService => {
     listAtoms: (masterplanId) => Effect.map(find(masterplanId), atomRowsOf),
     listPhases: (masterplanId) => Effect.map(find(masterplanId), (plan) => [...plan.phases.values()]),
     listCostCommits: (masterplanId) => Effect.map(find(masterplanId), (plan) => [...plan.costs.values()]),
+    acquireLease: (masterplanId, request) =>
+      Effect.map(find(masterplanId), (plan): LeaseOutcome => {
+        const held = plan.record.lease
+        if (held !== undefined && !leaseGrantable(held, request)) return { _tag: "Held", by: held }
+        plan.record = { ...plan.record, lease: { owner: request.owner, untilMs: request.untilMs } }
+        return { _tag: "Granted" }
+      }),
+    releaseLease: (masterplanId, owner) =>
+      Effect.map(find(masterplanId), (plan) => {
+        if (plan.record.lease?.owner === owner) plan.record = { ...plan.record, lease: undefined }
+      }),
     deleteFinishedBefore: (cutoffMs) =>
       Effect.sync(() => {
         const deleted: Array<string> = []

@@ -5,7 +5,7 @@ import type { SqlError } from "@effect/sql"
 import { Effect, Option } from "effect"
 import { storeMigrations } from "./internal/storeMigrations.js"
 import { initialPhases, nextPhaseRow, StoreError } from "./Store.js"
-import type { AtomRow, MasterplanRecord, PhaseRow, StoreService } from "./Store.js"
+import type { AtomRow, LeaseOutcome, MasterplanRecord, PhaseRow, StoreService } from "./Store.js"
 
 /** Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const rowsPerStatement = 1_000
@@ -34,6 +34,8 @@ interface MasterplanSqlRow {
   readonly created_at: number | string
   readonly updated_at: number | string
   readonly last_seq: number | string
+  readonly lease_owner: string | null
+  readonly lease_until: number | string | null
 }
 
 const toRecord = (row: MasterplanSqlRow) => ({
@@ -46,7 +48,11 @@ const toRecord = (row: MasterplanSqlRow) => ({
   waveCount: num(row.wave_count),
   createdAt: num(row.created_at),
   updatedAt: num(row.updated_at),
-  lastSeq: num(row.last_seq)
+  lastSeq: num(row.last_seq),
+  lease:
+    row.lease_owner === null || row.lease_until === null
+      ? undefined
+      : { owner: row.lease_owner, untilMs: num(row.lease_until) }
 })
 
 /**
@@ -347,7 +353,7 @@ export const makeStoreSql = (name: string) =>
           ),
       listMasterplans: () =>
         sql<MasterplanSqlRow>`SELECT id, name, status, phase, options, atom_count, wave_count, created_at, updated_at,
-          last_seq FROM dm_masterplans ORDER BY created_at DESC`.pipe(
+          last_seq, lease_owner, lease_until FROM dm_masterplans ORDER BY created_at DESC`.pipe(
           Effect.map((rows) => rows.map(toRecord)),
           Effect.mapError(unavailable("cannot list masterplans"))
         ),
@@ -413,6 +419,38 @@ export const makeStoreSql = (name: string) =>
             }))
           ),
           Effect.mapError(unavailable(`cannot read the costs of "${masterplanId}"`))
+        ),
+      acquireLease: (masterplanId, request) =>
+        Effect.gen(function* () {
+          // One conditional update: of two processes asking at once, only one gets the lease.
+          const granted = yield* sql<{ id: string }>`UPDATE dm_masterplans
+            SET lease_owner = ${request.owner}, lease_until = ${request.untilMs}
+            WHERE id = ${masterplanId} AND (lease_owner IS NULL OR lease_until < ${request.nowMs}
+              OR lease_owner = ${request.owner} OR lease_owner = ${request.replacing ?? request.owner})
+            RETURNING id`
+          if (granted.length > 0) return { _tag: "Granted" } satisfies LeaseOutcome
+          const [held] = yield* sql<{ lease_owner: string | null; lease_until: number | string | null }>`
+            SELECT lease_owner, lease_until FROM dm_masterplans WHERE id = ${masterplanId}`
+          if (held === undefined)
+            return yield* new StoreError({
+              reason: "NotFound",
+              store: name,
+              detail: `no masterplan "${masterplanId}"`
+            })
+          return {
+            _tag: "Held",
+            by: { owner: held.lease_owner ?? "", untilMs: num(held.lease_until ?? 0) }
+          } satisfies LeaseOutcome
+        }).pipe(
+          Effect.catchTag("SqlError", (error) =>
+            Effect.fail(unavailable(`cannot lease "${masterplanId}"`)(error))
+          )
+        ),
+      releaseLease: (masterplanId, owner) =>
+        sql`UPDATE dm_masterplans SET lease_owner = NULL, lease_until = NULL
+          WHERE id = ${masterplanId} AND lease_owner = ${owner}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(unavailable(`cannot release the lease of "${masterplanId}"`))
         ),
       deleteFinishedBefore: (cutoffMs) =>
         sql

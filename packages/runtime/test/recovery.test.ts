@@ -9,7 +9,7 @@ import {
   StoreError
 } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
+import { Chunk, Clock, Context, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
 import { expectRunInvariants } from "./runInvariants.js"
 
 /** A chain-and-fan plan: 30 atoms, each depending on the one three places before it. */
@@ -242,6 +242,53 @@ describe("crash recovery", () => {
     })
   )
 
+  it.effect(
+    "an attempt cut short by a restart is not a failure: the retry budget and the backoff are untouched",
+    () =>
+      Effect.gen(function* () {
+        const store = makeStoreMemory()
+        const engineOn = () =>
+          EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(Layer.succeed(Store, store)))
+        // One retry allowed. Attempt 1 is cut off mid-call; attempt 2 is refused (529); attempt 3 answers.
+        const unlucky = {
+          name: "unlucky",
+          options: { retry: { maxRetries: 1, initialMs: 2_000, jitter: 0 } },
+          atoms: [{ id: "a", instruction: "x", simulate: { faults: ["transient", "overloaded"] } }]
+        }
+        const id = yield* Effect.gen(function* () {
+          const engine = yield* Engine
+          const id = yield* engine.submit(unlucky)
+          yield* tick
+          yield* TestClock.adjust("500 millis")
+          yield* engine.detach(id)
+          return id
+        }).pipe(Effect.provide(engineOn()), Effect.scoped)
+        assert.strictEqual((yield* store.listAtoms(id))[0]!.status, "running")
+
+        const end = yield* Effect.gen(function* () {
+          const engine = yield* Engine
+          yield* engine.recover(id)
+          const result = yield* Effect.fork(engine.result(id))
+          for (let i = 0; i < 20; i++) {
+            yield* tick
+            yield* TestClock.adjust("1 second")
+          }
+          return yield* result
+        }).pipe(Effect.provide(engineOn()), Effect.scoped)
+        assert.strictEqual(end.type, "masterplan.completed")
+        const journal = yield* store.readEvents(id, 1)
+        assert.deepStrictEqual(
+          journal.flatMap((e) => (e.type === "atom.started" ? [e.attempt] : [])),
+          [1, 2, 3]
+        )
+        // The first failure waits the first delay of the schedule, as it would have without the restart.
+        assert.deepStrictEqual(
+          journal.flatMap((e) => (e.type === "atom.retrying" ? [e.delayMs] : [])),
+          [2_000]
+        )
+      })
+  )
+
   it.effect("an atom waiting for its reviewer keeps its paid output across a restart", () =>
     Effect.gen(function* () {
       const store = makeStoreMemory()
@@ -296,6 +343,86 @@ describe("crash recovery", () => {
         )
       )
     )
+  )
+})
+
+describe("one process at a time per masterplan (the lease)", () => {
+  it.effect("a plan another engine is running is not taken over; once that engine lets go, it is", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      // Slow calls (10 s): the plan is still running after the 30 s this test watches it.
+      const engineOn = () =>
+        EngineLive.pipe(
+          Layer.provide(countingModel([], 10_000)),
+          Layer.provide(Layer.succeed(Store, store))
+        )
+      const runner = yield* Layer.build(engineOn())
+      const other = yield* Layer.build(engineOn())
+      const first = Context.get(runner, Engine)
+      const second = Context.get(other, Engine)
+      const id = yield* first.submit(plan, { masterplanId: "mp-leased" })
+      yield* tick
+      yield* TestClock.adjust("1 second")
+      const refused = yield* Effect.flip(second.recover(id))
+      assert.strictEqual(refused._tag, "MasterplanNotResumable")
+      assert.include(refused.message, "another process is running it")
+      assert.deepStrictEqual(yield* second.recoverAll(), [])
+      // Renewed while it runs: still refused long after the first lease would have lapsed.
+      for (let i = 0; i < 6; i++) {
+        yield* tick
+        yield* TestClock.adjust("5 seconds")
+      }
+      assert.strictEqual((yield* Effect.flip(second.recover(id)))._tag, "MasterplanNotResumable")
+      yield* first.detach(id)
+      yield* second.recover(id)
+      const result = yield* Effect.fork(second.result(id))
+      for (let i = 0; i < 40; i++) {
+        yield* tick
+        yield* TestClock.adjust("5 seconds")
+      }
+      assert.strictEqual((yield* result).type, "masterplan.completed")
+      expectRunInvariants(yield* store.readEvents(id, 1), atoms, { concurrency: 3, mode: "eager" })
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("an engine whose lease was taken stops running the plan and says so", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      const paid: Array<string> = []
+      const engine = Context.get(
+        yield* Layer.build(
+          EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(Layer.succeed(Store, store)))
+        ),
+        Engine
+      )
+      const id = yield* engine.submit(plan, { masterplanId: "mp-taken" })
+      const result = yield* Effect.fork(engine.result(id))
+      yield* tick
+      // Another process takes the plan over (it found this one gone, or the lease lapsed there).
+      const holder = Option.getOrThrow(yield* store.getMasterplan(id)).lease!.owner
+      const now = yield* Clock.currentTimeMillis
+      yield* store.acquireLease(id, {
+        owner: "elsewhere/1/x",
+        untilMs: now + 60_000,
+        nowMs: now,
+        replacing: holder
+      })
+      for (let i = 0; i < 6; i++) {
+        yield* tick
+        yield* TestClock.adjust("1 second")
+      }
+      const error = yield* Effect.flip(Fiber.join(result))
+      assert.strictEqual(error._tag, "StoreError")
+      assert.include(error.message, "taken over by another process (elsewhere/1/x)")
+      // It stopped: no more calls, and it no longer holds the plan.
+      const paidWhenStopped = paid.length
+      for (let i = 0; i < 10; i++) {
+        yield* tick
+        yield* TestClock.adjust("1 second")
+      }
+      assert.strictEqual(paid.length, paidWhenStopped)
+      assert.strictEqual(Option.getOrThrow(yield* store.getMasterplan(id)).lease?.owner, "elsewhere/1/x")
+    }).pipe(Effect.scoped)
   )
 })
 

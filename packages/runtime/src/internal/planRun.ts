@@ -88,6 +88,8 @@ export class PlanRun {
   private readonly reviewAtStart = new Map<number, ModelCallOutput>()
   /** Recovered atoms still in a backoff the previous process began: when it ends (epoch ms). */
   private readonly backoffUntil = new Map<number, number>()
+  /** Those backoffs being waited out (before their atom has an actor): stopped on detach. */
+  private readonly pendingBackoffs = new Set<() => void>()
   private detaching = false
   private readonly queue: ReadyQueue
   private readonly tally: SummaryTally
@@ -228,6 +230,8 @@ export class PlanRun {
     // stopped the way a parent stops a child (`_stop`): no event is emitted, their fibers are interrupted.
     for (const actor of this.atoms) (actor as StoppableActor | undefined)?._stop()
     for (const wave of this.waves) (wave as StoppableActor | undefined)?._stop()
+    for (const interrupt of this.pendingBackoffs) interrupt()
+    this.pendingBackoffs.clear()
     if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
   }
 
@@ -252,7 +256,9 @@ export class PlanRun {
           costUsd: 0
         })
       if (!settledStatuses.has(row.status)) {
-        this.retryStates[index] = this.replayRetries(row.attempts - row.interrupted)
+        // Failed attempts only: the attempt that was running is about to be recorded as interrupted.
+        const interrupted = row.interrupted + (row.status === "running" ? 1 : 0)
+        this.retryStates[index] = this.replayRetries(row.attempts - interrupted)
         continue
       }
       this.created[index] = 1
@@ -373,7 +379,11 @@ export class PlanRun {
       this.backoffUntil.delete(index)
       const remainingMs = backoffEnds - this.now()
       if (remainingMs > 0) {
-        this.runFiber(Effect.sleep(Duration.millis(remainingMs)), () => this.defer(() => this.resolve(index)))
+        const interrupt = this.runFiber(Effect.sleep(Duration.millis(remainingMs)), () => {
+          this.pendingBackoffs.delete(interrupt)
+          if (!this.finished) this.defer(() => this.resolve(index))
+        })
+        this.pendingBackoffs.add(interrupt)
         return
       }
     }

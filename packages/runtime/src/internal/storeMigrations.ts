@@ -71,5 +71,10 @@ export const storeMigrations = Migrator.fromRecord({
   "0002_retry_at": Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE dm_atoms ADD COLUMN retry_at BIGINT`
+  }),
+  "0003_lease": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE dm_masterplans ADD COLUMN lease_owner TEXT`
+    yield* sql`ALTER TABLE dm_masterplans ADD COLUMN lease_until BIGINT`
   })
 })

@@ -306,4 +306,44 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
         )
       )
     )
+
+    it.effect(
+      "leases a masterplan to one process at a time: renewed by its holder, taken once it lapses or its holder is gone",
+      () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            yield* store.createMasterplan(newPlan("p"))
+            const ask = (owner: string, nowMs: number, replacing?: string) =>
+              store.acquireLease("p", { owner, untilMs: nowMs + 15_000, nowMs, replacing })
+            assert.deepStrictEqual(yield* ask("A", 1_000), { _tag: "Granted" })
+            // Renewed by its holder; refused to another while it runs.
+            assert.deepStrictEqual(yield* ask("A", 6_000), { _tag: "Granted" })
+            assert.deepStrictEqual(yield* ask("B", 7_000), {
+              _tag: "Held",
+              by: { owner: "A", untilMs: 21_000 }
+            })
+            const leased = Option.getOrThrow(yield* store.getMasterplan("p")).lease
+            assert.deepStrictEqual(leased, { owner: "A", untilMs: 21_000 })
+            assert.deepStrictEqual(
+              (yield* store.listMasterplans()).map((p) => p.lease),
+              [{ owner: "A", untilMs: 21_000 }]
+            )
+            // Taken from a holder the asker found gone, but not from one it did not name.
+            assert.strictEqual((yield* ask("B", 8_000, "someone-else"))._tag, "Held")
+            assert.deepStrictEqual(yield* ask("B", 8_000, "A"), { _tag: "Granted" })
+            // Lapsed: anyone may take it.
+            assert.deepStrictEqual(yield* ask("C", 23_001), { _tag: "Granted" })
+            // Released only by its holder.
+            yield* store.releaseLease("p", "B")
+            assert.strictEqual(Option.getOrThrow(yield* store.getMasterplan("p")).lease?.owner, "C")
+            yield* store.releaseLease("p", "C")
+            assert.isUndefined(Option.getOrThrow(yield* store.getMasterplan("p")).lease)
+            assert.deepStrictEqual(yield* ask("D", 23_002), { _tag: "Granted" })
+            const missing = yield* Effect.flip(
+              store.acquireLease("nope", { owner: "A", untilMs: 1, nowMs: 0 })
+            )
+            assert.strictEqual(missing.reason, "NotFound")
+          })
+        )
+    )
   })
