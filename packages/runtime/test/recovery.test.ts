@@ -352,10 +352,7 @@ describe("one process at a time per masterplan (the lease)", () => {
       const store = makeStoreMemory()
       // Slow calls (10 s): the plan is still running after the 30 s this test watches it.
       const engineOn = () =>
-        EngineLive.pipe(
-          Layer.provide(countingModel([], 10_000)),
-          Layer.provide(Layer.succeed(Store, store))
-        )
+        EngineLive.pipe(Layer.provide(countingModel([], 10_000)), Layer.provide(Layer.succeed(Store, store)))
       const runner = yield* Layer.build(engineOn())
       const other = yield* Layer.build(engineOn())
       const first = Context.get(runner, Engine)
@@ -427,7 +424,7 @@ describe("one process at a time per masterplan (the lease)", () => {
 })
 
 describe("a store that stops committing", () => {
-  it.effect("fails the run with the store's error instead of going on unrecorded, and shuts down", () =>
+  it.effect("fails the run with the store's error, stops paying, and lets the plan be recovered", () =>
     Effect.gen(function* () {
       const memory = makeStoreMemory()
       let commits = 0
@@ -438,6 +435,7 @@ describe("a store that stops committing", () => {
             ? Effect.fail(new StoreError({ reason: "Unavailable", store: "flaky:", detail: "disk full" }))
             : memory.commit(id, batch)
       })
+      const paid: Array<string> = []
       const outcome = yield* Effect.gen(function* () {
         const engine = yield* Engine
         const id = yield* engine.submit(plan)
@@ -447,16 +445,69 @@ describe("a store that stops committing", () => {
           yield* tick
           yield* TestClock.adjust("1 second")
         }
-        return {
+        const failed = {
           stream: yield* Effect.flip(Fiber.join(streamed)),
           result: yield* Effect.flip(Fiber.join(result))
         }
+        // Stopped: no call is made once the journal could not be kept.
+        const paidWhenFailed = paid.length
+        for (let i = 0; i < 10; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        assert.strictEqual(paid.length, paidWhenFailed)
+        // And this engine may take the plan up again (here the store goes on refusing its commits).
+        yield* engine.recover(id)
+        const again = yield* Effect.fork(engine.result(id))
+        for (let i = 0; i < 10; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        assert.include((yield* Effect.flip(Fiber.join(again))).message, "disk full")
+        return failed
       }).pipe(
-        Effect.provide(EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(failing))),
+        Effect.provide(EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(failing))),
         Effect.scoped
       )
       assert.strictEqual(outcome.result._tag, "StoreError")
       assert.include(outcome.stream.message, "disk full")
+    })
+  )
+
+  it.effect("a commit that fails for a moment (a dropped connection) is tried again: nothing is lost", () =>
+    Effect.gen(function* () {
+      const memory = makeStoreMemory()
+      let commits = 0
+      const blip = Layer.succeed(Store, {
+        ...memory,
+        commit: (id, batch) =>
+          Effect.suspend(() =>
+            ++commits % 4 === 0
+              ? Effect.fail(
+                  new StoreError({ reason: "Unavailable", store: "blip:", detail: "connection reset" })
+                )
+              : memory.commit(id, batch)
+          )
+      })
+      const paid: Array<string> = []
+      const end = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        const id = yield* engine.submit(plan, { masterplanId: "mp-blip" })
+        const result = yield* Effect.fork(engine.result(id))
+        for (let i = 0; i < 60; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        return yield* result
+      }).pipe(
+        Effect.provide(EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(blip))),
+        Effect.scoped
+      )
+      assert.strictEqual(end.type, "masterplan.completed")
+      assert.isAbove(commits, 8)
+      expectRunInvariants(yield* memory.readEvents("mp-blip", 1), atoms, { concurrency: 3, mode: "eager" })
+      const costs = yield* memory.listCostCommits("mp-blip")
+      assert.deepStrictEqual(costs.map((c) => `${c.atomId}#${c.attempt}`).sort(), [...paid].sort())
     })
   )
 })
