@@ -117,12 +117,15 @@ export const makeStoreSql = (name: string) =>
     /**
      * Serializes transactions on one masterplan. On PostgreSQL a transaction-scoped advisory lock:
      * a recovering process waits until the commit of a killed owner (still running on the server)
-     * has landed or rolled back. SQLite serializes writers on the file already.
+     * has landed or rolled back. On SQLite a write first: the transaction takes the file's write
+     * lock before it reads (waiting out other writers), where a read first could find its snapshot
+     * outdated by another process's commit and fail at once (SQLITE_BUSY_SNAPSHOT).
      */
     const lockMasterplan = (masterplanId: string) =>
       sql.onDialectOrElse({
         pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(hashtext(${masterplanId}))`),
-        orElse: () => Effect.void
+        orElse: () =>
+          Effect.asVoid(sql`UPDATE dm_masterplans SET last_seq = last_seq WHERE id = ${masterplanId}`)
       })
 
     const commitIn = (
@@ -456,13 +459,15 @@ export const makeStoreSql = (name: string) =>
         sql
           .withTransaction(
             Effect.gen(function* () {
-              const rows = yield* sql<{ id: string }>`SELECT id FROM dm_masterplans
-                WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ${cutoffMs}`
+              // The delete first (a write before any read, as in `lockMasterplan`), then their rows,
+              // in lists short enough for the drivers' parameter limits.
+              const rows = yield* sql<{ id: string }>`DELETE FROM dm_masterplans
+                WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ${cutoffMs}
+                RETURNING id`
               const ids = rows.map((row) => row.id)
-              if (ids.length === 0) return ids
-              for (const table of ["dm_events", "dm_atoms", "dm_phases", "dm_cost_commits"])
-                yield* sql`DELETE FROM ${sql(table)} WHERE masterplan_id IN ${sql.in(ids)}`
-              yield* sql`DELETE FROM dm_masterplans WHERE id IN ${sql.in(ids)}`
+              for (const part of chunks(ids))
+                for (const table of ["dm_events", "dm_atoms", "dm_phases", "dm_cost_commits"])
+                  yield* sql`DELETE FROM ${sql(table)} WHERE masterplan_id IN ${sql.in(part)}`
               return ids
             })
           )

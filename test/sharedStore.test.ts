@@ -1,0 +1,94 @@
+import { Event } from "@devmatrix/core"
+import { Schema } from "effect"
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+
+// Several `devmatrix` processes on one store, as users run them: real child processes, the built binary.
+const root = join(import.meta.dirname, "..")
+const bin = join(root, "packages/host/bin/devmatrix.js")
+const examplePlan = join(root, "examples/plans/todo-api.json")
+const exampleAtoms = (JSON.parse(readFileSync(examplePlan, "utf8")) as { atoms: Array<unknown> }).atoms.length
+const decodeEvent = Schema.decodeUnknownSync(Event)
+const pgUrl = process.env["DEVMATRIX_TEST_PG"] ?? "postgres://postgres@127.0.0.1:5432/test"
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const devmatrix = (args: ReadonlyArray<string>, store: string, onStdout?: (text: string) => void) =>
+  new Promise<Run>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args, "--store", store], {
+      cwd: root,
+      env: { ...process.env, ANTHROPIC_API_KEY: "" }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      onStdout?.(stdout)
+    })
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+const eventsOf = (stdout: string): Array<Event> =>
+  stdout
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => decodeEvent(JSON.parse(line)))
+
+const sqliteStore = () => `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-shared-")), "shared.db")}`
+
+describe("processes sharing one store", () => {
+  it("four runs at once on one SQLite file all complete, each journal whole", async () => {
+    const store = sqliteStore()
+    const runs = await Promise.all(
+      [1, 2, 3, 4].map((seed) =>
+        devmatrix(
+          ["run", examplePlan, "--json", "--latency-ms", "1-10", "--concurrency", "20", "--seed", `${seed}`],
+          store
+        )
+      )
+    )
+    for (const run of runs) {
+      expect(run.stderr).toBe("")
+      expect(run.code).toBe(0)
+      const events = eventsOf(run.stdout)
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
+      expect(events.filter((e) => e.type === "atom.completed")).toHaveLength(exampleAtoms)
+    }
+  }, 60_000)
+
+  for (const [name, store] of [
+    ["SQLite", sqliteStore],
+    ["PostgreSQL", () => pgUrl]
+  ] as const)
+    it(`on ${name}, resume refuses a plan another process is running, which goes on undisturbed`, async () => {
+      const url = store()
+      const id = `live-${name}-${process.pid}-${Date.now()}`
+      let resumed: Promise<Run> | undefined
+      const runner = devmatrix(
+        ["run", examplePlan, "--json", "--latency-ms", "100-200", "--id", id],
+        url,
+        (text) => {
+          // Once the run is well under way, a second process tries to take it.
+          if (resumed === undefined && text.split("\n").length > 40)
+            resumed = devmatrix(["resume", id, "--json"], url)
+        }
+      )
+      const run = await runner
+      const refused = await resumed!
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toMatch(/cannot be resumed: another process is running it/)
+      expect(run.code).toBe(0)
+      const events = eventsOf(run.stdout)
+      expect(events.filter((e) => e.type === "atom.interrupted")).toHaveLength(0)
+      expect(events.filter((e) => e.type === "atom.completed")).toHaveLength(exampleAtoms)
+    }, 60_000)
+})
