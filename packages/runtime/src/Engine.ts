@@ -424,10 +424,13 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const snapshot = yield* store.loadForRecovery(masterplanId)
       if (Option.isNone(snapshot)) return yield* new MasterplanNotFound({ masterplanId })
-      const { record, atoms, costs } = snapshot.value
+      const { record, atoms, costs, eventCounts } = snapshot.value
       const { plan, options, graph } = yield* compile(record.plan, undefined)
       // A plan stopped before its first commit has nothing to carry over: it starts afresh.
-      const recovered = record.lastSeq > 0 ? { atoms, costs } : undefined
+      const recovered =
+        record.lastSeq > 0
+          ? { atoms, costs, eventCounts, startedAtMs: record.createdAt, paused: record.status === "paused" }
+          : undefined
       return { plan, graph, options, lastSeq: record.lastSeq, ...(recovered ? { recovered } : {}) }
     })
 

@@ -84,6 +84,8 @@ export interface RecoverySnapshot {
   readonly record: MasterplanRecord
   readonly atoms: ReadonlyArray<AtomRow>
   readonly costs: ReadonlyArray<CostCommit>
+  /** How many events of each type the journal holds (`atom.started`: calls made), for the summary to carry on. */
+  readonly eventCounts: Readonly<Record<string, number>>
 }
 
 /** A new masterplan: its record, its plan, and its atoms (all pending). */
@@ -306,7 +308,11 @@ export const makeStoreMemory = (): StoreService => {
         Option.map(Option.fromNullable(plans.get(masterplanId)), (plan) => ({
           record: plan.record,
           atoms: atomRowsOf(plan),
-          costs: [...plan.costs.values()]
+          costs: [...plan.costs.values()],
+          eventCounts: plan.events.reduce<Record<string, number>>((counts, event) => {
+            counts[event.type] = (counts[event.type] ?? 0) + 1
+            return counts
+          }, {})
         }))
       ),
     listMasterplans: () =>

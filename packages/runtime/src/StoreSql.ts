@@ -345,7 +345,11 @@ export const makeStoreSql = (name: string) =>
               return Option.some({
                 record: record.value,
                 atoms: yield* service.listAtoms(masterplanId),
-                costs: yield* service.listCostCommits(masterplanId)
+                costs: yield* service.listCostCommits(masterplanId),
+                eventCounts: Object.fromEntries(
+                  (yield* sql<{ type: string; n: number | string }>`SELECT type, COUNT(*) AS n FROM dm_events
+                    WHERE masterplan_id = ${masterplanId} GROUP BY type`).map((row) => [row.type, num(row.n)])
+                )
               })
             })
           )

@@ -95,6 +95,16 @@ describe("crash recovery", () => {
       assert.deepStrictEqual(costs.map((c) => `${c.atomId}#${c.attempt}`).sort(), [...paid].sort())
       const rows = yield* store.listAtoms(id)
       assert.isTrue(rows.every((row) => row.status === "completed" && row.code !== undefined))
+      // The summary carries on: calls and retries of both processes, cost of every call, time since the start.
+      const count = (type: string) => journal.filter((e) => e.type === type).length
+      assert.strictEqual(end.summary.calls, count("atom.started"))
+      assert.strictEqual(end.summary.retries, count("atom.retrying"))
+      assert.closeTo(
+        end.summary.costUsd,
+        costs.reduce((sum, c) => sum + c.costUsd, 0),
+        1e-9
+      )
+      assert.strictEqual(end.summary.durationMs, end.at - journal[0]!.at)
       assert.strictEqual(
         Chunk.size(Chunk.fromIterable(journal.filter((e) => e.type === "atom.completed"))),
         atoms.length
@@ -325,6 +335,102 @@ describe("crash recovery", () => {
       const rows = yield* store.listAtoms(id)
       assert.strictEqual(rows[0]!.code, "export const u = 1")
       assert.isTrue(rows.every((row) => row.status === "completed"))
+    })
+  )
+
+  it.effect("a paused plan stays paused after a restart until it is resumed", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      const paid: Array<string> = []
+      const engineOn = () =>
+        EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(Layer.succeed(Store, store)))
+      yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.submit(plan, { masterplanId: "mp-paused" })
+        yield* tick
+        yield* TestClock.adjust("1 second")
+        yield* engine.pause("mp-paused", "waiting for the budget")
+        yield* tick
+        yield* TestClock.adjust("1 second")
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      assert.strictEqual(Option.getOrThrow(yield* store.getMasterplan("mp-paused")).status, "paused")
+
+      const end = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        assert.deepStrictEqual(yield* engine.recoverAll(), ["mp-paused"])
+        const paidAtRestart = paid.length
+        for (let i = 0; i < 10; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        assert.strictEqual(paid.length, paidAtRestart, "no call while paused")
+        yield* engine.resume("mp-paused")
+        const result = yield* Effect.fork(engine.result("mp-paused"))
+        for (let i = 0; i < 60; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        return yield* result
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      assert.strictEqual(end.type, "masterplan.completed")
+      const journal = yield* store.readEvents("mp-paused", 1)
+      const types = journal.map((e) => e.type)
+      const repaused = types.lastIndexOf("masterplan.paused")
+      assert.isAbove(repaused, types.indexOf("masterplan.paused"))
+      assert.notInclude(types.slice(repaused, types.lastIndexOf("masterplan.resumed")), "atom.started")
+      expectRunInvariants(journal, atoms, { concurrency: 3, mode: "eager" })
+    })
+  )
+
+  it.effect("a plan stopped before its first commit starts afresh, its journal whole", () =>
+    Effect.gen(function* () {
+      const memory = makeStoreMemory()
+      const neverCommits = Layer.succeed(Store, {
+        ...memory,
+        commit: () => Effect.fail(new StoreError({ reason: "Corrupt", store: "gone:", detail: "killed" }))
+      })
+      yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        const id = yield* engine.submit(plan, { masterplanId: "mp-early" })
+        yield* Effect.flip(engine.result(id))
+      }).pipe(
+        Effect.provide(EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(neverCommits))),
+        Effect.scoped
+      )
+      assert.strictEqual(Option.getOrThrow(yield* memory.getMasterplan("mp-early")).lastSeq, 0)
+
+      const end = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.recover("mp-early")
+        const result = yield* Effect.fork(engine.result("mp-early"))
+        for (let i = 0; i < 60; i++) {
+          yield* tick
+          yield* TestClock.adjust("1 second")
+        }
+        return yield* result
+      }).pipe(
+        Effect.provide(
+          EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(Layer.succeed(Store, memory)))
+        ),
+        Effect.scoped
+      )
+      assert.strictEqual(end.type, "masterplan.completed")
+      const journal = yield* memory.readEvents("mp-early", 1)
+      assert.deepStrictEqual(
+        journal.slice(0, 2).map((e) => e.type),
+        ["masterplan.submitted", "masterplan.started"]
+      )
+      const phases = yield* memory.listPhases("mp-early")
+      assert.deepStrictEqual(
+        phases.map((p) => `${p.phase}:${p.status}`),
+        [
+          "discovery:skipped",
+          "planning:skipped",
+          "atomization:skipped",
+          "execution:completed",
+          "acceptance:skipped"
+        ]
+      )
     })
   )
 

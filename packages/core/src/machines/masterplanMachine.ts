@@ -17,6 +17,8 @@ export interface MasterplanMachineInput {
   readonly initialSummary: RunSummary
   /** A process picks the plan up again (crash recovery): it goes straight back to execution. */
   readonly recovered?: boolean
+  /** The recovered plan was paused: it goes back to execution paused, and waits for `RESUME`. */
+  readonly paused?: boolean
 }
 
 /** What a phase actor hands back when it is done. */
@@ -73,6 +75,7 @@ export const masterplanMachine = setup({
   guards: {
     structured: ({ context }) => context.structured,
     recovered: ({ context }) => context.recovered === true,
+    recoveredPaused: ({ context }) => context.recovered === true && context.paused === true,
     noAcceptance: ({ context }) => !context.acceptance,
     noAtomFailed: ({ event }) =>
       "output" in event && isExecutionOutput(event.output) && event.output.summary.atoms.failed === 0
@@ -111,6 +114,14 @@ export const masterplanMachine = setup({
       }),
       on: {
         START: [
+          {
+            guard: "recoveredPaused",
+            target: "execution.paused",
+            actions: emit({
+              type: "masterplan.paused" as const,
+              reason: "it was paused when its last process stopped; resume it to go on"
+            })
+          },
           {
             guard: "recovered",
             target: "execution",

@@ -34,10 +34,16 @@ export interface PlanRunConfig {
   readonly journal: (event: EventBody, code?: string) => void
   /** The engine's clock (Effect's, so tests drive it). */
   readonly nowMs: () => number
-  /** Where an earlier process left the plan: its atom rows and paid calls. Absent for a new plan. */
+  /** Where an earlier process left the plan. Absent for a new plan. */
   readonly recovered?: {
     readonly atoms: ReadonlyArray<AtomRow>
     readonly costs: ReadonlyArray<CostCommit>
+    /** Events in the journal by type: the summary's counts carry on from them. */
+    readonly eventCounts: Readonly<Record<string, number>>
+    /** When the plan was first started (epoch ms): its duration runs from there. */
+    readonly startedAtMs: number
+    /** It was paused (by an operator, or later on budget): it stays paused. */
+    readonly paused: boolean
   }
 }
 
@@ -101,7 +107,7 @@ export class PlanRun {
     onExit: (exit: Exit.Exit<A, E>) => void
   ) => () => void
   private running = 0
-  private startedAtMs = 0
+  private startedAtMs: number | undefined
   private admittedThisTurn = 0
   private turnPending = false
   private paused = false
@@ -155,6 +161,7 @@ export class PlanRun {
           acceptance: false,
           initialSummary: this.tally.summary(0),
           recovered: config.recovered !== undefined,
+          paused: config.recovered?.paused === true,
           submitted: {
             name: config.plan.name,
             atoms: size,
@@ -238,7 +245,7 @@ export class PlanRun {
   /** Takes over the rows an earlier process left: settled atoms stay settled, the rest run again. */
   private restore(recovered: NonNullable<PlanRunConfig["recovered"]>): void {
     const graph = this.graph
-    this.tally.restore(recovered.atoms, recovered.costs)
+    this.tally.restore(recovered.atoms, recovered.costs, recovered.eventCounts)
     for (const row of recovered.atoms) {
       const index = graph.indexOf.get(row.atomId)
       if (index === undefined) continue
@@ -277,7 +284,7 @@ export class PlanRun {
   }
 
   private elapsedMs(): number {
-    return this.startedAtMs === 0 ? 0 : Math.max(0, this.now() - this.startedAtMs)
+    return this.startedAtMs === undefined ? 0 : Math.max(0, this.now() - this.startedAtMs)
   }
 
   private now(): number {
@@ -292,7 +299,7 @@ export class PlanRun {
   /** The execution phase: resolves when every atom has settled. */
   private execute(signal: AbortSignal): Promise<ExecutionOutput> {
     return new Promise((resolve) => {
-      this.startedAtMs = this.now()
+      this.startedAtMs = this.config.recovered?.startedAtMs ?? this.now()
       this.finish = resolve
       signal.addEventListener("abort", () => this.detaching || this.cancelAtoms(), { once: true })
       for (const index of this.interruptedAtStart)

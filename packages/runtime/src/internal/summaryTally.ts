@@ -77,8 +77,18 @@ export class SummaryTally {
     }
   }
 
-  /** Starts from where an earlier process left the plan: its settled atoms and its paid calls. */
-  restore(atoms: ReadonlyArray<AtomRow>, costs: ReadonlyArray<CostCommit>): void {
+  /**
+   * Starts from where an earlier process left the plan: its settled atoms, its paid calls, and its
+   * journal's counts of calls made (`atom.started`, failed ones too), retries and cache hits.
+   */
+  restore(
+    atoms: ReadonlyArray<AtomRow>,
+    costs: ReadonlyArray<CostCommit>,
+    eventCounts: Readonly<Record<string, number>>
+  ): void {
+    this.calls = eventCounts["atom.started"] ?? 0
+    this.retries = eventCounts["atom.retrying"] ?? 0
+    this.cacheHits = eventCounts["cache.hit"] ?? 0
     for (const row of atoms) {
       if (
         row.status !== "completed" &&
@@ -96,7 +106,6 @@ export class SummaryTally {
       }
     }
     for (const cost of costs) {
-      this.calls++
       this.costUsd += cost.costUsd
       this.inputTokens += cost.inputTokens
       this.outputTokens += cost.outputTokens

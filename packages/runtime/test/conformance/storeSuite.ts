@@ -346,4 +346,44 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
           })
         )
     )
+
+    it.effect(
+      "loads what a recovering process needs: record, atoms, paid calls and the journal's counts",
+      () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            yield* store.createMasterplan(newPlan("p"))
+            const started = (attempt: number): EventBody => ({
+              type: "atom.started",
+              atomId: "a",
+              wave: 0,
+              attempt
+            })
+            yield* store.commit("p", {
+              events: stamp("p", [started(1), cost("a", 1), started(2), cost("a", 2), completed("a", 2)]),
+              results: [{ atomId: "a", code: "const a = 1" }]
+            })
+            const snapshot = Option.getOrThrow(yield* store.loadForRecovery("p"))
+            assert.strictEqual(snapshot.record.lastSeq, 5)
+            assert.deepStrictEqual(
+              snapshot.atoms.map((a) => [a.atomId, a.status, a.attempts, a.code]),
+              [
+                ["a", "completed", 2, "const a = 1"],
+                ["b", "pending", 0, undefined],
+                ["c", "pending", 0, undefined]
+              ]
+            )
+            assert.deepStrictEqual(
+              snapshot.costs.map((c) => c.attempt),
+              [1, 2]
+            )
+            assert.deepStrictEqual(snapshot.eventCounts, {
+              "atom.started": 2,
+              "cost.updated": 2,
+              "atom.completed": 1
+            })
+            assert.isTrue(Option.isNone(yield* store.loadForRecovery("nope")))
+          })
+        )
+    )
   })
