@@ -20,7 +20,8 @@ export const StorePg = (url: string): Layer.Layer<Store, StoreError> => {
           : new StoreError({
               reason: "Unavailable",
               store: name,
-              detail: `cannot connect: ${error.message}`,
+              // The driver's own words say which part is wrong: refused, unknown host, database or role.
+              detail: `cannot connect: ${error.message}${error.cause instanceof Error && error.cause.message !== "" ? ` (${error.cause.message})` : ""}`,
               cause: error
             })
       )

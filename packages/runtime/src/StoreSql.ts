@@ -2,8 +2,8 @@ import type { CostCommit, Event } from "@devmatrix/core"
 import { projectEvents } from "@devmatrix/core"
 import { Migrator, SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql"
-import { Effect, Option } from "effect"
-import { storeMigrations } from "./internal/storeMigrations.js"
+import { Duration, Effect, Option, Schedule } from "effect"
+import { latestMigrationId, storeMigrations } from "./internal/storeMigrations.js"
 import { initialPhases, nextPhaseRow, StoreError } from "./Store.js"
 import type { AtomRow, LeaseOutcome, MasterplanRecord, PhaseRow, StoreService } from "./Store.js"
 
@@ -102,7 +102,19 @@ export const makeStoreSql = (name: string) =>
         detail: `not a DevMatrix database (it has other tables: ${foreignTables.slice(0, 5).join(", ")})`
       })
 
+    // Several processes may start on a new database at once: the migrator lets one of them create
+    // the schema and the others go on at once (or fail on a table created under them), so each
+    // checks that the schema is all there, and tries again for a few seconds if it is not yet.
+    const schemaReady = Effect.flatMap(
+      sql<{ id: number | string | null }>`SELECT MAX(migration_id) AS id FROM dm_migrations`,
+      ([row]) =>
+        num(row?.id ?? 0) >= latestMigrationId
+          ? Effect.void
+          : Effect.fail(new Error("another process is still creating the schema"))
+    )
     yield* Migrator.make({})({ loader: storeMigrations, table: "dm_migrations" }).pipe(
+      Effect.zipRight(schemaReady),
+      Effect.retry(Schedule.spaced(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(50)))),
       Effect.mapError(
         (error) =>
           new StoreError({

@@ -1,7 +1,9 @@
-import { StorePg } from "@devmatrix/runtime"
+import { Store, StorePg } from "@devmatrix/runtime"
+import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { pgTestUrl, withPgSchema } from "./pgTestStore.js"
+import { Effect, Either, Layer, Redacted } from "effect"
+import { randomUUID } from "node:crypto"
+import { pgTestUrl, urlWithSchema, withPgSchema } from "./pgTestStore.js"
 import { storeSuite } from "./conformance/storeSuite.js"
 
 storeSuite("PostgreSQL", () => withPgSchema((url) => StorePg(url)))
@@ -17,7 +19,39 @@ describe("StorePg at start", () => {
       assert.notInclude(error.message, "secret")
     })
   )
-  it("runs against the PostgreSQL named by DEVMATRIX_TEST_PG or 127.0.0.1:5432/test", () => {
-    assert.match(pgTestUrl, /^postgres/)
-  })
+  it.live("names the driver's reason when it cannot connect (refused, unknown database)", () =>
+    Effect.gen(function* () {
+      const refused = yield* Effect.flip(
+        Layer.build(StorePg("postgres://postgres@127.0.0.1:1/test")).pipe(Effect.scoped)
+      )
+      assert.match(refused.message, /ECONNREFUSED/)
+      const noDatabase = yield* Effect.flip(
+        Layer.build(StorePg(pgTestUrl.replace(/\/[^/?]+(\?|$)/, "/dm_no_such_database$1"))).pipe(
+          Effect.scoped
+        )
+      )
+      assert.include(noDatabase.message, "dm_no_such_database")
+    })
+  )
+
+  it.live("several processes starting at once on an empty database all find the whole schema", () =>
+    Effect.gen(function* () {
+      const schema = `dm_test_${randomUUID().replaceAll("-", "")}`
+      const sql = yield* PgClient.PgClient
+      yield* sql`CREATE SCHEMA ${sql(schema)}`
+      const starts = yield* Effect.all(
+        Array.from({ length: 6 }, () =>
+          Effect.flatMap(Store, (store) => store.listMasterplans()).pipe(
+            Effect.provide(StorePg(urlWithSchema(schema))),
+            Effect.either
+          )
+        ),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.ensuring(Effect.ignore(sql`DROP SCHEMA ${sql(schema)} CASCADE`)))
+      assert.deepStrictEqual(
+        starts.map((start) => (Either.isRight(start) ? "ok" : start.left.message)),
+        Array.from({ length: 6 }, () => "ok")
+      )
+    }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(pgTestUrl) })), Effect.orDie)
+  )
 })

@@ -5,7 +5,7 @@ import { Effect } from "effect"
  * The store's schema, one migration per entry, for SQLite and PostgreSQL alike. `BIGINT` holds
  * epoch milliseconds; events keep their JSON body as text. Append new entries; never edit one.
  */
-export const storeMigrations = Migrator.fromRecord({
+const migrations = {
   "0001_journal": Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE TABLE dm_masterplans (
@@ -77,4 +77,9 @@ export const storeMigrations = Migrator.fromRecord({
     yield* sql`ALTER TABLE dm_masterplans ADD COLUMN lease_owner TEXT`
     yield* sql`ALTER TABLE dm_masterplans ADD COLUMN lease_until BIGINT`
   })
-})
+}
+
+export const storeMigrations = Migrator.fromRecord(migrations)
+
+/** The id of the newest migration: a database at it has the whole schema. */
+export const latestMigrationId = Math.max(...Object.keys(migrations).map((key) => Number.parseInt(key, 10)))
