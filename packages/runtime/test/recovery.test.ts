@@ -9,6 +9,7 @@ import {
   StoreError
 } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
+import type { Duration } from "effect"
 import { Chunk, Clock, Context, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
 import { expectRunInvariants } from "./runInvariants.js"
 
@@ -35,6 +36,12 @@ const countingModel = (paid: Array<string>, latencyMs = 1_000) =>
 
 const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
+/** Lets the engines run `times` steps of simulated time: a turn of the event loop, then `step`. */
+const advance = (times: number, step: Duration.DurationInput = "1 second") =>
+  Effect.forEach(Array.from({ length: times }), () => Effect.zipRight(tick, TestClock.adjust(step)), {
+    discard: true
+  })
+
 describe("crash recovery", () => {
   it.effect("a second engine on the same store finishes the plan without repeating a paid call", () =>
     Effect.gen(function* () {
@@ -47,10 +54,7 @@ describe("crash recovery", () => {
       const id = yield* Effect.gen(function* () {
         const engine = yield* Engine
         const id = yield* engine.submit(plan, { masterplanId: "mp-recover" })
-        for (let i = 0; i < 5; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(5)
         yield* tick
         yield* TestClock.adjust("500 millis")
         yield* engine.detach(id)
@@ -70,10 +74,7 @@ describe("crash recovery", () => {
         const engine = yield* Engine
         assert.deepStrictEqual(yield* engine.recoverAll(), [id])
         const collecting = yield* Effect.fork(engine.result(id))
-        for (let i = 0; i < 60; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(60)
         return yield* collecting
       }).pipe(Effect.provide(engineOn()), Effect.scoped)
       assert.strictEqual(end.type, "masterplan.completed")
@@ -128,10 +129,7 @@ describe("crash recovery", () => {
         yield* Effect.gen(function* () {
           const engine = yield* Engine
           yield* engine.submit(plan, { masterplanId: "mp-closed" })
-          for (let i = 0; i < 4; i++) {
-            yield* tick
-            yield* TestClock.adjust("1 second")
-          }
+          yield* advance(4)
           // Calls answer at this instant; the scope closes before their events have been committed.
           yield* TestClock.adjust("1 second")
         }).pipe(Effect.provide(engineOn()), Effect.scoped)
@@ -149,10 +147,7 @@ describe("crash recovery", () => {
           const engine = yield* Engine
           assert.deepStrictEqual(yield* engine.recoverAll(), ["mp-closed"])
           const collecting = yield* Effect.fork(engine.result("mp-closed"))
-          for (let i = 0; i < 60; i++) {
-            yield* tick
-            yield* TestClock.adjust("1 second")
-          }
+          yield* advance(60)
           return yield* collecting
         }).pipe(Effect.provide(engineOn()), Effect.scoped)
         assert.strictEqual(end.type, "masterplan.completed")
@@ -175,20 +170,14 @@ describe("crash recovery", () => {
         const engine = yield* Engine
         yield* engine.submit(plan, { masterplanId: ids[0]!, options: { concurrency: 1 } })
         yield* engine.submit(plan, { masterplanId: ids[1]!, options: { concurrency: 3 } })
-        for (let i = 0; i < 4; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(4)
       }).pipe(Effect.provide(engineOn()), Effect.scoped)
 
       const ends = yield* Effect.gen(function* () {
         const engine = yield* Engine
         assert.deepStrictEqual([...(yield* engine.recoverAll())].sort(), ids)
         const collecting = yield* Effect.fork(Effect.all(ids.map((id) => engine.result(id))))
-        for (let i = 0; i < 120; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(120)
         return yield* collecting
       }).pipe(Effect.provide(engineOn()), Effect.scoped)
       assert.deepStrictEqual(
@@ -233,10 +222,7 @@ describe("crash recovery", () => {
         const engine = yield* Engine
         yield* engine.recover(id)
         const result = yield* Effect.fork(engine.result(id))
-        for (let i = 0; i < 40; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(40)
         assert.strictEqual((yield* result).type, "masterplan.completed")
       }).pipe(Effect.provide(engineOn()), Effect.scoped)
       const journal = yield* store.readEvents(id, 1)
@@ -279,10 +265,7 @@ describe("crash recovery", () => {
           const engine = yield* Engine
           yield* engine.recover(id)
           const result = yield* Effect.fork(engine.result(id))
-          for (let i = 0; i < 20; i++) {
-            yield* tick
-            yield* TestClock.adjust("1 second")
-          }
+          yield* advance(20)
           return yield* result
         }).pipe(Effect.provide(engineOn()), Effect.scoped)
         assert.strictEqual(end.type, "masterplan.completed")
@@ -359,17 +342,11 @@ describe("crash recovery", () => {
         const engine = yield* Engine
         assert.deepStrictEqual(yield* engine.recoverAll(), ["mp-paused"])
         const paidAtRestart = paid.length
-        for (let i = 0; i < 10; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(10)
         assert.strictEqual(paid.length, paidAtRestart, "no call while paused")
         yield* engine.resume("mp-paused")
         const result = yield* Effect.fork(engine.result("mp-paused"))
-        for (let i = 0; i < 60; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(60)
         return yield* result
       }).pipe(Effect.provide(engineOn()), Effect.scoped)
       assert.strictEqual(end.type, "masterplan.completed")
@@ -403,10 +380,7 @@ describe("crash recovery", () => {
         const engine = yield* Engine
         yield* engine.recover("mp-early")
         const result = yield* Effect.fork(engine.result("mp-early"))
-        for (let i = 0; i < 60; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(60)
         return yield* result
       }).pipe(
         Effect.provide(
@@ -471,18 +445,12 @@ describe("one process at a time per masterplan (the lease)", () => {
       assert.include(refused.message, "another process is running it")
       assert.deepStrictEqual(yield* second.recoverAll(), [])
       // Renewed while it runs: still refused long after the first lease would have lapsed.
-      for (let i = 0; i < 6; i++) {
-        yield* tick
-        yield* TestClock.adjust("5 seconds")
-      }
+      yield* advance(6, "5 seconds")
       assert.strictEqual((yield* Effect.flip(second.recover(id)))._tag, "MasterplanNotResumable")
       yield* first.detach(id)
       yield* second.recover(id)
       const result = yield* Effect.fork(second.result(id))
-      for (let i = 0; i < 40; i++) {
-        yield* tick
-        yield* TestClock.adjust("5 seconds")
-      }
+      yield* advance(40, "5 seconds")
       assert.strictEqual((yield* result).type, "masterplan.completed")
       expectRunInvariants(yield* store.readEvents(id, 1), atoms, { concurrency: 3, mode: "eager" })
     }).pipe(Effect.scoped)
@@ -510,19 +478,13 @@ describe("one process at a time per masterplan (the lease)", () => {
         nowMs: now,
         replacing: holder
       })
-      for (let i = 0; i < 6; i++) {
-        yield* tick
-        yield* TestClock.adjust("1 second")
-      }
+      yield* advance(6)
       const error = yield* Effect.flip(Fiber.join(result))
       assert.strictEqual(error._tag, "StoreError")
       assert.include(error.message, "taken over by another process (elsewhere/1/x)")
       // It stopped: no more calls, and it no longer holds the plan.
       const paidWhenStopped = paid.length
-      for (let i = 0; i < 10; i++) {
-        yield* tick
-        yield* TestClock.adjust("1 second")
-      }
+      yield* advance(10)
       assert.strictEqual(paid.length, paidWhenStopped)
       assert.strictEqual(Option.getOrThrow(yield* store.getMasterplan(id)).lease?.owner, "elsewhere/1/x")
     }).pipe(Effect.scoped)
@@ -547,28 +509,19 @@ describe("a store that stops committing", () => {
         const id = yield* engine.submit(plan)
         const streamed = yield* Effect.fork(Stream.runDrain(engine.events(id)))
         const result = yield* Effect.fork(engine.result(id))
-        for (let i = 0; i < 10; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(10)
         const failed = {
           stream: yield* Effect.flip(Fiber.join(streamed)),
           result: yield* Effect.flip(Fiber.join(result))
         }
         // Stopped: no call is made once the journal could not be kept.
         const paidWhenFailed = paid.length
-        for (let i = 0; i < 10; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(10)
         assert.strictEqual(paid.length, paidWhenFailed)
         // And this engine may take the plan up again (here the store goes on refusing its commits).
         yield* engine.recover(id)
         const again = yield* Effect.fork(engine.result(id))
-        for (let i = 0; i < 10; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(10)
         assert.include((yield* Effect.flip(Fiber.join(again))).message, "disk full")
         return failed
       }).pipe(
@@ -600,10 +553,7 @@ describe("a store that stops committing", () => {
         const engine = yield* Engine
         const id = yield* engine.submit(plan, { masterplanId: "mp-blip" })
         const result = yield* Effect.fork(engine.result(id))
-        for (let i = 0; i < 60; i++) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
+        yield* advance(60)
         return yield* result
       }).pipe(
         Effect.provide(EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(blip))),
