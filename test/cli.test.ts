@@ -21,13 +21,18 @@ interface Run {
 
 const devmatrix = (
   args: ReadonlyArray<string>,
-  options: { onStdout?: (text: string, kill: () => void) => void } = {}
+  options: {
+    onStdout?: (text: string, kill: () => void) => void
+    /** Close the reading end of stdout before the command writes, as `| head` does once it has its lines. */
+    closeStdout?: boolean
+  } = {}
 ) =>
   new Promise<Run>((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd: root,
       env: { ...process.env, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: storeUrl }
     })
+    if (options.closeStdout === true) child.stdout.destroy()
     let stdout = ""
     let stderr = ""
     let interrupted = false
@@ -206,6 +211,25 @@ describe("devmatrix run", () => {
     expect(journal.at(-1)?.type).toBe("masterplan.completed")
     // Events printed by the resumed run continue the journal where the first run left it.
     expect(eventsOf(resumed.stdout)[0]!.seq).toBeGreaterThan(before.at(-1)!.seq)
+  })
+
+  it("a closed stdout ends the command quietly: run saves the plan as on Ctrl-C, status and events exit 0", async () => {
+    const id = `closed-stdout-${Date.now()}`
+    const run = await devmatrix(
+      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "50", "--id", id],
+      { closeStdout: true }
+    )
+    expect(run.code, run.stderr).toBe(130)
+    expect(run.stderr).not.toMatch(/EPIPE|\n\s+at /)
+    expect(run.stderr).toContain(`output closed: masterplan ${id} is saved; continue it with`)
+    for (const args of [["status"], ["status", id], ["events", id], ["events", id, "--follow"]]) {
+      const read = await devmatrix(args, { closeStdout: true })
+      expect(read.code, `${args.join(" ")}: ${read.stderr}`).toBe(0)
+      expect(read.stderr).toBe("")
+    }
+    const resumed = await devmatrix(["resume", id, "--json", "--latency-ms", "5"])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(eventsOf(resumed.stdout).at(-1)?.type).toBe("masterplan.completed")
   })
 
   it("status lists plans, cleanup removes finished ones, and a bad store is named at start", async () => {

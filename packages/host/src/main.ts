@@ -5,6 +5,7 @@ import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
 import { eventsCommand, parseEventsArgs } from "./cli/eventsCommand.js"
 import { ExitCode, UsageError } from "./cli/exitCodes.js"
 import type { Terminal } from "./cli/followPlan.js"
+import { outputClosed } from "./cli/outputClosed.js"
 import { parseResumeArgs, resumeCommand } from "./cli/resumeCommand.js"
 import { parseRunArgs } from "./cli/runArgs.js"
 import { runCommand } from "./cli/runCommand.js"
@@ -79,6 +80,9 @@ export const main = async (
 ): Promise<number> => {
   const [name, ...rest] = argv
   const env = process.env
+  // From here on a reader that goes away (`devmatrix status | head -2`) ends the command quietly.
+  void outputClosed(terminal.stdout)
+  void outputClosed(terminal.stderr)
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     terminal.stdout.write(`${usage}\n`)
     return name === undefined ? ExitCode.usage : ExitCode.completed

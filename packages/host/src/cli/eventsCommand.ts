@@ -3,6 +3,7 @@ import { Effect, Stream } from "effect"
 import { parseArgs } from "node:util"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
+import { outputClosed } from "./outputClosed.js"
 import { storeOf } from "./runArgs.js"
 
 export interface EventsArgs {
@@ -36,13 +37,20 @@ export const parseEventsArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
   }
 }
 
-/** `devmatrix events <id>`: the journal as JSON lines (the `--json` format), optionally following it live. */
+/**
+ * `devmatrix events <id>`: the journal as JSON lines (the `--json` format), optionally following it
+ * live, until it ends or the reader of stdout goes (`devmatrix events <id> --follow | head`).
+ */
 export const eventsCommand = (args: EventsArgs, terminal: Terminal) =>
   Effect.gen(function* () {
     const engine = yield* Engine
-    yield* Stream.runForEach(
+    const printed = Stream.runForEach(
       engine.events(args.masterplanId, { fromSeq: args.fromSeq, follow: args.follow }),
       (event) => Effect.sync(() => terminal.stdout.write(`${JSON.stringify(event)}\n`))
+    )
+    yield* Effect.raceFirst(
+      printed,
+      Effect.promise(() => outputClosed(terminal.stdout))
     )
     return ExitCode.completed
   })

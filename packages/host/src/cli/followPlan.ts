@@ -2,6 +2,7 @@ import type { Event } from "@devmatrix/core"
 import type { EngineService, TerminalEvent } from "@devmatrix/runtime"
 import { Deferred, Effect, Stream } from "effect"
 import { ExitCode } from "./exitCodes.js"
+import { outputClosed } from "./outputClosed.js"
 import { makeProgressRenderer } from "./progressRenderer.js"
 import type { EngineArgs } from "./runArgs.js"
 import { renderSummary } from "./summaryTable.js"
@@ -23,7 +24,7 @@ export const resumeCommand = (masterplanId: string, store: string): string =>
  * Shows a running plan's events until it ends (JSON lines with `--json`, live progress on a
  * terminal, plain lines otherwise), then its summary; the exit code says how it ended.
  * The first Ctrl-C stops the run with its state saved (exit 130) and prints how to resume it;
- * a second one exits at once.
+ * a second one exits at once. A closed stdout (`devmatrix run --json | head -1`) stops it the same way.
  */
 export const followPlan = (
   engine: EngineService,
@@ -60,17 +61,21 @@ export const followPlan = (
     const shown = Stream.runForEach(engine.events(masterplanId, { fromSeq }), (event) =>
       Effect.sync(() => print(event))
     )
-    const outcome = yield* Effect.raceFirst(
-      Effect.as(shown, "ended" as const),
-      Effect.as(Deferred.await(interrupted), "interrupted" as const)
+    const stopped = Effect.raceFirst(
+      Effect.as(Deferred.await(interrupted), "interrupted" as const),
+      Effect.as(
+        Effect.promise(() => outputClosed(terminal.stdout)),
+        "output closed" as const
+      )
     )
+    const outcome = yield* Effect.raceFirst(Effect.as(shown, "ended" as const), stopped)
     progress?.stop()
-    if (outcome === "interrupted") {
+    if (outcome !== "ended") {
       yield* engine.detach(masterplanId)
       terminal.stderr.write(
         args.store === "memory:"
-          ? `interrupted: masterplan ${masterplanId} ran on the memory: store, which keeps nothing; it cannot be resumed\n`
-          : `interrupted: masterplan ${masterplanId} is saved; continue it with\n  ${resumeCommand(masterplanId, args.store)}\n`
+          ? `${outcome}: masterplan ${masterplanId} ran on the memory: store, which keeps nothing; it cannot be resumed\n`
+          : `${outcome}: masterplan ${masterplanId} is saved; continue it with\n  ${resumeCommand(masterplanId, args.store)}\n`
       )
       return ExitCode.interrupted
     }
