@@ -12,6 +12,13 @@ const bin = join(root, "packages/host/bin/devmatrix.js")
 const decodeEvent = Schema.decodeUnknownSync(Event)
 // Each test file run gets its own SQLite store, so runs never see each other's plans.
 const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-cli-")), "cli.db")}`
+// Without what a package script (`pnpm test` itself) sets, so that each test says whether it runs under one.
+const shellEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("npm_")))
+const underPnpmScript = {
+  npm_lifecycle_event: "start",
+  npm_execpath: "/usr/lib/node_modules/pnpm/bin/pnpm.cjs",
+  npm_config_user_agent: "pnpm/10.34.9 npm/? node/v20.20.2 linux x64"
+}
 
 interface Run {
   readonly code: number | null
@@ -25,12 +32,13 @@ const devmatrix = (
     onStdout?: (text: string, kill: () => void) => void
     /** Close the reading end of stdout before the command writes, as `| head` does once it has its lines. */
     closeStdout?: boolean
+    env?: Record<string, string>
   } = {}
 ) =>
   new Promise<Run>((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd: root,
-      env: { ...process.env, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: storeUrl }
+      env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: storeUrl, ...options.env }
     })
     if (options.closeStdout === true) child.stdout.destroy()
     let stdout = ""
@@ -186,7 +194,7 @@ describe("devmatrix run", () => {
       }
     )
     expect(run.code).toBe(130)
-    expect(run.stderr).toContain(`devmatrix resume ${id} --store ${storeUrl}`)
+    expect(run.stderr).toContain(`\n  devmatrix resume ${id} --store ${storeUrl}\n`)
     const before = eventsOf(run.stdout)
     expect(
       before.some(
@@ -230,6 +238,25 @@ describe("devmatrix run", () => {
     const resumed = await devmatrix(["resume", id, "--json", "--latency-ms", "5"])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(eventsOf(resumed.stdout).at(-1)?.type).toBe("masterplan.completed")
+  })
+
+  it("under a package script (pnpm start) the resume command shown runs devmatrix through the package's script", async () => {
+    const id = `package-script-${Date.now()}`
+    const run = await devmatrix(
+      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "50", "--id", id],
+      {
+        closeStdout: true,
+        env: underPnpmScript
+      }
+    )
+    expect(run.code, run.stderr).toBe(130)
+    expect(run.stderr).toContain(`\n  pnpm devmatrix resume ${id} --store ${storeUrl}\n`)
+    const npm = await devmatrix(["status", id], {
+      env: { npm_lifecycle_event: "start", npm_execpath: "/usr/lib/node_modules/npm/bin/npm-cli.js" }
+    })
+    expect(npm.stdout).toContain(`\nresume   npm run devmatrix -- resume ${id} --store ${storeUrl}\n`)
+    const shell = await devmatrix(["status", id])
+    expect(shell.stdout).toContain(`\nresume   devmatrix resume ${id} --store ${storeUrl}\n`)
   })
 
   it("status lists plans, cleanup removes finished ones, and a bad store is named at start", async () => {

@@ -1,6 +1,7 @@
 import type { Event } from "@devmatrix/core"
 import type { EngineService, TerminalEvent } from "@devmatrix/runtime"
 import { Deferred, Effect, Stream } from "effect"
+import { resumeCommandLine } from "./commandLine.js"
 import { ExitCode } from "./exitCodes.js"
 import { outputClosed } from "./outputClosed.js"
 import { makeProgressRenderer } from "./progressRenderer.js"
@@ -15,10 +16,6 @@ export interface Terminal {
 
 const exitCodeOf = (terminal: TerminalEvent): ExitCode =>
   terminal.type === "masterplan.completed" ? ExitCode.completed : ExitCode.failed
-
-/** The command that picks a stopped plan up again, with the store it lives in. */
-export const resumeCommand = (masterplanId: string, store: string): string =>
-  `devmatrix resume ${masterplanId} --store ${store}`
 
 /**
  * Shows a running plan's events until it ends (JSON lines with `--json`, live progress on a
@@ -75,7 +72,7 @@ export const followPlan = (
       terminal.stderr.write(
         args.store === "memory:"
           ? `${outcome}: masterplan ${masterplanId} ran on the memory: store, which keeps nothing; it cannot be resumed\n`
-          : `${outcome}: masterplan ${masterplanId} is saved; continue it with\n  ${resumeCommand(masterplanId, args.store)}\n`
+          : `${outcome}: masterplan ${masterplanId} is saved; continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`
       )
       return ExitCode.interrupted
     }

@@ -2,6 +2,7 @@ import type { RunOptionsInput } from "@devmatrix/core"
 import { defaultStoreUrl } from "@devmatrix/runtime"
 import type { ScriptedModelOptions } from "@devmatrix/runtime"
 import { parseArgs } from "node:util"
+import { invocationOf } from "./commandLine.js"
 import { UsageError } from "./exitCodes.js"
 
 /** Flags every command that runs plans shares: where the store is, and the offline model's behaviour. */
@@ -11,6 +12,8 @@ export interface EngineArgs {
   readonly scripted: ScriptedModelOptions
   /** Said once at the start of the run, e.g. which model is used and why. */
   readonly notice?: string
+  /** How the user runs devmatrix (see `invocationOf`): printed commands start with it. */
+  readonly invocation: string
 }
 
 /** `devmatrix run` as parsed from its command line. */
@@ -82,6 +85,7 @@ export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): En
   return {
     store: storeOf(values.store, env),
     json: values.json ?? false,
+    invocation: invocationOf(env),
     ...(notice !== undefined ? { notice } : {}),
     scripted: {
       ...(seed !== undefined ? { seed } : {}),

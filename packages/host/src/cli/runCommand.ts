@@ -1,6 +1,7 @@
 import { Engine, finishedStatuses, Store } from "@devmatrix/runtime"
 import { Effect } from "effect"
 import { readFile } from "node:fs/promises"
+import { resumeCommandLine } from "./commandLine.js"
 import { UsageError } from "./exitCodes.js"
 import { followPlan } from "./followPlan.js"
 import type { Terminal } from "./followPlan.js"
@@ -43,7 +44,7 @@ export const runCommand = (args: RunArgs, terminal: Terminal) =>
       )
       if (others.length > 0)
         terminal.stderr.write(
-          `${others.length} other unfinished masterplan(s) in ${store.name}: \`devmatrix resume\` continues them\n`
+          `${others.length} other unfinished masterplan(s) in ${store.name}: \`${resumeCommandLine(args.invocation, args.store)}\` continues them\n`
         )
     }
     return yield* followPlan(engine, masterplanId, args, terminal)

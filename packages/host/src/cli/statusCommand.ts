@@ -2,9 +2,9 @@ import { Store } from "@devmatrix/runtime"
 import type { AtomRow } from "@devmatrix/runtime"
 import { Effect, Option } from "effect"
 import { parseArgs } from "node:util"
+import { invocationOf, resumeCommandLine } from "./commandLine.js"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
-import { resumeCommand } from "./followPlan.js"
 import { usd } from "./format.js"
 import { storeOf } from "./runArgs.js"
 
@@ -12,6 +12,8 @@ export interface StatusArgs {
   readonly store: string
   readonly json: boolean
   readonly masterplanId?: string
+  /** How the user runs devmatrix (see `invocationOf`): the resume command starts with it. */
+  readonly invocation: string
 }
 
 export const parseStatusArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): StatusArgs => {
@@ -26,6 +28,7 @@ export const parseStatusArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
   return {
     store: storeOf(values.store, env),
     json: values.json ?? false,
+    invocation: invocationOf(env),
     ...(positionals[0] !== undefined ? { masterplanId: positionals[0] } : {})
   }
 }
@@ -84,6 +87,6 @@ export const statusCommand = (args: StatusArgs, terminal: Terminal) =>
     write(`journal  ${record.lastSeq} events`)
     for (const atom of atoms.filter((a) => a.status === "failed").slice(0, 20))
       write(`failed   atom ${atom.atomId} (wave ${atom.wave}): ${atom.error ?? "unknown"}`)
-    if (unfinished(record.status)) write(`resume   ${resumeCommand(id, args.store)}`)
+    if (unfinished(record.status)) write(`resume   ${resumeCommandLine(args.invocation, args.store, id)}`)
     return ExitCode.completed
   })

@@ -1,0 +1,23 @@
+import { basename } from "node:path"
+
+/**
+ * How the user's shell runs devmatrix: `devmatrix`, or through the root package's `devmatrix`
+ * script when this process runs under a package script (`pnpm start`), where the binary is not
+ * on PATH. pnpm, npm and yarn all set `npm_lifecycle_event` and `npm_execpath` for scripts.
+ */
+export const invocationOf = (env: NodeJS.ProcessEnv): string => {
+  const execPath = env["npm_execpath"]
+  if (!env["npm_lifecycle_event"] && !execPath) return "devmatrix"
+  const runner = env["npm_config_user_agent"]?.split("/")[0] ?? basename(execPath ?? "")
+  if (runner.startsWith("pnpm")) return "pnpm devmatrix"
+  if (runner.startsWith("yarn")) return "yarn devmatrix"
+  return "npm run devmatrix --"
+}
+
+/** A word as the shell reads it back: quoted when it holds spaces, quotes or other special characters. */
+const shellWord = (word: string): string =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+
+/** The command that picks a stopped plan (or, without an id, every one) up again in its store, ready to paste. */
+export const resumeCommandLine = (invocation: string, store: string, masterplanId?: string): string =>
+  `${invocation} resume ${masterplanId !== undefined ? `${shellWord(masterplanId)} ` : ""}--store ${shellWord(store)}`
