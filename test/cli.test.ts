@@ -181,6 +181,31 @@ describe("devmatrix run", () => {
       expect(run.code).toBe(2)
       expect(run.stderr).toMatch(message)
     })
+
+    it.each([
+      ["foo", /--store "foo" is not a store URL: use memory:, sqlite:<path> or postgres:\/\//],
+      ["redis://someone:pw@x", /--store "redis:\/\/someone:\*\*\*@x" is not a store URL/],
+      ["sqlite:", /--store "sqlite:" names no file/]
+    ])("--store %s, for every command", async (store, message) => {
+      for (const args of [
+        ["run", "examples/plans/todo-api.json"],
+        ["resume"],
+        ["status"],
+        ["events", "x"],
+        ["cleanup", "--older-than", "1d"]
+      ]) {
+        const run = await devmatrix([...args, "--store", store])
+        expect(run.code, args[0]).toBe(2)
+        expect(run.stderr, args[0]).toMatch(message)
+        expect(run.stdout, args[0]).toBe("")
+      }
+    })
+
+    it("a bad DEVMATRIX_STORE is named as such", async () => {
+      const run = await devmatrix(["status"], { env: { DEVMATRIX_STORE: "foo" } })
+      expect(run.code).toBe(2)
+      expect(run.stderr).toMatch(/DEVMATRIX_STORE "foo" is not a store URL/)
+    })
   })
 
   it("Ctrl-C stops the run with its state saved (exit 130); the printed resume command finishes it", async () => {

@@ -1,5 +1,5 @@
 import type { RunOptionsInput } from "@devmatrix/core"
-import { defaultStoreUrl } from "@devmatrix/runtime"
+import { defaultStoreUrl, redactUrl } from "@devmatrix/runtime"
 import type { ScriptedModelOptions } from "@devmatrix/runtime"
 import { parseArgs } from "node:util"
 import { invocationOf } from "./commandLine.js"
@@ -54,9 +54,26 @@ export const engineFlags = {
   "fault-rate": { type: "string" }
 } as const
 
-/** The store to use: `--store`, else `DEVMATRIX_STORE`, else the embedded SQLite file. */
-export const storeOf = (flag: string | undefined, env: NodeJS.ProcessEnv): string =>
-  flag ?? env["DEVMATRIX_STORE"] ?? defaultStoreUrl
+/** What is wrong with a store URL, judged by the forms `storeFromUrl` opens; undefined if nothing is. */
+const storeUrlProblem = (url: string): string | undefined => {
+  if (url === "memory:" || /^postgres(ql)?:\/\/./.test(url)) return undefined
+  if (url.startsWith("sqlite:"))
+    return url.slice("sqlite:".length).trim() === ""
+      ? `names no file: give its path, as in ${defaultStoreUrl}`
+      : undefined
+  return "is not a store URL: use memory:, sqlite:<path> or postgres://user@host:port/database"
+}
+
+/** The store to use: `--store`, else `DEVMATRIX_STORE`, else the embedded SQLite file; a bad URL is a `UsageError`. */
+export const storeOf = (flag: string | undefined, env: NodeJS.ProcessEnv): string => {
+  const url = flag ?? env["DEVMATRIX_STORE"] ?? defaultStoreUrl
+  const problem = storeUrlProblem(url)
+  if (problem !== undefined)
+    throw new UsageError(
+      `${flag !== undefined ? "--store" : "DEVMATRIX_STORE"} "${redactUrl(url)}" ${problem}`
+    )
+  return url
+}
 
 type EngineFlagValues = {
   json?: boolean | undefined
