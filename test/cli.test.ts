@@ -175,7 +175,8 @@ describe("devmatrix run", () => {
       [["--mode", "sideways"], /--mode must be "eager" or "waves"/],
       [["--fault-rate", "2"], /--fault-rate must be between 0 and 1/],
       [["--model", "claude-sonnet-4"], /only the offline "scripted" model/],
-      [["--bogus"], /Unknown option '--bogus'/]
+      [["--bogus"], /Unknown option '--bogus'/],
+      [["--id", ""], /--id must name the masterplan, got ""/]
     ])("flag %j", async (flags, message) => {
       const run = await devmatrix(["run", "examples/plans/todo-api.json", ...flags])
       expect(run.code).toBe(2)
@@ -199,6 +200,16 @@ describe("devmatrix run", () => {
         expect(run.stderr, args[0]).toMatch(message)
         expect(run.stdout, args[0]).toBe("")
       }
+    })
+
+    it("an --id already in the store", async () => {
+      const id = `taken-${Date.now()}`
+      const plan = planFile({ name: "p", atoms: [atom("a")] })
+      expect((await devmatrix(["run", plan, "--id", id])).code).toBe(0)
+      const again = await devmatrix(["run", plan, "--id", id, "--json"])
+      expect(again.code).toBe(2)
+      expect(again.stderr).toContain(`Conflict: masterplan "${id}" exists`)
+      expect(again.stdout).toBe("")
     })
 
     it("a bad DEVMATRIX_STORE is named as such", async () => {

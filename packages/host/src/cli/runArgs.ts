@@ -149,6 +149,7 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     "a whole number ≥ 1"
   )
   const budget = number("budget", values.budget, (n) => n > 0, "a positive amount of USD")
+  if (values.id?.trim() === "") throw new UsageError(`--id must name the masterplan, got "${values.id}"`)
   return {
     ...engineArgs(values, env),
     file: positionals[0]!,

@@ -32,10 +32,17 @@ export const runCommand = (args: RunArgs, terminal: Terminal) =>
   Effect.gen(function* () {
     const plan = yield* readPlanFile(args.file)
     const engine = yield* Engine
-    const masterplanId = yield* engine.submit(plan, {
-      ...(args.masterplanId !== undefined ? { masterplanId: args.masterplanId } : {}),
-      options: args.overrides
-    })
+    const masterplanId = yield* engine
+      .submit(plan, {
+        ...(args.masterplanId !== undefined ? { masterplanId: args.masterplanId } : {}),
+        options: args.overrides
+      })
+      .pipe(
+        // At submit a conflict can only be an `--id` already taken: the user's input, not the store's fault.
+        Effect.catchTag("StoreError", (error) =>
+          Effect.fail(error.reason === "Conflict" ? new UsageError(error.message) : error)
+        )
+      )
     if (!args.json) {
       if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
       const store = yield* Store
