@@ -1,7 +1,7 @@
 import { buildPlanGraph, Event, transitiveDependents } from "@devmatrix/core"
 import { Either, Schema } from "effect"
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -161,13 +161,20 @@ describe("devmatrix run", () => {
         /atoms\[0\]\.instruction: Expected string/
       ],
       ["a missing field", { atoms: [atom("a")] }, /name: is missing/],
+      [
+        "an option out of range",
+        { name: "p", options: { concurrency: 0 }, atoms: [atom("a")] },
+        /options\.concurrency: Expected a number between 1 and 10000, actual 0/
+      ],
       ["invalid JSON", "{ not json", /is not valid JSON/]
     ]
-    it.each(cases)("%s", async (_, content, message) => {
-      const run = await devmatrix(["run", planFile(content), "--json"])
+    it.each(cases)("%s, and creates no store", async (_, content, message) => {
+      const dir = mkdtempSync(join(tmpdir(), "devmatrix-store-"))
+      const run = await devmatrix(["run", planFile(content), "--json", "--store", `sqlite:${dir}/new/x.db`])
       expect(run.code).toBe(2)
       expect(run.stderr).toMatch(message)
       expect(run.stdout).toBe("")
+      expect(readdirSync(dir)).toEqual([])
     })
 
     it.each([
@@ -293,6 +300,23 @@ describe("devmatrix run", () => {
     expect(npm.stdout).toContain(`\nresume   npm run devmatrix -- resume ${id} --store ${storeUrl}\n`)
     const shell = await devmatrix(["status", id])
     expect(shell.stdout).toContain(`\nresume   devmatrix resume ${id} --store ${storeUrl}\n`)
+  })
+
+  it("commands that read a store do not create a missing SQLite file: status and events exit 2, cleanup has nothing to do", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "devmatrix-store-"))
+    const store = `sqlite:${dir}/new/x.db`
+    for (const args of [["status"], ["status", "x", "--json"], ["events", "x"], ["resume", "x"]]) {
+      const read = await devmatrix([...args, "--store", store])
+      expect(read.code, args.join(" ")).toBe(2)
+      expect(read.stderr, args.join(" ")).toBe(`devmatrix: no store at ${store}: the file does not exist\n`)
+    }
+    const resume = await devmatrix(["resume", "--store", store])
+    expect(resume.code).toBe(0)
+    expect(resume.stderr).toBe(`nothing to resume: no store at ${store}\n`)
+    const cleanup = await devmatrix(["cleanup", "--older-than", "1d", "--store", store])
+    expect(cleanup.code).toBe(0)
+    expect(cleanup.stdout).toBe(`nothing to clean: no store at ${store}\n`)
+    expect(readdirSync(dir)).toEqual([])
   })
 
   it("status lists plans, cleanup removes finished ones, and a bad store is named at start", async () => {

@@ -1,14 +1,16 @@
 import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
+import type { ScriptedModelOptions } from "@devmatrix/runtime"
 import { Cause, Effect, Exit, Option } from "effect"
 import type { Layer, Scope } from "effect"
 import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
 import { eventsCommand, parseEventsArgs } from "./cli/eventsCommand.js"
 import { ExitCode, UsageError } from "./cli/exitCodes.js"
 import type { Terminal } from "./cli/followPlan.js"
+import { isMissingStore, noStoreAt } from "./cli/missingStore.js"
 import { outputClosed } from "./cli/outputClosed.js"
 import { parseResumeArgs, resumeCommand } from "./cli/resumeCommand.js"
 import { parseRunArgs } from "./cli/runArgs.js"
-import { runCommand } from "./cli/runCommand.js"
+import { prepareRun, runCommand } from "./cli/runCommand.js"
 import { parseStatusArgs, statusCommand } from "./cli/statusCommand.js"
 
 const usage = `usage:
@@ -62,16 +64,23 @@ const parse = <A>(parser: () => A) =>
     catch: (error) => (error instanceof UsageError ? error : new UsageError((error as Error).message))
   })
 
-/** A command: parse its arguments, then run it on the layer those arguments call for. */
-const command = <TArgs, TOut, E, R>(
-  parser: () => TArgs,
-  layer: (args: TArgs) => Layer.Layer<R, unknown>,
-  body: (args: TArgs) => Effect.Effect<TOut, E, R | Scope.Scope>
-) =>
-  Effect.flatMap(
-    parse(parser),
-    (args) => body(args).pipe(Effect.scoped, Effect.provide(layer(args))) as Effect.Effect<TOut, unknown>
-  )
+interface Command<TArgs extends { readonly store: string }, E, R> {
+  /** The arguments, parsed and checked before any store is opened: bad input writes nothing. */
+  readonly prepare: Effect.Effect<TArgs, unknown>
+  readonly layer: (args: TArgs) => Layer.Layer<R, unknown>
+  readonly body: (args: TArgs) => Effect.Effect<number, E, R | Scope.Scope>
+  /** What a command that only reads does when its SQLite file does not exist, rather than create it. */
+  readonly withoutStore?: (args: TArgs) => Effect.Effect<number, unknown>
+}
+
+/** A command: prepare its arguments, then run it on the layer those arguments call for. */
+const command = <TArgs extends { readonly store: string }, E, R>(
+  spec: Command<TArgs, E, R>
+): Effect.Effect<number, unknown> =>
+  Effect.flatMap(spec.prepare, (args) => {
+    if (spec.withoutStore !== undefined && isMissingStore(args.store)) return spec.withoutStore(args)
+    return spec.body(args).pipe(Effect.scoped, Effect.provide(spec.layer(args)))
+  })
 
 /** Runs the `devmatrix` command line; resolves to the exit code. */
 export const main = async (
@@ -91,40 +100,51 @@ export const main = async (
     terminal.stderr.write(`devmatrix ${name}: not available in this build (${comingLater[name]})\n`)
     return ExitCode.usage
   }
-  const engineLayer = (args: { store: string; scripted?: object }) =>
+  const engineLayer = (args: { store: string; scripted?: ScriptedModelOptions }) =>
     embeddedLayer({ store: args.store, scripted: args.scripted ?? {} })
   const storeLayer = (args: { store: string }) => storeFromUrl(args.store)
+  const missing = (args: { store: string }) => Effect.fail(noStoreAt(args.store))
+  const nothingTo = (what: string, store: string, out: NodeJS.WriteStream) =>
+    Effect.sync(() => {
+      out.write(`nothing to ${what}: no store at ${store}\n`)
+      return ExitCode.completed
+    })
   const programs: Record<string, () => Effect.Effect<number, unknown>> = {
     run: () =>
-      command(
-        () => parseRunArgs(rest, env),
-        engineLayer,
-        (args) => runCommand(args, terminal)
-      ),
+      command({
+        prepare: parse(() => parseRunArgs(rest, env)).pipe(Effect.flatMap(prepareRun)),
+        layer: engineLayer,
+        body: (args) => runCommand(args, terminal)
+      }),
     resume: () =>
-      command(
-        () => parseResumeArgs(rest, env),
-        engineLayer,
-        (args) => resumeCommand(args, terminal)
-      ),
+      command({
+        prepare: parse(() => parseResumeArgs(rest, env)),
+        layer: engineLayer,
+        body: (args) => resumeCommand(args, terminal),
+        withoutStore: (args) =>
+          args.masterplanId !== undefined ? missing(args) : nothingTo("resume", args.store, terminal.stderr)
+      }),
     events: () =>
-      command(
-        () => parseEventsArgs(rest, env),
-        engineLayer,
-        (args) => eventsCommand(args, terminal)
-      ),
+      command({
+        prepare: parse(() => parseEventsArgs(rest, env)),
+        layer: engineLayer,
+        body: (args) => eventsCommand(args, terminal),
+        withoutStore: missing
+      }),
     status: () =>
-      command(
-        () => parseStatusArgs(rest, env),
-        storeLayer,
-        (args) => statusCommand(args, terminal)
-      ),
+      command({
+        prepare: parse(() => parseStatusArgs(rest, env)),
+        layer: storeLayer,
+        body: (args) => statusCommand(args, terminal),
+        withoutStore: missing
+      }),
     cleanup: () =>
-      command(
-        () => parseCleanupArgs(rest, env),
-        storeLayer,
-        (args) => cleanupCommand(args, terminal)
-      )
+      command({
+        prepare: parse(() => parseCleanupArgs(rest, env)),
+        layer: storeLayer,
+        body: (args) => cleanupCommand(args, terminal),
+        withoutStore: (args) => nothingTo("clean", args.store, terminal.stdout)
+      })
   }
   const program = programs[name]
   if (program === undefined) {

@@ -1,39 +1,28 @@
 import { Engine, finishedStatuses, Store } from "@devmatrix/runtime"
 import { Effect } from "effect"
-import { readFile } from "node:fs/promises"
 import { resumeCommandLine } from "./commandLine.js"
 import { UsageError } from "./exitCodes.js"
 import { followPlan } from "./followPlan.js"
 import type { Terminal } from "./followPlan.js"
+import { readPlanFile } from "./planFile.js"
+import type { PlanFile } from "./planFile.js"
 import type { RunArgs } from "./runArgs.js"
 
-/** Reads the plan file as JSON; markdown specs need the planning pipeline, which is not in this build. */
-const readPlanFile = (file: string) =>
-  Effect.tryPromise({
-    try: () => readFile(file, "utf8"),
-    catch: (error) => new UsageError(`cannot read ${file}: ${(error as Error).message}`)
-  }).pipe(
-    Effect.flatMap((text) => {
-      if (/\.(md|markdown|txt)$/i.test(file))
-        return Effect.fail(
-          new UsageError(
-            `${file}: markdown specs need the code-generation pipeline, which is not in this build; give a plan.json`
-          )
-        )
-      return Effect.try({
-        try: () => JSON.parse(text) as unknown,
-        catch: (error) => new UsageError(`${file} is not valid JSON: ${(error as Error).message}`)
-      })
-    })
-  )
+/** `devmatrix run` ready to start: its arguments, and its plan file read and checked. */
+export interface RunInput extends RunArgs {
+  readonly planFile: PlanFile
+}
+
+/** Reads and checks the plan file; nothing is opened or written before this succeeds. */
+export const prepareRun = (args: RunArgs) =>
+  Effect.map(readPlanFile(args.file), (planFile): RunInput => ({ ...args, planFile }))
 
 /** `devmatrix run`: submits the plan to the engine and follows it to its end. */
-export const runCommand = (args: RunArgs, terminal: Terminal) =>
+export const runCommand = (args: RunInput, terminal: Terminal) =>
   Effect.gen(function* () {
-    const plan = yield* readPlanFile(args.file)
     const engine = yield* Engine
     const masterplanId = yield* engine
-      .submit(plan, {
+      .submit(args.planFile.json, {
         ...(args.masterplanId !== undefined ? { masterplanId: args.masterplanId } : {}),
         options: args.overrides
       })
