@@ -141,6 +141,33 @@ describe("devmatrix run", () => {
     expect(run.stderr).toMatch(/using the offline scripted model/)
   })
 
+  it("says on stderr, also with --json, which model runs and that a budget is recorded, not enforced", async () => {
+    const atoms = [{ id: "a", instruction: "do a" }]
+    const budgeted = planFile({ name: "p", budget: { hardUsd: 5 }, atoms })
+    const notEnforced = (usd: string) =>
+      `budget: $${usd} recorded, not enforced in this build (cost guardrails arrive with the model providers)\n`
+    const count = (text: string, part: string) => text.split(part).length - 1
+    for (const [args, usd] of [
+      [[budgeted], "5"],
+      [[budgeted, "--budget", "0.01"], "0.01"],
+      [[planFile({ name: "p", atoms }), "--budget", "0.01"], "0.01"]
+    ] as const) {
+      const run = await devmatrix(["run", ...args, "--json", "--store", "memory:"])
+      expect(run.code, run.stderr).toBe(0)
+      expect(count(run.stderr, "no ANTHROPIC_API_KEY: using the offline scripted model\n")).toBe(1)
+      expect(count(run.stderr, notEnforced(usd))).toBe(1)
+      expect(eventsOf(run.stdout).at(-1)?.type).toBe("masterplan.completed")
+    }
+    const unbudgeted = await devmatrix([
+      "run",
+      planFile({ name: "p", atoms }),
+      "--json",
+      "--store",
+      "memory:"
+    ])
+    expect(unbudgeted.stderr).not.toContain("budget")
+  })
+
   describe("rejects bad input with exit 2, a message naming the problem, and no events", () => {
     const atom = (id: string, dependsOn: Array<string> = []) => ({ id, dependsOn, instruction: `do ${id}` })
     const cases: ReadonlyArray<[string, unknown, RegExp]> = [
@@ -254,6 +281,7 @@ describe("devmatrix run", () => {
 
     const resumed = await devmatrix(["resume", id, "--json", "--latency-ms", "5"])
     expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stderr).toContain("no ANTHROPIC_API_KEY: using the offline scripted model\n")
     const journal = eventsOf((await devmatrix(["events", id])).stdout)
     expect(journal.map((e) => e.seq)).toEqual(journal.map((_, i) => i + 1))
     const completions = journal.flatMap((e) => (e.type === "atom.completed" ? [e.atomId] : []))

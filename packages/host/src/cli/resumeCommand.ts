@@ -54,7 +54,7 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
         return ExitCode.completed
       }
     }
-    if (args.notice !== undefined && !args.json) terminal.stderr.write(`${args.notice}\n`)
+    if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
     let code: number = ExitCode.completed
     for (const id of ids) {
       if (!args.json) terminal.stderr.write(`resuming masterplan ${id}\n`)

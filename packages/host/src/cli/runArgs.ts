@@ -10,7 +10,7 @@ export interface EngineArgs {
   readonly store: string
   readonly json: boolean
   readonly scripted: ScriptedModelOptions
-  /** Said once at the start of the run, e.g. which model is used and why. */
+  /** Said once on stderr at the start of the run (also with `--json`), e.g. which model is used and why. */
   readonly notice?: string
   /** How the user runs devmatrix (see `invocationOf`): printed commands start with it. */
   readonly invocation: string

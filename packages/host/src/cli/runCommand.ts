@@ -17,6 +17,16 @@ export interface RunInput extends RunArgs {
 export const prepareRun = (args: RunArgs) =>
   Effect.map(readPlanFile(args.file), (planFile): RunInput => ({ ...args, planFile }))
 
+/** The hard budget the user set, by the engine's precedence: `--budget`, the plan's `budget`, its `options.budget`. */
+const budgetSetUsd = (args: RunInput): number | undefined => {
+  const { plan, options } = args.planFile
+  return (
+    args.overrides.budget?.hardUsd ??
+    plan.budget?.hardUsd ??
+    (plan.options?.budget !== undefined ? options.budget.hardUsd : undefined)
+  )
+}
+
 /** `devmatrix run`: submits the plan to the engine and follows it to its end. */
 export const runCommand = (args: RunInput, terminal: Terminal) =>
   Effect.gen(function* () {
@@ -32,8 +42,13 @@ export const runCommand = (args: RunInput, terminal: Terminal) =>
           Effect.fail(error.reason === "Conflict" ? new UsageError(error.message) : error)
         )
       )
+    if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
+    const budgetUsd = budgetSetUsd(args)
+    if (budgetUsd !== undefined)
+      terminal.stderr.write(
+        `budget: $${budgetUsd} recorded, not enforced in this build (cost guardrails arrive with the model providers)\n`
+      )
     if (!args.json) {
-      if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
       const store = yield* Store
       const others = (yield* store.listMasterplans()).filter(
         (p) => p.id !== masterplanId && !finishedStatuses.has(p.status)
