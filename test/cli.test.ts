@@ -277,7 +277,11 @@ describe("devmatrix run", () => {
     ).toBe(false)
 
     const status = await devmatrix(["status", id, "--json"])
-    expect(JSON.parse(status.stdout)).toMatchObject({ id, status: "running" })
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      id,
+      status: "running",
+      resume: `devmatrix resume ${id} --store ${storeUrl}`
+    })
 
     const resumed = await devmatrix(["resume", id, "--json", "--latency-ms", "5"])
     expect(resumed.code, resumed.stderr).toBe(0)
@@ -288,6 +292,9 @@ describe("devmatrix run", () => {
     expect(new Set(completions).size).toBe(completions.length)
     expect(completions.length).toBe(example("todo-api.json").atoms.length)
     expect(journal.at(-1)?.type).toBe("masterplan.completed")
+    const finished = JSON.parse((await devmatrix(["status", id, "--json"])).stdout) as object
+    expect(finished).toMatchObject({ status: "completed" })
+    expect(finished).not.toHaveProperty("resume")
     // Events printed by the resumed run continue the journal where the first run left it.
     expect(eventsOf(resumed.stdout)[0]!.seq).toBeGreaterThan(before.at(-1)!.seq)
   })

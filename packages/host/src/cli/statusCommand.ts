@@ -41,7 +41,10 @@ const countByStatus = (atoms: ReadonlyArray<AtomRow>) =>
 
 const unfinished = (status: string) => status !== "completed" && status !== "failed" && status !== "cancelled"
 
-/** `devmatrix status [<id>]`: every masterplan in the store, or one in detail (atoms, phases, cost). */
+/**
+ * `devmatrix status [<id>]`: every masterplan in the store, or one in detail (atoms, phases, cost,
+ * and the command that resumes it if unfinished).
+ */
 export const statusCommand = (args: StatusArgs, terminal: Terminal) =>
   Effect.gen(function* () {
     const store = yield* Store
@@ -69,8 +72,9 @@ export const statusCommand = (args: StatusArgs, terminal: Terminal) =>
     const phases = yield* store.listPhases(id)
     const costUsd = (yield* store.listCostCommits(id)).reduce((sum, c) => sum + c.costUsd, 0)
     const atomsByStatus = countByStatus(atoms)
+    const resume = unfinished(record.status) ? resumeCommandLine(args.invocation, args.store, id) : undefined
     if (args.json) {
-      write(JSON.stringify({ ...record, atoms: atomsByStatus, phases, costUsd }))
+      write(JSON.stringify({ ...record, atoms: atomsByStatus, phases, costUsd, resume }))
       return ExitCode.completed
     }
     write(`${record.id}  ${record.name}`)
@@ -87,6 +91,6 @@ export const statusCommand = (args: StatusArgs, terminal: Terminal) =>
     write(`journal  ${record.lastSeq} events`)
     for (const atom of atoms.filter((a) => a.status === "failed").slice(0, 20))
       write(`failed   atom ${atom.atomId} (wave ${atom.wave}): ${atom.error ?? "unknown"}`)
-    if (unfinished(record.status)) write(`resume   ${resumeCommandLine(args.invocation, args.store, id)}`)
+    if (resume !== undefined) write(`resume   ${resume}`)
     return ExitCode.completed
   })
