@@ -74,6 +74,27 @@ const example = (name: string) =>
     atoms: Array<{ id: string; dependsOn: Array<string> }>
   }
 
+describe("devmatrix <command> --help", () => {
+  it.each(["run", "resume", "status", "events", "cleanup"])(
+    "%s --help prints its usage, exit 0",
+    async (name) => {
+      for (const help of ["--help", "-h"]) {
+        const run = await devmatrix([name, help])
+        expect(run.code, run.stderr).toBe(0)
+        expect(run.stdout).toMatch(new RegExp(`^usage:\\n  devmatrix ${name} `))
+        expect(run.stderr).toBe("")
+      }
+    }
+  )
+
+  it("cleanup's usage names every unit of AGE, down to seconds", async () => {
+    const run = await devmatrix(["cleanup"])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain("(AGE: 7d, 12h, 30m, 45s)")
+    expect((await devmatrix(["cleanup", "--older-than", "45s"])).code).toBe(0)
+  })
+})
+
 describe("devmatrix run", () => {
   it("completes the example plan with transient faults: retries in the journal, a summary last", async () => {
     const run = await devmatrix([

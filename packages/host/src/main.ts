@@ -12,19 +12,8 @@ import { parseResumeArgs, resumeCommand } from "./cli/resumeCommand.js"
 import { parseRunArgs } from "./cli/runArgs.js"
 import { prepareRun, runCommand } from "./cli/runCommand.js"
 import { parseStatusArgs, statusCommand } from "./cli/statusCommand.js"
-
-const usage = `usage:
-  devmatrix run <plan.json> [--json] [--store URL] [--budget USD] [--model scripted] [--concurrency N]
-                [--mode eager|waves] [--id ID] [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]
-  devmatrix resume [<masterplanId>] [--store URL] [--json]
-  devmatrix status [<masterplanId>] [--store URL] [--json]
-  devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]
-  devmatrix cleanup --older-than AGE [--store URL]
-
---store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmatrix.db) or postgres://...
-         (or DEVMATRIX_STORE).
-Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 paused on budget, 4 gate failed,
-130 interrupted (state saved: devmatrix resume continues it).`
+import { commandUsage, isCommandName, usage } from "./cli/usage.js"
+import type { CommandName } from "./cli/usage.js"
 
 /** Commands of DESIGN.md §10 that later builds add; named so that users learn why they fail. */
 const comingLater: Record<string, string> = {
@@ -39,6 +28,12 @@ const inputErrors = new Set([
   "MasterplanNotFound",
   "MasterplanNotResumable"
 ])
+
+/** `--help` or `-h` among a command's flags (not after `--`, where arguments are taken as they are). */
+const asksForHelp = (args: ReadonlyArray<string>): boolean => {
+  const end = args.indexOf("--")
+  return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === "--help" || arg === "-h")
+}
 
 /** Errors a user can act on are one clear line (exit 2 for bad input, 1 otherwise); a bug prints its trace. */
 const report = (cause: Cause.Cause<unknown>, terminal: Terminal): ExitCode => {
@@ -96,6 +91,10 @@ export const main = async (
     terminal.stdout.write(`${usage}\n`)
     return name === undefined ? ExitCode.usage : ExitCode.completed
   }
+  if (isCommandName(name) && asksForHelp(rest)) {
+    terminal.stdout.write(`${commandUsage(name)}\n`)
+    return ExitCode.completed
+  }
   if (name in comingLater) {
     terminal.stderr.write(`devmatrix ${name}: not available in this build (${comingLater[name]})\n`)
     return ExitCode.usage
@@ -109,7 +108,7 @@ export const main = async (
       out.write(`nothing to ${what}: no store at ${store}\n`)
       return ExitCode.completed
     })
-  const programs: Record<string, () => Effect.Effect<number, unknown>> = {
+  const programs: Record<CommandName, () => Effect.Effect<number, unknown>> = {
     run: () =>
       command({
         prepare: parse(() => parseRunArgs(rest, env)).pipe(Effect.flatMap(prepareRun)),
@@ -146,7 +145,7 @@ export const main = async (
         withoutStore: (args) => nothingTo("clean", args.store, terminal.stdout)
       })
   }
-  const program = programs[name]
+  const program = isCommandName(name) ? programs[name] : undefined
   if (program === undefined) {
     terminal.stderr.write(`devmatrix: unknown command "${name}"\n${usage}\n`)
     return ExitCode.usage

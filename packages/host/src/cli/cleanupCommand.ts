@@ -4,6 +4,7 @@ import { parseArgs } from "node:util"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
 import { storeOf } from "./runArgs.js"
+import { synopsis } from "./usage.js"
 
 export interface CleanupArgs {
   readonly store: string
@@ -27,7 +28,7 @@ export const parseCleanupArgs = (argv: ReadonlyArray<string>, env: NodeJS.Proces
     options: { store: { type: "string" }, "older-than": { type: "string" } }
   })
   if (positionals.length > 0 || values["older-than"] === undefined)
-    throw new UsageError("usage: devmatrix cleanup --older-than AGE [--store URL]   (AGE: 7d, 12h, 30m)")
+    throw new UsageError(`usage: ${synopsis.cleanup}`)
   return { store: storeOf(values.store, env), olderThanMs: parseAge(values["older-than"]) }
 }
 

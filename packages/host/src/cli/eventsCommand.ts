@@ -5,6 +5,7 @@ import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
 import { outputClosed } from "./outputClosed.js"
 import { storeOf } from "./runArgs.js"
+import { synopsis } from "./usage.js"
 
 export interface EventsArgs {
   readonly store: string
@@ -24,8 +25,7 @@ export const parseEventsArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
       follow: { type: "boolean", default: false }
     }
   })
-  if (positionals.length !== 1)
-    throw new UsageError("usage: devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]")
+  if (positionals.length !== 1) throw new UsageError(`usage: ${synopsis.events}`)
   const fromSeq = Number(values["from-seq"] ?? "1")
   if (!Number.isInteger(fromSeq) || fromSeq < 1)
     throw new UsageError(`--from-seq must be a whole number ≥ 1, got "${values["from-seq"]}"`)

@@ -6,6 +6,7 @@ import { followPlan } from "./followPlan.js"
 import type { Terminal } from "./followPlan.js"
 import { engineArgs, engineFlags } from "./runArgs.js"
 import type { EngineArgs } from "./runArgs.js"
+import { synopsis } from "./usage.js"
 
 /** `devmatrix resume` as parsed: one masterplan, or every unfinished one. */
 export interface ResumeArgs extends EngineArgs {
@@ -19,8 +20,7 @@ export const parseResumeArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
     strict: true,
     options: engineFlags
   })
-  if (positionals.length > 1)
-    throw new UsageError("usage: devmatrix resume [<masterplanId>] [--store URL] [--json]")
+  if (positionals.length > 1) throw new UsageError(`usage: ${synopsis.resume}`)
   return {
     ...engineArgs(values, env),
     ...(positionals[0] !== undefined ? { masterplanId: positionals[0] } : {})

@@ -135,7 +135,8 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
       id: { type: "string" }
     }
   })
-  if (positionals.length !== 1) throw new UsageError("usage: devmatrix run <spec.md | plan.json> [flags]")
+  if (positionals.length !== 1)
+    throw new UsageError("usage: devmatrix run <plan.json> [flags] (devmatrix run --help lists them)")
   for (const flag of Object.keys(unavailable))
     if (values[flag as keyof typeof values] !== undefined)
       throw new UsageError(`--${flag}: ${unavailable[flag]}`)

@@ -7,6 +7,7 @@ import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
 import { usd } from "./format.js"
 import { storeOf } from "./runArgs.js"
+import { synopsis } from "./usage.js"
 
 export interface StatusArgs {
   readonly store: string
@@ -23,8 +24,7 @@ export const parseStatusArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
     strict: true,
     options: { store: { type: "string" }, json: { type: "boolean", default: false } }
   })
-  if (positionals.length > 1)
-    throw new UsageError("usage: devmatrix status [<masterplanId>] [--store URL] [--json]")
+  if (positionals.length > 1) throw new UsageError(`usage: ${synopsis.status}`)
   return {
     store: storeOf(values.store, env),
     json: values.json ?? false,

@@ -1,0 +1,25 @@
+/** Each command's synopsis, as the usage text, `devmatrix <command> --help` and bad usage show it. */
+export const synopsis = {
+  run: `devmatrix run <plan.json> [--json] [--store URL] [--budget USD] [--model scripted] [--concurrency N]
+              [--mode eager|waves] [--id ID] [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]`,
+  resume: "devmatrix resume [<masterplanId>] [--store URL] [--json]",
+  status: "devmatrix status [<masterplanId>] [--store URL] [--json]",
+  events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]",
+  cleanup: "devmatrix cleanup --older-than AGE [--store URL]   (AGE: 7d, 12h, 30m, 45s)"
+} as const
+export type CommandName = keyof typeof synopsis
+
+export const isCommandName = (name: string): name is CommandName => Object.hasOwn(synopsis, name)
+
+const notes = `--store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmatrix.db) or postgres://...
+         (or DEVMATRIX_STORE).
+Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 paused on budget, 4 gate failed,
+130 interrupted (state saved: devmatrix resume continues it).`
+
+const indent = (text: string): string => text.replaceAll(/^/gm, "  ")
+
+/** Every command, the store URLs and the exit codes: `devmatrix --help`. */
+export const usage = `usage:\n${Object.values(synopsis).map(indent).join("\n")}\n\n${notes}`
+
+/** One command, the store URLs and the exit codes: `devmatrix <command> --help`. */
+export const commandUsage = (name: CommandName): string => `usage:\n${indent(synopsis[name])}\n\n${notes}`
