@@ -57,7 +57,7 @@ describe("processes sharing one store", () => {
       )
     )
     for (const run of runs) {
-      expect(run.stderr).toBe("")
+      expect(run.stderr).not.toMatch(/devmatrix:|Error|locked/)
       expect(run.code).toBe(0)
       const events = eventsOf(run.stdout)
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
