@@ -1,67 +1,22 @@
-import { buildPlanGraph, Event, transitiveDependents } from "@devmatrix/core"
-import { Either, Schema } from "effect"
-import { spawn } from "node:child_process"
+import { buildPlanGraph, transitiveDependents } from "@devmatrix/core"
+import { Either } from "effect"
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { eventsOf, root, runDevmatrix } from "./devmatrixProcess.js"
+import type { RunOptions } from "./devmatrixProcess.js"
 
-// These tests run the built `devmatrix` binary as a user would (`pnpm test` builds first).
-const root = join(import.meta.dirname, "..")
-const bin = join(root, "packages/host/bin/devmatrix.js")
-const decodeEvent = Schema.decodeUnknownSync(Event)
 // Each test file run gets its own SQLite store, so runs never see each other's plans.
 const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-cli-")), "cli.db")}`
-// Without what a package script (`pnpm test` itself) sets, so that each test says whether it runs under one.
-const shellEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("npm_")))
 const underPnpmScript = {
   npm_lifecycle_event: "start",
   npm_execpath: "/usr/lib/node_modules/pnpm/bin/pnpm.cjs",
   npm_config_user_agent: "pnpm/10.34.9 npm/? node/v20.20.2 linux x64"
 }
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const devmatrix = (
-  args: ReadonlyArray<string>,
-  options: {
-    onStdout?: (text: string, kill: () => void) => void
-    /** Close the reading end of stdout before the command writes, as `| head` does once it has its lines. */
-    closeStdout?: boolean
-    env?: Record<string, string>
-  } = {}
-) =>
-  new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
-      env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: storeUrl, ...options.env }
-    })
-    if (options.closeStdout === true) child.stdout.destroy()
-    let stdout = ""
-    let stderr = ""
-    let interrupted = false
-    const interrupt = () => {
-      if (!interrupted) child.kill("SIGINT")
-      interrupted = true
-    }
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      options.onStdout?.(stdout, interrupt)
-    })
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
-
-const eventsOf = (stdout: string): Array<Event> =>
-  stdout
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => decodeEvent(JSON.parse(line)))
+const devmatrix = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
+  runDevmatrix(args, { ...options, env: { DEVMATRIX_STORE: storeUrl, ...options.env } })
 
 const planFile = (content: unknown): string => {
   const file = join(mkdtempSync(join(tmpdir(), "devmatrix-")), "plan.json")

@@ -1,47 +1,17 @@
-import { Event } from "@devmatrix/core"
-import { Schema } from "effect"
-import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { eventsOf, root, runDevmatrix } from "./devmatrixProcess.js"
+import type { Run } from "./devmatrixProcess.js"
 
 // Several `devmatrix` processes on one store, as users run them: real child processes, the built binary.
-const root = join(import.meta.dirname, "..")
-const bin = join(root, "packages/host/bin/devmatrix.js")
 const examplePlan = join(root, "examples/plans/todo-api.json")
 const exampleAtoms = (JSON.parse(readFileSync(examplePlan, "utf8")) as { atoms: Array<unknown> }).atoms.length
-const decodeEvent = Schema.decodeUnknownSync(Event)
 const pgUrl = process.env["DEVMATRIX_TEST_PG"] ?? "postgres://postgres@127.0.0.1:5432/test"
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 const devmatrix = (args: ReadonlyArray<string>, store: string, onStdout?: (text: string) => void) =>
-  new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args, "--store", store], {
-      cwd: root,
-      env: { ...process.env, ANTHROPIC_API_KEY: "" }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      onStdout?.(stdout)
-    })
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
-
-const eventsOf = (stdout: string): Array<Event> =>
-  stdout
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => decodeEvent(JSON.parse(line)))
+  runDevmatrix([...args, "--store", store], onStdout ? { onStdout } : {})
 
 const sqliteStore = () => `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-shared-")), "shared.db")}`
 
