@@ -1,6 +1,8 @@
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Engine, embeddedLayer } from "@devmatrix/runtime"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { eventsOf, root, runDevmatrix } from "./devmatrixProcess.js"
 import type { Run } from "./devmatrixProcess.js"
@@ -43,17 +45,23 @@ describe("processes sharing one store", () => {
       const url = store()
       const id = `live-${name}-${process.pid}-${Date.now()}`
       let resumed: Promise<Run> | undefined
+      let status: Promise<Run> | undefined
       const runner = devmatrix(
-        ["run", examplePlan, "--json", "--latency-ms", "100-200", "--id", id],
+        ["run", examplePlan, "--json", "--latency-ms", "300-500", "--id", id],
         url,
         (text) => {
-          // Once the run is well under way, a second process tries to take it.
-          if (resumed === undefined && text.split("\n").length > 40)
+          // Once the run is well under way, a second process tries to take it, and a third looks.
+          if (resumed === undefined && text.split("\n").length > 40) {
             resumed = devmatrix(["resume", id, "--json"], url)
+            status = devmatrix(["status", id, "--json"], url)
+          }
         }
       )
       const run = await runner
       const refused = await resumed!
+      const seen = JSON.parse((await status!).stdout) as { runningIn?: string; resume?: string }
+      expect(seen.runningIn).toMatch(/\/\d+\//)
+      expect(seen.resume).toBeUndefined()
       expect(refused.code).toBe(2)
       expect(refused.stderr).toMatch(/cannot be resumed: another process is running it/)
       expect(run.code).toBe(0)
@@ -61,4 +69,25 @@ describe("processes sharing one store", () => {
       expect(events.filter((e) => e.type === "atom.interrupted")).toHaveLength(0)
       expect(events.filter((e) => e.type === "atom.completed")).toHaveLength(exampleAtoms)
     }, 60_000)
+
+  it("resume continues a plan that was paused when its process stopped", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "devmatrix-paused-")), "paused.db")
+    // An embedding program pauses a plan, then stops (its engine's scope closes).
+    await Effect.gen(function* () {
+      const engine = yield* Engine
+      const id = yield* engine.submit(JSON.parse(readFileSync(examplePlan, "utf8")) as unknown, {
+        masterplanId: "paused-plan"
+      })
+      yield* engine.pause(id, "the operator wants to look first")
+    }).pipe(
+      Effect.provide(embeddedLayer({ store: `sqlite:${file}`, scripted: { latencyMs: 50 } })),
+      Effect.scoped,
+      Effect.runPromise
+    )
+    const resumed = await devmatrix(["resume", "paused-plan", "--json"], `sqlite:${file}`)
+    expect(resumed.stderr).toContain("masterplan paused-plan was paused: resuming it")
+    expect(resumed.code).toBe(0)
+    const events = eventsOf(resumed.stdout)
+    expect(events.at(-1)?.type).toBe("masterplan.completed")
+  }, 60_000)
 })

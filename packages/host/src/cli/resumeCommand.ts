@@ -1,5 +1,5 @@
 import { Engine, finishedStatuses, Store } from "@devmatrix/runtime"
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { parseArgs } from "node:util"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import { followPlan } from "./followPlan.js"
@@ -38,21 +38,35 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
     const store = yield* Store
     const ids = args.masterplanId !== undefined ? [args.masterplanId] : []
     const lastSeqs = new Map<string, number>()
+    const paused = new Set<string>()
     const remember = (id: string) =>
-      Effect.map(store.getMasterplan(id), (found) =>
+      Effect.map(store.getMasterplan(id), (found) => {
         lastSeqs.set(id, Option.match(found, { onNone: () => 0, onSome: (r) => r.lastSeq }))
-      )
+        if (Option.isSome(found) && found.value.status === "paused") paused.add(id)
+      })
     if (args.masterplanId !== undefined) {
       yield* remember(args.masterplanId)
       yield* engine.recover(args.masterplanId)
     } else {
       const unfinished = (yield* store.listMasterplans()).filter((p) => !finishedStatuses.has(p.status))
-      yield* Effect.forEach(unfinished, (p) => remember(p.id), { discard: true })
-      ids.push(...(yield* engine.recoverAll()))
+      for (const plan of unfinished) {
+        yield* remember(plan.id)
+        // A plan another process is running is left to it, and said so; the others are resumed.
+        const outcome = yield* Effect.either(engine.recover(plan.id))
+        if (Either.isRight(outcome)) ids.push(plan.id)
+        else terminal.stderr.write(`not resuming ${plan.id}: ${outcome.left.message}\n`)
+      }
       if (ids.length === 0) {
-        terminal.stderr.write("nothing to resume: no unfinished masterplan in the store\n")
+        terminal.stderr.write(
+          "nothing to resume: no unfinished masterplan in the store that no other process runs\n"
+        )
         return ExitCode.completed
       }
+    }
+    // A plan stays paused across a restart; asking to resume it is what resumes it.
+    for (const id of ids.filter((id) => paused.has(id))) {
+      terminal.stderr.write(`masterplan ${id} was paused: resuming it\n`)
+      yield* engine.resume(id)
     }
     if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
     let code: number = ExitCode.completed

@@ -1,6 +1,6 @@
-import { Store } from "@devmatrix/runtime"
-import type { AtomRow } from "@devmatrix/runtime"
-import { Effect, Option } from "effect"
+import { leaseHolderGone, Store } from "@devmatrix/runtime"
+import type { AtomRow, MasterplanRecord } from "@devmatrix/runtime"
+import { Clock, Effect, Option } from "effect"
 import { parseArgs } from "node:util"
 import { invocationOf, resumeCommandLine } from "./commandLine.js"
 import { ExitCode, UsageError } from "./exitCodes.js"
@@ -41,6 +41,19 @@ const countByStatus = (atoms: ReadonlyArray<AtomRow>) =>
 
 const unfinished = (status: string) => status !== "completed" && status !== "failed" && status !== "cancelled"
 
+/** The process running an unfinished plan now: the holder of a lease that has not lapsed and whose holder is not gone. */
+const runnerOf = (record: Pick<MasterplanRecord, "status" | "lease">, nowMs: number): string | undefined =>
+  unfinished(record.status) &&
+  record.lease !== undefined &&
+  record.lease.untilMs >= nowMs &&
+  !leaseHolderGone(record.lease.owner)
+    ? record.lease.owner
+    : undefined
+
+/** `live` when a process runs it, `stopped` when none does (resume continues it); nothing once it has ended. */
+const liveness = (record: Pick<MasterplanRecord, "status" | "lease">, nowMs: number): string =>
+  !unfinished(record.status) ? "" : runnerOf(record, nowMs) !== undefined ? " (live)" : " (stopped)"
+
 /**
  * `devmatrix status [<id>]`: every masterplan in the store, or one in detail (atoms, phases, cost,
  * and the command that resumes it if unfinished).
@@ -48,6 +61,7 @@ const unfinished = (status: string) => status !== "completed" && status !== "fai
 export const statusCommand = (args: StatusArgs, terminal: Terminal) =>
   Effect.gen(function* () {
     const store = yield* Store
+    const nowMs = yield* Clock.currentTimeMillis
     const write = (text: string) => terminal.stdout.write(`${text}\n`)
     if (args.masterplanId === undefined) {
       const plans = yield* store.listMasterplans()
@@ -56,7 +70,7 @@ export const statusCommand = (args: StatusArgs, terminal: Terminal) =>
       else
         for (const plan of plans)
           write(
-            `${plan.id}  ${plan.status.padEnd(9)}  ${plan.name}  (${plan.atomCount} atoms, ${plan.waveCount} waves, ` +
+            `${plan.id}  ${`${plan.status}${liveness(plan, nowMs)}`.padEnd(19)}  ${plan.name}  (${plan.atomCount} atoms, ${plan.waveCount} waves, ` +
               `updated ${new Date(plan.updatedAt).toISOString()})`
           )
       return ExitCode.completed
@@ -72,13 +86,24 @@ export const statusCommand = (args: StatusArgs, terminal: Terminal) =>
     const phases = yield* store.listPhases(id)
     const costUsd = (yield* store.listCostCommits(id)).reduce((sum, c) => sum + c.costUsd, 0)
     const atomsByStatus = countByStatus(atoms)
-    const resume = unfinished(record.status) ? resumeCommandLine(args.invocation, args.store, id) : undefined
+    const runningIn = runnerOf(record, nowMs)
+    // A plan another process is running is not to be resumed: it would be refused.
+    const resume =
+      unfinished(record.status) && runningIn === undefined
+        ? resumeCommandLine(args.invocation, args.store, id)
+        : undefined
     if (args.json) {
-      write(JSON.stringify({ ...record, atoms: atomsByStatus, phases, costUsd, resume }))
+      write(JSON.stringify({ ...record, atoms: atomsByStatus, phases, costUsd, runningIn, resume }))
       return ExitCode.completed
     }
     write(`${record.id}  ${record.name}`)
     write(`status   ${record.status}${record.phase !== undefined ? ` (phase ${record.phase})` : ""}`)
+    if (unfinished(record.status))
+      write(
+        runningIn !== undefined
+          ? `process  running in ${runningIn} (lease renewed until ${new Date(record.lease!.untilMs).toISOString()})`
+          : "process  none: stopped, resume continues it"
+      )
     write(
       `atoms    ${Object.entries(atomsByStatus)
         .map(([status, n]) => `${n} ${status}`)
