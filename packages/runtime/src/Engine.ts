@@ -205,6 +205,8 @@ export const make = Effect.gen(function* () {
   const clock = yield* Effect.clock
   const nowMs = () => clock.unsafeCurrentTimeMillis()
   const plans = new Map<string, LivePlan>()
+  /** How each plan this engine ran ended or will end, kept after a run is abandoned so `result` can say why. */
+  const outcomes = new Map<string, Deferred.Deferred<TerminalEvent, StoreError>>()
   const leaseOwner = leaseOwnerOfThisProcess()
 
   const find = (masterplanId: string) =>
@@ -359,6 +361,7 @@ export const make = Effect.gen(function* () {
       yield* Effect.forkIn(Effect.asVoid(journalWriter(masterplanId, live)), writers)
       yield* Effect.forkIn(keepLease(masterplanId, buffer), writers)
       plans.set(masterplanId, { run, stop, ...live, journaled: () => seq })
+      outcomes.set(masterplanId, live.done)
       run.submit()
       run.start()
     })
@@ -510,6 +513,7 @@ export const make = Effect.gen(function* () {
       plan.stop()
       yield* drained(plan)
       plans.delete(masterplanId)
+      outcomes.delete(masterplanId)
       yield* Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
       // A writer that stopped on a store error: the journal could not be kept, say so.
       const ended = yield* Deferred.poll(plan.done)
@@ -525,7 +529,11 @@ export const make = Effect.gen(function* () {
     recover,
     recoverAll,
     events,
-    result: (masterplanId) => Effect.flatMap(find(masterplanId), (plan) => Deferred.await(plan.done)),
+    result: (masterplanId) =>
+      Effect.suspend((): Effect.Effect<TerminalEvent, StoreError | MasterplanNotFound> => {
+        const done = outcomes.get(masterplanId)
+        return done ? Deferred.await(done) : Effect.fail(new MasterplanNotFound({ masterplanId }))
+      }),
     cancel: withPlan((run, reason?: string) => run.cancel(reason ?? "cancelled by the operator")),
     pause: withPlan((run, reason?: string) => run.pause(reason ?? "paused by the operator")),
     resume: withPlan((run) => run.resume()),

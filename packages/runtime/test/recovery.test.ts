@@ -10,7 +10,7 @@ import {
 } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
-import { Chunk, Clock, Context, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import { Cause, Chunk, Clock, Context, Effect, Exit, Fiber, Layer, Option, Stream, TestClock } from "effect"
 import { expectRunInvariants } from "./runInvariants.js"
 
 /** A chain-and-fan plan: 30 atoms, each depending on the one three places before it. */
@@ -530,6 +530,25 @@ describe("a store that stops committing", () => {
       )
       assert.strictEqual(outcome.result._tag, "StoreError")
       assert.include(outcome.stream.message, "disk full")
+    })
+  )
+
+  it.effect("a commit that dies (a bug in a store) ends the run with that defect instead of hanging", () =>
+    Effect.gen(function* () {
+      const memory = makeStoreMemory()
+      const broken = Layer.succeed(Store, { ...memory, commit: () => Effect.die(new Error("store bug")) })
+      const exit = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        const id = yield* engine.submit(plan)
+        const result = yield* Effect.fork(engine.result(id))
+        yield* advance(5)
+        return yield* Fiber.await(result)
+      }).pipe(
+        Effect.provide(EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(broken))),
+        Effect.scoped
+      )
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.include(Cause.pretty(exit._tag === "Failure" ? exit.cause : Cause.empty), "store bug")
     })
   )
 
