@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Predicate, Schema } from "effect"
 import { AtomSpec } from "./Atom.js"
 import { Budget } from "./Budget.js"
 import { Requirement } from "./Requirement.js"
@@ -7,7 +7,8 @@ import { Milestone, Phase, Task } from "./Task.js"
 
 /**
  * A structured masterplan (`plan.json`): its atoms and their dependencies are given, so discovery,
- * planning and atomization are skipped.
+ * planning and atomization are skipped. (The `message` annotations word the problems of the plan
+ * as a whole: not an object, no atoms.)
  */
 export const PlanInput = Schema.Struct({
   name: Schema.NonEmptyTrimmedString,
@@ -18,7 +19,17 @@ export const PlanInput = Schema.Struct({
   milestones: Schema.optionalWith(Schema.Array(Milestone), { default: () => [] }),
   tasks: Schema.optionalWith(Schema.Array(Task), { default: () => [] }),
   requirements: Schema.optionalWith(Schema.Array(Requirement), { default: () => [] }),
-  atoms: Schema.NonEmptyArray(AtomSpec)
+  atoms: Schema.NonEmptyArray(AtomSpec).annotations({
+    message: (issue) =>
+      Array.isArray(issue.actual)
+        ? { message: "a plan needs at least one atom", override: issue.actual.length === 0 }
+        : "expected a non-empty array of atoms"
+  })
+}).annotations({
+  message: (issue) => ({
+    message: "a plan must be a JSON object",
+    override: !Predicate.isRecord(issue.actual)
+  })
 })
 export type PlanInput = typeof PlanInput.Type
 export type PlanInputEncoded = typeof PlanInput.Encoded

@@ -15,6 +15,17 @@ const pathOf = (path: Path): string =>
     ""
   )
 
+/** A value as the input gave it, cut short: `"fast"`, `[]`, `{"mode":"fast"}`. */
+const show = (value: unknown): string => {
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? String(value)
+  } catch {
+    text = String(value)
+  }
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text
+}
+
 /** `"a"`, `"a" or "b"`, `"a", "b" or "c"`. */
 const oneOf = (names: ReadonlyArray<string>): string =>
   names.length === 1 ? names[0]! : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]!}`
@@ -54,12 +65,52 @@ const unknownField = (key: string, known: ReadonlyArray<string>): string => {
     : `unknown field (expected ${oneOf(known.map((name) => `"${name}"`))})`
 }
 
+/** The literals a union of literals allows, or `undefined` when it allows anything else. */
+const literalsOf = (ast: AST.AST): ReadonlyArray<string> | undefined => {
+  if (AST.isLiteral(ast))
+    return [typeof ast.literal === "bigint" ? String(ast.literal) : JSON.stringify(ast.literal)]
+  if (!AST.isUnion(ast)) return undefined
+  const all = ast.types.map(literalsOf)
+  return all.every((names) => names !== undefined) ? all.flat() : undefined
+}
+
+/** The message a `message` annotation gives for the whole of this issue, when it says to (`override`). */
+const overridingMessage = (issue: ParseResult.ParseIssue): string | undefined => {
+  if (!("ast" in issue) || issue._tag === "Type") return undefined
+  const annotation = AST.getMessageAnnotation(issue.ast)
+  if (annotation._tag === "None") return undefined
+  const out = annotation.value(issue)
+  return typeof out === "object" && "override" in out && out.override && typeof out.message === "string"
+    ? out.message
+    : undefined
+}
+
 /** Effect's own wording, for the issues it words well (`is missing`, `Expected string, actual 42`). */
 const asEffectSays = (issue: ParseResult.ParseIssue, path: Path): Array<InputProblem> =>
   ParseResult.ArrayFormatter.formatIssueSync(issue).map((problem) => ({
     path: pathOf([...path, ...problem.path]),
     message: problem.message
   }))
+
+/** What kind of JSON value a schema takes, when it takes one kind only: an object, an array. */
+const shapeOf = (ast: AST.AST): string | undefined => {
+  if (AST.isTypeLiteral(ast)) return "a JSON object"
+  if (AST.isTupleType(ast)) return "an array"
+  if (AST.isTransformation(ast)) return shapeOf(ast.from)
+  if (!AST.isUnion(ast)) return undefined
+  const shapes = new Set(ast.types.map(shapeOf))
+  return shapes.size === 1 ? [...shapes][0] : undefined
+}
+
+const typeProblem = (issue: ParseResult.Type, path: Path): Array<InputProblem> => {
+  if (issue.message !== undefined || AST.getMessageAnnotation(issue.ast)._tag === "Some")
+    return asEffectSays(issue, path)
+  const literals = literalsOf(issue.ast)
+  const expected = literals !== undefined ? oneOf(literals) : shapeOf(issue.ast)
+  return expected === undefined
+    ? asEffectSays(issue, path)
+    : [{ path: pathOf(path), message: `expected ${expected}, got ${show(issue.actual)}` }]
+}
 
 const keysOf = (path: ParseResult.Path): Path => (typeof path === "object" ? path : [path])
 
@@ -69,6 +120,9 @@ const compositeProblems = (issue: ParseResult.Composite, path: Path): Array<Inpu
     ? issue.issues
     : [issue.issues as ParseResult.ParseIssue]
   if (AST.isUnion(ast)) {
+    const literals = literalsOf(ast)
+    if (literals !== undefined)
+      return [{ path: pathOf(path), message: `expected ${oneOf(literals)}, got ${show(issue.actual)}` }]
     // A value was given: that it is not `undefined` (the other side of an optional field) is no news.
     const tried = children.filter((child) => !(child._tag === "Type" && AST.isUndefinedKeyword(child.ast)))
     return tried.length === 0 ? asEffectSays(issue, path) : tried.flatMap((child) => walk(child, path))
@@ -82,6 +136,8 @@ const compositeProblems = (issue: ParseResult.Composite, path: Path): Array<Inpu
 }
 
 const walk = (issue: ParseResult.ParseIssue, path: Path): Array<InputProblem> => {
+  const message = overridingMessage(issue)
+  if (message !== undefined) return [{ path: pathOf(path), message }]
   switch (issue._tag) {
     case "Pointer":
       return walk(issue.issue, [...path, ...keysOf(issue.path)])
@@ -91,6 +147,8 @@ const walk = (issue: ParseResult.ParseIssue, path: Path): Array<InputProblem> =>
       return issue.kind === "From" ? walk(issue.issue, path) : asEffectSays(issue, path)
     case "Transformation":
       return issue.kind === "Transformation" ? asEffectSays(issue, path) : walk(issue.issue, path)
+    case "Type":
+      return typeProblem(issue, path)
     default:
       return asEffectSays(issue, path)
   }
@@ -98,8 +156,8 @@ const walk = (issue: ParseResult.ParseIssue, path: Path): Array<InputProblem> =>
 
 /**
  * Turns a schema's parse error into the problems it names, one per field at fault: an unknown
- * field with the known one it is probably a typo of, and none of the `Expected undefined` that an
- * optional field adds to every problem of its value.
+ * field with the known one it is probably a typo of, a literal with the values allowed, and none
+ * of the `Expected undefined` that an optional field adds to every problem of its value.
  */
 export const problemsOf = (error: ParseResult.ParseError): ReadonlyArray<InputProblem> =>
   walk(error.issue, [])

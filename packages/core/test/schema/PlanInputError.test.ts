@@ -1,4 +1,4 @@
-import { decodeInput, decodePlanInput, RunOptions } from "@devmatrix/core"
+import { decodeInput, decodePlanInput, Event, problemsOf, RunOptions } from "@devmatrix/core"
 import type { PlanInput } from "@devmatrix/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Option, Schema } from "effect"
@@ -53,6 +53,46 @@ describe("decodePlanInput", () => {
       plan({ budget: { limit: 3 } }),
       ['budget.limit: unknown field (expected "hardUsd", "softUsd" or "perAtomUsd")']
     ],
+    [
+      "a literal not allowed",
+      plan({ options: { mode: "fast" } }),
+      ['options.mode: expected "eager" or "waves", got "fast"']
+    ],
+    [
+      "a literal of the wrong type",
+      plan({ options: { mode: 3 } }),
+      ['options.mode: expected "eager" or "waves", got 3']
+    ],
+    [
+      "a literal among three",
+      plan({ atoms: [{ ...atom, language: "rust" }] }),
+      ['atoms[0].language: expected "typescript", "javascript" or "python", got "rust"']
+    ],
+    [
+      "a literal in an array",
+      plan({ atoms: [{ ...atom, simulate: { faults: ["boom"] } }] }),
+      [
+        'atoms[0].simulate.faults[0]: expected "transient", "rate_limited", "overloaded", "timeout" or "non_retryable", got "boom"'
+      ]
+    ],
+    [
+      "a requirement's priority",
+      plan({ requirements: [{ id: "R1", priority: "maybe", text: "t" }] }),
+      ['requirements[0].priority: expected "must" or "should", got "maybe"']
+    ],
+    ["an array for a plan", [], ["(root): a plan must be a JSON object"]],
+    ["a string for a plan", "plan.json", ["(root): a plan must be a JSON object"]],
+    ["null for a plan", null, ["(root): a plan must be a JSON object"]],
+    ["no atoms", { name: "p", atoms: [] }, ["atoms: a plan needs at least one atom"]],
+    ["atoms not an array", { name: "p", atoms: { a: atom } }, ["atoms: expected a non-empty array of atoms"]],
+    ["an atom not an object", plan({ atoms: ["a"] }), ['atoms[0]: expected a JSON object, got "a"']],
+    ["options not an object", plan({ options: 3 }), ["options: expected a JSON object, got 3"]],
+    ["options an array", plan({ options: [] }), ["options: expected a JSON object, got []"]],
+    [
+      "dependsOn not an array",
+      plan({ atoms: [{ ...atom, dependsOn: "b" }] }),
+      ['atoms[0].dependsOn: expected an array, got "b"']
+    ],
     ["a missing field", { atoms: [atom] }, ["name: is missing"]],
     [
       "a wrong type",
@@ -68,6 +108,16 @@ describe("decodePlanInput", () => {
       "a refinement of the budget",
       plan({ budget: { hardUsd: 1, softUsd: 2 } }),
       ["budget: softUsd must not exceed hardUsd"]
+    ],
+    [
+      "every problem at once, each by its path",
+      { name: "", options: { mode: "x" }, atoms: [{ ...atom, dependOn: [] }, { id: "b" }] },
+      [
+        'name: Expected a non empty string, actual ""',
+        'options.mode: expected "eager" or "waves", got "x"',
+        'atoms[0].dependOn: unknown field, did you mean "dependsOn"?',
+        "atoms[1].instruction: is missing"
+      ]
     ]
   ]
   it.each(table)("%s", (_, input, expected) => {
@@ -122,6 +172,7 @@ describe("decodeInput", () => {
 
   it.each([
     [{ concurency: 2 }, ['concurency: unknown field, did you mean "concurrency"?']],
+    [{ mode: "fast" }, ['mode: expected "eager" or "waves", got "fast"']],
     [{ budget: { hardUsd: 1, hard: 2 } }, ['budget.hard: unknown field, did you mean "hardUsd"?']]
   ])("names an unknown field when asked to: %j", (input, expected) => {
     expect(problems(strict(input))).toEqual(expected)
@@ -180,5 +231,14 @@ describe("a plan as the engine stores it", () => {
       expect(decoded.atoms).toEqual(Either.getOrThrow(decodePlanInput(input)).atoms)
       expect(Either.getOrThrow(decodeInput(RunOptions, "options")(decoded.options))).toEqual(options)
     }
+  })
+})
+
+describe("problemsOf", () => {
+  it("names the kind of value a union of objects takes (an event line that is no object)", () => {
+    const result = Schema.decodeUnknownEither(Event)(3)
+    expect(Either.getLeft(result).pipe(Option.map(problemsOf))).toEqual(
+      Option.some([{ path: "", message: "expected a JSON object, got 3" }])
+    )
   })
 })
