@@ -1,11 +1,17 @@
-import { buildPlanGraph, decodeInput, decodePlanInput, isTerminalEvent, RunOptions } from "@devmatrix/core"
+import {
+  buildPlanGraph,
+  decodeInput,
+  decodePlanInput,
+  isTerminalEvent,
+  PlanInput,
+  RunOptions
+} from "@devmatrix/core"
 import type {
   Event,
   EventBody,
   EventOf,
   PlanGraph,
   PlanGraphError,
-  PlanInput,
   PlanInputError,
   RunOptionsInput
 } from "@devmatrix/core"
@@ -179,7 +185,14 @@ const leaseRenewMs = 5_000
  */
 const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(Schedule.intersect(Schedule.recurs(5)))
 
-const decodeOverrides = decodeInput(RunOptions, "options")
+// A misspelled option is refused, not ignored.
+const decodeOverrides = decodeInput(RunOptions, "options", { onExcessProperty: "error" })
+
+/**
+ * A plan stored by an earlier process is decoded as leniently as it was accepted then: a field
+ * that a plan may no longer have must not stop its resume.
+ */
+const decodeStoredPlan = decodeInput(PlanInput, "stored plan")
 
 /** Options in force: defaults, then the plan's `options` and `budget`, then the submission's. */
 const resolveOptions = (plan: PlanInput, overrides: Partial<RunOptionsInput> | undefined) =>
@@ -366,9 +379,13 @@ export const make = Effect.gen(function* () {
       run.start()
     })
 
-  const compile = (input: unknown, overrides: Partial<RunOptionsInput> | undefined) =>
+  const compile = (
+    input: unknown,
+    overrides: Partial<RunOptionsInput> | undefined,
+    decode: (input: unknown) => Either.Either<PlanInput, PlanInputError> = decodePlanInput
+  ) =>
     Effect.gen(function* () {
-      const plan = yield* fromEither(decodePlanInput(input))
+      const plan = yield* fromEither(decode(input))
       const options = yield* fromEither(resolveOptions(plan, overrides))
       const graph: PlanGraph = yield* fromEither(buildPlanGraph(plan.atoms))
       return { plan, options, graph }
@@ -428,7 +445,7 @@ export const make = Effect.gen(function* () {
       const snapshot = yield* store.loadForRecovery(masterplanId)
       if (Option.isNone(snapshot)) return yield* new MasterplanNotFound({ masterplanId })
       const { record, atoms, costs, eventCounts } = snapshot.value
-      const { plan, options, graph } = yield* compile(record.plan, undefined)
+      const { plan, options, graph } = yield* compile(record.plan, undefined, decodeStoredPlan)
       // A plan stopped before its first commit has nothing to carry over: it starts afresh.
       const recovered =
         record.lastSeq > 0

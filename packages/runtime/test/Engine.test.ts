@@ -256,6 +256,17 @@ describe("Engine", () => {
     )
   })
 
+  it.effect("refuses a misspelled option given at submission, naming it", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const error = yield* Effect.flip(
+        engine.submit(plan([atom("a")]), { options: { concurency: 3 } as SubmitOptions["options"] & object })
+      )
+      expect(error._tag).toBe("PlanInputError")
+      expect(error.message).toMatch(/concurency/)
+    }).pipe(withEngine())
+  )
+
   it.live(
     "on random DAGs, limits and faults: dependencies, the limit and one end per atom hold in both modes",
     () =>

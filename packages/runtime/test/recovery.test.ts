@@ -1,3 +1,4 @@
+import { RunOptions } from "@devmatrix/core"
 import type { Event, PlanInputEncoded } from "@devmatrix/core"
 import {
   Engine,
@@ -10,7 +11,20 @@ import {
 } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
-import { Cause, Chunk, Clock, Context, Effect, Exit, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import {
+  Cause,
+  Chunk,
+  Clock,
+  Context,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Schema,
+  Stream,
+  TestClock
+} from "effect"
 import { expectRunInvariants } from "./runInvariants.js"
 
 /** A chain-and-fan plan: 30 atoms, each depending on the one three places before it. */
@@ -405,6 +419,50 @@ describe("crash recovery", () => {
           "acceptance:skipped"
         ]
       )
+    })
+  )
+
+  it.effect("a plan stored with a field plans no longer have still resumes", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      const options = RunOptions.make({ concurrency: 3 })
+      yield* store.createMasterplan({
+        masterplan: {
+          id: "mp-old",
+          name: "old",
+          status: "running",
+          options,
+          atomCount: 2,
+          waveCount: 2,
+          createdAt: 0
+        },
+        plan: {
+          name: "old",
+          options: Schema.encodeSync(RunOptions)(options),
+          legacyField: true,
+          atoms: [
+            { id: "a", instruction: "x" },
+            { id: "b", dependsOn: ["a"], instruction: "y" }
+          ]
+        },
+        atoms: [
+          { atomId: "a", index: 0, wave: 0 },
+          { atomId: "b", index: 1, wave: 1 }
+        ]
+      })
+      const end = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.recover("mp-old")
+        const result = yield* Effect.fork(engine.result("mp-old"))
+        yield* advance(5)
+        return yield* result
+      }).pipe(
+        Effect.provide(
+          EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(Layer.succeed(Store, store)))
+        ),
+        Effect.scoped
+      )
+      assert.strictEqual(end.type, "masterplan.completed")
     })
   )
 
