@@ -253,7 +253,7 @@ export const make = Effect.gen(function* () {
         live.buffer.pending = []
         live.buffer.results = []
         yield* store
-          .commit(masterplanId, { events, results })
+          .commit(masterplanId, { events, results, leaseOwner })
           .pipe(Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" }))
         const committed = events[events.length - 1]!.seq
         yield* SubscriptionRef.set(live.committed, committed)

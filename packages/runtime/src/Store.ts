@@ -99,7 +99,21 @@ export interface NewMasterplan {
 export interface JournalBatch {
   readonly events: ReadonlyArray<Event>
   readonly results: ReadonlyArray<{ readonly atomId: string; readonly code: string }>
+  /**
+   * The lease owner committing: the commit is refused (`Conflict`) unless it still holds the
+   * masterplan's lease, so a process that lost the plan (its lease lapsed and was taken) cannot
+   * write into the journal of the one that took it over. Absent: not checked.
+   */
+  readonly leaseOwner?: string | undefined
 }
+
+/** The `Conflict` a commit gets from a process that no longer holds the plan's lease. */
+export const leaseLost = (store: string, masterplanId: string, holder: string | undefined) =>
+  new StoreError({
+    reason: "Conflict",
+    store,
+    detail: `masterplan "${masterplanId}" is now run by ${holder === undefined ? "no process" : `another process (${holder})`}: this one no longer holds its lease`
+  })
 
 /**
  * Durable state: masterplans, their atoms and phase checkpoints, paid calls, and the append-only
@@ -254,9 +268,11 @@ export const makeStoreMemory = (): StoreService => {
         })
         return Effect.void
       }),
-    commit: (masterplanId, { events, results }) =>
+    commit: (masterplanId, { events, results, leaseOwner }) =>
       Effect.flatMap(find(masterplanId), (plan) => {
         if (events.length === 0) return Effect.void
+        if (leaseOwner !== undefined && plan.record.lease?.owner !== leaseOwner)
+          return Effect.fail(leaseLost(name, masterplanId, plan.record.lease?.owner))
         if (events[0]!.seq !== plan.record.lastSeq + 1)
           return Effect.fail(
             new StoreError({

@@ -4,8 +4,15 @@ import { Migrator, SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql"
 import { Duration, Effect, Option, Schedule } from "effect"
 import { latestMigrationId, storeMigrations } from "./internal/storeMigrations.js"
-import { initialPhases, nextPhaseRow, StoreError } from "./Store.js"
-import type { AtomRow, LeaseOutcome, MasterplanRecord, PhaseRow, StoreService } from "./Store.js"
+import { initialPhases, leaseLost, nextPhaseRow, StoreError } from "./Store.js"
+import type {
+  AtomRow,
+  JournalBatch,
+  LeaseOutcome,
+  MasterplanRecord,
+  PhaseRow,
+  StoreService
+} from "./Store.js"
 
 /** Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const rowsPerStatement = 1_000
@@ -140,21 +147,19 @@ export const makeStoreSql = (name: string) =>
           Effect.asVoid(sql`UPDATE dm_masterplans SET last_seq = last_seq WHERE id = ${masterplanId}`)
       })
 
-    const commitIn = (
-      masterplanId: string,
-      events: ReadonlyArray<Event>,
-      results: ReadonlyArray<{ atomId: string; code: string }>
-    ) =>
+    const commitIn = (masterplanId: string, { events, results, leaseOwner }: JournalBatch) =>
       Effect.gen(function* () {
         yield* lockMasterplan(masterplanId)
-        const [head] = yield* sql<{ last_seq: number | string }>`
-          SELECT last_seq FROM dm_masterplans WHERE id = ${masterplanId}`
+        const [head] = yield* sql<{ last_seq: number | string; lease_owner: string | null }>`
+          SELECT last_seq, lease_owner FROM dm_masterplans WHERE id = ${masterplanId}`
         if (head === undefined)
           return yield* new StoreError({
             reason: "NotFound",
             store: name,
             detail: `no masterplan "${masterplanId}"`
           })
+        if (leaseOwner !== undefined && head.lease_owner !== leaseOwner)
+          return yield* leaseLost(name, masterplanId, head.lease_owner ?? undefined)
         const lastSeq = num(head.last_seq)
         if (events[0]!.seq !== lastSeq + 1)
           return yield* new StoreError({
@@ -321,11 +326,11 @@ export const makeStoreSql = (name: string) =>
               )
             )
           ),
-      commit: (masterplanId, { events, results }) =>
-        events.length === 0
+      commit: (masterplanId, batch) =>
+        batch.events.length === 0
           ? Effect.void
           : sql
-              .withTransaction(commitIn(masterplanId, events, results))
+              .withTransaction(commitIn(masterplanId, batch))
               .pipe(
                 Effect.catchTag("SqlError", (error) =>
                   Effect.fail(unavailable(`cannot commit to "${masterplanId}"`)(error))

@@ -386,4 +386,28 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
           })
         )
     )
+
+    it.effect("refuses a commit from a process that no longer holds the lease (fencing)", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          yield* store.createMasterplan(newPlan("p"))
+          yield* store.acquireLease("p", { owner: "A", untilMs: 20_000, nowMs: 1_000 })
+          const first = stamp("p", [{ type: "atom.ready", atomId: "a", wave: 0 }])
+          yield* store.commit("p", { events: first, results: [], leaseOwner: "A" })
+          // A's lease lapses and B takes the plan over: A's next commit is refused, B's goes in.
+          yield* store.acquireLease("p", { owner: "B", untilMs: 60_000, nowMs: 30_000 })
+          const next = stamp("p", [{ type: "atom.queued", atomId: "a", wave: 0, priority: 0 }], 2)
+          const refused = yield* Effect.flip(
+            store.commit("p", { events: next, results: [], leaseOwner: "A" })
+          )
+          assert.strictEqual(refused.reason, "Conflict")
+          assert.include(refused.message, "another process (B)")
+          yield* store.commit("p", { events: next, results: [], leaseOwner: "B" })
+          assert.deepStrictEqual(
+            (yield* store.readEvents("p", 1)).map((e) => e.seq),
+            [1, 2]
+          )
+        })
+      )
+    )
   })
