@@ -26,13 +26,14 @@ export interface ScriptedModelOptions {
   readonly callLog?: string
 }
 
-const randomFaults: ReadonlyArray<SimulatedFault> = ["transient", "rate_limited", "overloaded", "transient"]
+const randomFaults: ReadonlyArray<SimulatedFault> = ["transient", "rate_limited", "overloaded", "server_error"]
 
 const failureFor = (fault: SimulatedFault, nowMs: number): ModelCallError => {
   const call = {
     transient: { code: "ECONNRESET", message: "socket hang up (simulated)" },
     rate_limited: { status: 429, errorType: "rate_limit_error", message: "rate limited (simulated)" },
     overloaded: { status: 529, errorType: "overloaded_error", message: "overloaded (simulated)" },
+    server_error: { status: 500, errorType: "api_error", message: "internal server error (simulated)" },
     timeout: { code: "ETIMEDOUT", message: "request timed out (simulated)" },
     non_retryable: { status: 400, errorType: "invalid_request_error", message: "invalid request (simulated)" }
   }[fault]

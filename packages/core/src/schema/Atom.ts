@@ -34,6 +34,7 @@ export const SimulatedFault = Schema.Literal(
   "transient",
   "rate_limited",
   "overloaded",
+  "server_error",
   "timeout",
   "non_retryable"
 )

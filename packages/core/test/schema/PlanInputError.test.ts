@@ -72,7 +72,7 @@ describe("decodePlanInput", () => {
       "a literal in an array",
       plan({ atoms: [{ ...atom, simulate: { faults: ["boom"] } }] }),
       [
-        'atoms[0].simulate.faults[0]: expected "transient", "rate_limited", "overloaded", "timeout" or "non_retryable", got "boom"'
+        'atoms[0].simulate.faults[0]: expected "transient", "rate_limited", "overloaded", "server_error", "timeout" or "non_retryable", got "boom"'
       ]
     ],
     [

@@ -18,6 +18,9 @@ const waveLine = (wave: WaveProgress, color: boolean, barWidth: number): string 
     wave.skipped > 0 ? paint(color, "yellow", `↷${wave.skipped}`) : "",
     wave.running > 0 ? `⟳${wave.running}` : ""
   ].filter(Boolean)
+  // A wave's size is known once it starts; until then it is waiting, not "0/0".
+  if (wave.status === "pending" && wave.size === 0)
+    return `wave ${String(wave.index).padStart(3)} [${bar(wave, barWidth)}]  waiting`
   return `wave ${String(wave.index).padStart(3)} [${bar(wave, barWidth)}] ${String(done).padStart(5)}/${wave.size}  ${counts.join(" ")}`
 }
 

@@ -131,6 +131,27 @@ describe("renderProgress", () => {
     expect(wide).toMatch(/wave {3}0 \[/)
   })
 
+  it("shows a wave that has not started as waiting, not as 0/0", () => {
+    const few = initialProgress(5)
+    applyEvent(
+      few,
+      stamp({
+        type: "masterplan.submitted",
+        name: "two waves",
+        atoms: 2,
+        waves: 2,
+        mode: "eager",
+        concurrency: 100,
+        model: "scripted",
+        criticalPath: 2
+      })
+    )
+    applyEvent(few, stamp({ type: "wave.started", wave: 0, atoms: 1 }))
+    const lines = renderProgress(few, { width: 120, color: false, nowMs: 10_000 })
+    expect(lines.find((line) => line.startsWith("wave   0"))).toMatch(/0\/1/)
+    expect(lines.find((line) => line.startsWith("wave   1"))).toMatch(/waiting$/)
+  })
+
   it("sums up waves when there are too many to list", () => {
     const text = renderProgress(state, { width: 200, color: false, nowMs: 10_000 }).join("\n")
     expect(text).toMatch(/0 waves completed, 1 running, 29 pending/)
