@@ -26,7 +26,12 @@ export interface ScriptedModelOptions {
   readonly callLog?: string
 }
 
-const randomFaults: ReadonlyArray<SimulatedFault> = ["transient", "rate_limited", "overloaded", "server_error"]
+const randomFaults: ReadonlyArray<SimulatedFault> = [
+  "transient",
+  "rate_limited",
+  "overloaded",
+  "server_error"
+]
 
 const failureFor = (fault: SimulatedFault, nowMs: number): ModelCallError => {
   const call = {
