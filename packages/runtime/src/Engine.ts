@@ -23,6 +23,7 @@ import {
   Effect,
   Either,
   ExecutionStrategy,
+  Fiber,
   FiberId,
   Layer,
   Option,
@@ -160,6 +161,8 @@ interface LivePlan {
   readonly run: PlanRun
   /** Detaches the run and stops journaling what it says. */
   readonly stop: () => void
+  /** Commits the journal; stopped once a detached plan's journal is drained. */
+  readonly writer: Fiber.RuntimeFiber<void>
   readonly buffer: JournalBuffer
   /** Highest seq committed to the store: readers follow it. */
   readonly committed: SubscriptionRef.SubscriptionRef<number>
@@ -244,7 +247,10 @@ export const make = Effect.gen(function* () {
    * Commits journaled events in batches (group commit): each commit takes everything journaled
    * while the previous one ran, so durability costs one store transaction per batch, not per event.
    */
-  const journalWriter = (masterplanId: string, live: Omit<LivePlan, "run" | "stop" | "journaled">) =>
+  const journalWriter = (
+    masterplanId: string,
+    live: Omit<LivePlan, "run" | "stop" | "writer" | "journaled">
+  ) =>
     Effect.gen(function* () {
       for (;;) {
         yield* Queue.take(live.buffer.signal)
@@ -371,9 +377,9 @@ export const make = Effect.gen(function* () {
         run.detach()
         stopped = true
       }
-      yield* Effect.forkIn(Effect.asVoid(journalWriter(masterplanId, live)), writers)
+      const writer = yield* Effect.forkIn(Effect.asVoid(journalWriter(masterplanId, live)), writers)
       yield* Effect.forkIn(keepLease(masterplanId, buffer), writers)
-      plans.set(masterplanId, { run, stop, ...live, journaled: () => seq })
+      plans.set(masterplanId, { run, stop, writer, ...live, journaled: () => seq })
       outcomes.set(masterplanId, live.done)
       run.submit()
       run.start()
@@ -531,9 +537,11 @@ export const make = Effect.gen(function* () {
       yield* drained(plan)
       plans.delete(masterplanId)
       outcomes.delete(masterplanId)
-      yield* Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
       // A writer that stopped on a store error: the journal could not be kept, say so.
       const ended = yield* Deferred.poll(plan.done)
+      // Everything is committed: the writer has nothing left to do (it releases the lease as it stops).
+      yield* Fiber.interrupt(plan.writer)
+      yield* Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
       if (Option.isSome(ended)) yield* Effect.asVoid(ended.value)
     })
 
