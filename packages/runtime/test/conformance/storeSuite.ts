@@ -410,4 +410,71 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
         })
       )
     )
+
+    it.effect("never grants a lease to two processes at once, whatever they ask and when (property)", () =>
+      Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.array(
+              fc.record({
+                kind: fc.constantFrom("acquire" as const, "release" as const),
+                owner: fc.constantFrom("A", "B", "C"),
+                replacing: fc.option(fc.constantFrom("A", "B", "C"), { nil: undefined }),
+                advanceMs: fc.integer({ min: 0, max: 20_000 })
+              }),
+              { minLength: 1, maxLength: 25 }
+            ),
+            async (steps) => {
+              const outcomes = await Effect.runPromise(
+                withStore((store) =>
+                  Effect.gen(function* () {
+                    yield* store.createMasterplan(newPlan("p"))
+                    let now = 0
+                    const seen: Array<string> = []
+                    for (const step of steps) {
+                      now += step.advanceMs
+                      if (step.kind === "release") {
+                        yield* store.releaseLease("p", step.owner)
+                        seen.push("released")
+                      } else {
+                        const outcome = yield* store.acquireLease("p", {
+                          owner: step.owner,
+                          untilMs: now + 15_000,
+                          nowMs: now,
+                          replacing: step.replacing
+                        })
+                        seen.push(
+                          outcome._tag === "Granted" ? `granted ${step.owner}` : `held by ${outcome.by.owner}`
+                        )
+                      }
+                    }
+                    return seen
+                  })
+                )
+              )
+              // The reference: one holder at most, taken only as `acquireLease` says.
+              let holder: { owner: string; untilMs: number } | undefined
+              let now = 0
+              const expected = steps.map((step) => {
+                now += step.advanceMs
+                if (step.kind === "release") {
+                  if (holder?.owner === step.owner) holder = undefined
+                  return "released"
+                }
+                const free =
+                  holder === undefined ||
+                  holder.untilMs < now ||
+                  holder.owner === step.owner ||
+                  holder.owner === step.replacing
+                if (!free) return `held by ${holder!.owner}`
+                holder = { owner: step.owner, untilMs: now + 15_000 }
+                return `granted ${step.owner}`
+              })
+              assert.deepStrictEqual(outcomes, expected)
+            }
+          ),
+          { numRuns: 25 }
+        )
+      )
+    )
   })
