@@ -34,7 +34,7 @@ import {
   SubscriptionRef
 } from "effect"
 import { randomUUID } from "node:crypto"
-import { leaseHolderGone, leaseOwnerOfThisProcess } from "./internal/leaseHolder.js"
+import { leaseRenewMs, makePlanLeases } from "./internal/planLeases.js"
 import { PlanRun } from "./internal/planRun.js"
 import type { PlanRunConfig } from "./internal/planRun.js"
 import { ModelProvider } from "./ModelProvider.js"
@@ -175,14 +175,6 @@ interface LivePlan {
 const followIntervalMs = 250
 
 /**
- * A running plan's lease lasts this long unless renewed, and is renewed this often: a process
- * that stops renewing (frozen, cut off) loses the plan to another within `leaseMs`. A holder
- * that is gone from this host is replaced at once.
- */
-const leaseMs = 15_000
-const leaseRenewMs = 5_000
-
-/**
  * A commit that fails as `Unavailable` (a dropped connection, a busy database) is tried again a
  * few times before the run is given up: 0.1 s, 0.2 s, ... 1.6 s.
  */
@@ -223,7 +215,7 @@ export const make = Effect.gen(function* () {
   const plans = new Map<string, LivePlan>()
   /** How each plan this engine ran ended or will end, kept after a run is abandoned so `result` can say why. */
   const outcomes = new Map<string, Deferred.Deferred<TerminalEvent, StoreError>>()
-  const leaseOwner = leaseOwnerOfThisProcess()
+  const leases = makePlanLeases(store, nowMs)
 
   const find = (masterplanId: string) =>
     Effect.suspend(() => {
@@ -259,7 +251,7 @@ export const make = Effect.gen(function* () {
         live.buffer.pending = []
         live.buffer.results = []
         yield* store
-          .commit(masterplanId, { events, results, leaseOwner })
+          .commit(masterplanId, { events, results, leaseOwner: leases.owner })
           .pipe(Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" }))
         const committed = events[events.length - 1]!.seq
         yield* SubscriptionRef.set(live.committed, committed)
@@ -281,7 +273,7 @@ export const make = Effect.gen(function* () {
           live.buffer.writerEnded = true
           return Effect.zipRight(
             releaseDrainWaiters(live.buffer, Number.POSITIVE_INFINITY),
-            Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
+            leases.release(masterplanId)
           )
         })
       )
@@ -299,47 +291,38 @@ export const make = Effect.gen(function* () {
     plan.stop()
   }
 
-  const leaseRequest = (replacing?: string) => {
-    const now = nowMs()
-    return { owner: leaseOwner, untilMs: now + leaseMs, nowMs: now, replacing }
-  }
-
-  /** Takes a masterplan's lease, from a holder that is gone if need be; refuses one held by a live process. */
+  /** Takes a plan's lease, or says which live process holds it. */
   const takeLease = (masterplanId: string) =>
-    Effect.gen(function* () {
-      const first = yield* store.acquireLease(masterplanId, leaseRequest())
-      if (first._tag === "Granted") return
-      const holder = first.by.owner
-      const second = leaseHolderGone(holder)
-        ? yield* store.acquireLease(masterplanId, leaseRequest(holder))
-        : first
-      if (second._tag === "Held")
-        return yield* new MasterplanNotResumable({
-          masterplanId,
-          reason: `another process is running it (${second.by.owner}; its lease runs until ${new Date(second.by.untilMs).toISOString()} and is renewed every ${leaseRenewMs / 1000} s while it runs)`
-        })
-    })
+    Effect.flatMap(leases.take(masterplanId), (holder) =>
+      Option.match(holder, {
+        onNone: () => Effect.void,
+        onSome: (lease) =>
+          Effect.fail(
+            new MasterplanNotResumable({
+              masterplanId,
+              reason: `another process is running it (${lease.owner}; its lease runs until ${new Date(lease.untilMs).toISOString()} and is renewed every ${leaseRenewMs / 1000} s while it runs)`
+            })
+          )
+      })
+    )
 
   /** Renews a running plan's lease; if another process has taken it, this one stops running the plan. */
   const keepLease = (masterplanId: string, buffer: JournalBuffer) =>
-    Effect.gen(function* () {
-      for (;;) {
-        yield* Effect.sleep(Duration.millis(leaseRenewMs))
-        if (buffer.writerEnded || !plans.has(masterplanId)) return
-        const outcome = yield* Effect.either(store.acquireLease(masterplanId, leaseRequest()))
-        // A store that cannot be reached now may be back by the next renewal; the commits say if not.
-        if (Either.isLeft(outcome) || outcome.right._tag === "Granted") continue
-        const taken = new StoreError({
-          reason: "Conflict",
-          store: store.name,
-          detail: `masterplan "${masterplanId}" was taken over by another process (${outcome.right.by.owner}); this one stopped running it`
+    leases.keep(
+      masterplanId,
+      () => !buffer.writerEnded && plans.has(masterplanId),
+      (holder) =>
+        Effect.suspend(() => {
+          const plan = plans.get(masterplanId)
+          abandon(masterplanId)
+          const taken = new StoreError({
+            reason: "Conflict",
+            store: store.name,
+            detail: `masterplan "${masterplanId}" was taken over by another process (${holder.owner}); this one stopped running it`
+          })
+          return plan === undefined ? Effect.void : Deferred.fail(plan.done, taken)
         })
-        const plan = plans.get(masterplanId)
-        abandon(masterplanId)
-        if (plan !== undefined) yield* Deferred.fail(plan.done, taken)
-        return
-      }
-    })
+    )
 
   /** Starts running a plan: its journal, its writer, its actors. */
   const launch = (
@@ -416,8 +399,7 @@ export const make = Effect.gen(function* () {
         plan: { ...(input as Record<string, unknown>), budget: undefined, options },
         atoms: graph.ids.map((atomId, index) => ({ atomId, index, wave: graph.waveOf[index]! }))
       })
-      // A new plan's lease is free: nobody else knows its id yet.
-      yield* store.acquireLease(masterplanId, leaseRequest())
+      yield* leases.takeNew(masterplanId)
       yield* launch(masterplanId, { plan, graph, options }, 0)
       return masterplanId
     })
@@ -439,9 +421,7 @@ export const make = Effect.gen(function* () {
       // The lease first: once this process holds it, no other one commits to the plan (or, if one
       // still tries, its commits no longer fit the journal and are refused).
       yield* takeLease(masterplanId)
-      const loaded = yield* Effect.tapError(loadAndCompile(masterplanId), () =>
-        Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
-      )
+      const loaded = yield* Effect.tapError(loadAndCompile(masterplanId), () => leases.release(masterplanId))
       yield* launch(masterplanId, loaded, loaded.lastSeq)
     })
 
@@ -541,7 +521,7 @@ export const make = Effect.gen(function* () {
       const ended = yield* Deferred.poll(plan.done)
       // Everything is committed: the writer has nothing left to do (it releases the lease as it stops).
       yield* Fiber.interrupt(plan.writer)
-      yield* Effect.ignore(store.releaseLease(masterplanId, leaseOwner))
+      yield* leases.release(masterplanId)
       if (Option.isSome(ended)) yield* Effect.asVoid(ended.value)
     })
 

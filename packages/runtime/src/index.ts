@@ -64,7 +64,7 @@ export {
   type PhaseRow,
   type StoreService
 } from "./Store.js"
-export { leaseHolderGone } from "./internal/leaseHolder.js"
+export { leaseHolderGone } from "./internal/planLeases.js"
 export { defaultStoreUrl, storeFromUrl } from "./StoreLive.js"
 export { redactUrl, StorePg } from "./StorePg.js"
 export { makeStoreSql } from "./StoreSql.js"
