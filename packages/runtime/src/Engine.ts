@@ -24,16 +24,16 @@ import {
   Either,
   ExecutionStrategy,
   Fiber,
-  FiberId,
   Layer,
   Option,
-  Queue,
   Schedule,
   Scope,
   Stream,
   SubscriptionRef
 } from "effect"
 import { randomUUID } from "node:crypto"
+import { bufferEvent, drained, journalWriter, makeJournalBuffer } from "./internal/planJournal.js"
+import type { JournalBuffer } from "./internal/planJournal.js"
 import { leaseRenewMs, makePlanLeases } from "./internal/planLeases.js"
 import { PlanRun } from "./internal/planRun.js"
 import type { PlanRunConfig } from "./internal/planRun.js"
@@ -144,19 +144,6 @@ export interface EngineService {
 
 export class Engine extends Context.Tag("@devmatrix/runtime/Engine")<Engine, EngineService>() {}
 
-/** Events journaled and not yet committed; `signal` holds one token while `pending` is non-empty. */
-interface JournalBuffer {
-  pending: Array<Event>
-  results: Array<{ atomId: string; code: string }>
-  readonly signal: Queue.Queue<void>
-  /** The highest seq committed so far, as the writer last saw it. */
-  committedSeq: number
-  /** The writer has stopped (terminal event committed, or a commit failed): nothing more will be committed. */
-  writerEnded: boolean
-  /** Waiting for the writer to commit up to a seq (or to stop), released by the writer itself. */
-  readonly drainWaiters: Array<{ readonly upTo: number; readonly drained: Deferred.Deferred<void> }>
-}
-
 interface LivePlan {
   readonly run: PlanRun
   /** Detaches the run and stops journaling what it says. */
@@ -173,12 +160,6 @@ interface LivePlan {
 
 /** How often `events(..., { follow: true })` looks for new events of a plan run elsewhere. */
 const followIntervalMs = 250
-
-/**
- * A commit that fails as `Unavailable` (a dropped connection, a busy database) is tried again a
- * few times before the run is given up: 0.1 s, 0.2 s, ... 1.6 s.
- */
-const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(Schedule.intersect(Schedule.recurs(5)))
 
 // A misspelled option is refused, not ignored.
 const decodeOverrides = decodeInput(RunOptions, "options", { onExcessProperty: "error" })
@@ -222,62 +203,6 @@ export const make = Effect.gen(function* () {
       const plan = plans.get(masterplanId)
       return plan ? Effect.succeed(plan) : Effect.fail(new MasterplanNotFound({ masterplanId }))
     })
-
-  /** Lets those waiting for the journal to be committed up to `committed` (or beyond) go on. */
-  const releaseDrainWaiters = (buffer: JournalBuffer, committed: number) =>
-    Effect.suspend(() => {
-      const waiting = buffer.drainWaiters
-      const released = []
-      for (let i = waiting.length - 1; i >= 0; i--)
-        if (waiting[i]!.upTo <= committed) released.push(...waiting.splice(i, 1))
-      return Effect.forEach(released, (waiter) => Deferred.succeed(waiter.drained, undefined), {
-        discard: true
-      })
-    })
-
-  /**
-   * Commits journaled events in batches (group commit): each commit takes everything journaled
-   * while the previous one ran, so durability costs one store transaction per batch, not per event.
-   */
-  const journalWriter = (
-    masterplanId: string,
-    live: Omit<LivePlan, "run" | "stop" | "writer" | "journaled">
-  ) =>
-    Effect.gen(function* () {
-      for (;;) {
-        yield* Queue.take(live.buffer.signal)
-        const events = live.buffer.pending
-        const results = live.buffer.results
-        live.buffer.pending = []
-        live.buffer.results = []
-        yield* store
-          .commit(masterplanId, { events, results, leaseOwner: leases.owner })
-          .pipe(Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" }))
-        const committed = events[events.length - 1]!.seq
-        yield* SubscriptionRef.set(live.committed, committed)
-        live.buffer.committedSeq = committed
-        yield* releaseDrainWaiters(live.buffer, committed)
-        const terminal = events.find(isTerminalEvent)
-        if (terminal !== undefined) return yield* Deferred.succeed(live.done, terminal)
-      }
-    }).pipe(
-      // The journal can no longer be kept: the run stops here rather than go on paying unrecorded.
-      Effect.catchAllCause((cause) =>
-        Effect.zipRight(
-          Effect.sync(() => abandon(masterplanId)),
-          Deferred.failCause(live.done, cause)
-        )
-      ),
-      Effect.ensuring(
-        Effect.suspend(() => {
-          live.buffer.writerEnded = true
-          return Effect.zipRight(
-            releaseDrainWaiters(live.buffer, Number.POSITIVE_INFINITY),
-            leases.release(masterplanId)
-          )
-        })
-      )
-    )
 
   /**
    * Stops running a plan that this process can no longer keep (its journal cannot be committed, or
@@ -331,14 +256,7 @@ export const make = Effect.gen(function* () {
     lastSeq: number
   ) =>
     Effect.gen(function* () {
-      const buffer: JournalBuffer = {
-        pending: [],
-        results: [],
-        signal: yield* Queue.dropping<void>(1),
-        committedSeq: lastSeq,
-        writerEnded: false,
-        drainWaiters: []
-      }
+      const buffer = yield* makeJournalBuffer(lastSeq)
       const live = {
         buffer,
         committed: yield* SubscriptionRef.make(lastSeq),
@@ -351,16 +269,26 @@ export const make = Effect.gen(function* () {
         if (stopped) return
         // A copy, never the emitted object stamped in place: a machine may emit one constant
         // object for every actor (`emit({ type: "masterplan.started" })`), shared by all plans.
-        const event = { ...body, masterplanId, seq: ++seq, at: nowMs() } as Event
-        if (code !== undefined && "atomId" in event) buffer.results.push({ atomId: event.atomId, code })
-        if (buffer.pending.push(event) === 1) buffer.signal.unsafeOffer(undefined)
+        bufferEvent(buffer, { ...body, masterplanId, seq: ++seq, at: nowMs() }, code)
       }
       const run = new PlanRun({ ...config, masterplanId, provider, runtime, journal, nowMs })
       const stop = () => {
         run.detach()
         stopped = true
       }
-      const writer = yield* Effect.forkIn(Effect.asVoid(journalWriter(masterplanId, live)), writers)
+      const writer = yield* Effect.forkIn(
+        Effect.asVoid(
+          journalWriter({
+            store,
+            masterplanId,
+            ...live,
+            leaseOwner: leases.owner,
+            onFailure: () => abandon(masterplanId),
+            onEnd: leases.release(masterplanId)
+          })
+        ),
+        writers
+      )
       yield* Effect.forkIn(keepLease(masterplanId, buffer), writers)
       plans.set(masterplanId, { run, stop, writer, ...live, journaled: () => seq })
       outcomes.set(masterplanId, live.done)
@@ -495,26 +423,11 @@ export const make = Effect.gen(function* () {
     (masterplanId: string, ...args: TArgs) =>
       Effect.flatMap(find(masterplanId), (plan) => Effect.sync(() => action(plan.run, ...args)))
 
-  /**
-   * Waits until everything journaled so far is committed, or the writer has stopped. The writer
-   * releases the wait itself: nothing here needs interrupting, so this also works from a finalizer
-   * (where the engine detaches its plans, uninterruptibly).
-   */
-  const drained = (plan: LivePlan) =>
-    Effect.suspend(() => {
-      const upTo = plan.journaled()
-      const buffer = plan.buffer
-      if (buffer.writerEnded || buffer.committedSeq >= upTo) return Effect.void
-      const drained = Deferred.unsafeMake<void>(FiberId.none)
-      buffer.drainWaiters.push({ upTo, drained })
-      return Deferred.await(drained)
-    })
-
   const detach: EngineService["detach"] = (masterplanId) =>
     Effect.gen(function* () {
       const plan = yield* find(masterplanId)
       plan.stop()
-      yield* drained(plan)
+      yield* drained(plan.buffer, plan.journaled())
       plans.delete(masterplanId)
       outcomes.delete(masterplanId)
       // A writer that stopped on a store error: the journal could not be kept, say so.

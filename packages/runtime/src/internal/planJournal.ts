@@ -1,0 +1,123 @@
+import { isTerminalEvent } from "@devmatrix/core"
+import type { Event } from "@devmatrix/core"
+import { Deferred, Duration, Effect, FiberId, Queue, Schedule, SubscriptionRef } from "effect"
+import type { Cause } from "effect"
+import type { StoreError, StoreService } from "../Store.js"
+
+/**
+ * A commit that fails as `Unavailable` (a dropped connection, a busy database) is tried again a
+ * few times before the run is given up: 0.1 s, 0.2 s, ... 1.6 s.
+ */
+const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(Schedule.intersect(Schedule.recurs(5)))
+
+/** A plan's events journaled and not yet committed, and who waits for them to be. */
+export interface JournalBuffer {
+  pending: Array<Event>
+  results: Array<{ atomId: string; code: string }>
+  /** Holds one token while `pending` is non-empty. */
+  readonly signal: Queue.Queue<void>
+  /** The highest seq committed so far, as the writer last saw it. */
+  committedSeq: number
+  /** The writer has stopped (terminal event committed, or a commit failed): nothing more will be committed. */
+  writerEnded: boolean
+  /** Waiting for the writer to commit up to a seq (or to stop), released by the writer itself. */
+  readonly drainWaiters: Array<{ readonly upTo: number; readonly drained: Deferred.Deferred<void> }>
+}
+
+export const makeJournalBuffer = (lastSeq: number) =>
+  Effect.map(Queue.dropping<void>(1), (signal): JournalBuffer => ({
+    pending: [],
+    results: [],
+    signal,
+    committedSeq: lastSeq,
+    writerEnded: false,
+    drainWaiters: []
+  }))
+
+/** Adds an event (and the code it settles) to the buffer, waking the writer if it was empty. */
+export const bufferEvent = (buffer: JournalBuffer, event: Event, code: string | undefined): void => {
+  if (code !== undefined && "atomId" in event) buffer.results.push({ atomId: event.atomId, code })
+  if (buffer.pending.push(event) === 1) buffer.signal.unsafeOffer(undefined)
+}
+
+/** Lets those waiting for the journal to be committed up to `committed` (or beyond) go on. */
+const releaseDrainWaiters = (buffer: JournalBuffer, committed: number) =>
+  Effect.suspend(() => {
+    const waiting = buffer.drainWaiters
+    const released = []
+    for (let i = waiting.length - 1; i >= 0; i--)
+      if (waiting[i]!.upTo <= committed) released.push(...waiting.splice(i, 1))
+    return Effect.forEach(released, (waiter) => Deferred.succeed(waiter.drained, undefined), {
+      discard: true
+    })
+  })
+
+/** What one plan's journal writer works with. */
+export interface JournalWriterConfig<TTerminal extends Event> {
+  readonly store: StoreService
+  readonly masterplanId: string
+  readonly buffer: JournalBuffer
+  /** The lease owner the commits are fenced with. */
+  readonly leaseOwner: string
+  /** Highest seq committed: readers follow it. */
+  readonly committed: SubscriptionRef.SubscriptionRef<number>
+  /** Completed with the terminal event once committed, or with why the journal could not be kept. */
+  readonly done: Deferred.Deferred<TTerminal, StoreError>
+  /** The journal can no longer be kept (after retries): the run must stop. */
+  readonly onFailure: (cause: Cause.Cause<StoreError>) => void
+  /** The writer has stopped, for whatever reason. */
+  readonly onEnd: Effect.Effect<void>
+}
+
+/**
+ * Commits a plan's journal in batches (group commit): each commit takes everything journaled
+ * while the previous one ran, so durability costs one store transaction per batch, not per event.
+ */
+export const journalWriter = <TTerminal extends Event>(config: JournalWriterConfig<TTerminal>) => {
+  const { buffer, done } = config
+  return Effect.gen(function* () {
+    for (;;) {
+      yield* Queue.take(buffer.signal)
+      const events = buffer.pending
+      const results = buffer.results
+      buffer.pending = []
+      buffer.results = []
+      yield* config.store
+        .commit(config.masterplanId, { events, results, leaseOwner: config.leaseOwner })
+        .pipe(Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" }))
+      const committed = events[events.length - 1]!.seq
+      yield* SubscriptionRef.set(config.committed, committed)
+      buffer.committedSeq = committed
+      yield* releaseDrainWaiters(buffer, committed)
+      const terminal = events.find(isTerminalEvent)
+      if (terminal !== undefined) return yield* Deferred.succeed(done, terminal as TTerminal)
+    }
+  }).pipe(
+    // The journal can no longer be kept: the run stops here rather than go on paying unrecorded.
+    Effect.catchAllCause((cause) =>
+      Effect.zipRight(
+        Effect.sync(() => config.onFailure(cause)),
+        Deferred.failCause(done, cause)
+      )
+    ),
+    Effect.ensuring(
+      Effect.suspend(() => {
+        buffer.writerEnded = true
+        return Effect.zipRight(releaseDrainWaiters(buffer, Number.POSITIVE_INFINITY), config.onEnd)
+      })
+    )
+  )
+}
+
+/**
+ * Waits until the journal is committed up to `upTo`, or its writer has stopped. The writer
+ * releases the wait itself: nothing here needs interrupting, so this also works from a finalizer
+ * (where the engine detaches its plans, uninterruptibly).
+ */
+export const drained = (buffer: JournalBuffer, upTo: number) =>
+  Effect.suspend(() => {
+    if (buffer.writerEnded || buffer.committedSeq >= upTo) return Effect.void
+    const drained = Deferred.unsafeMake<void>(FiberId.none)
+    buffer.drainWaiters.push({ upTo, drained })
+    return Deferred.await(drained)
+  })
