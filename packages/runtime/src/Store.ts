@@ -107,6 +107,10 @@ export interface JournalBatch {
   readonly leaseOwner?: string | undefined
 }
 
+/** The error for a masterplan the store does not have. */
+export const masterplanNotStored = (store: string, masterplanId: string) =>
+  new StoreError({ reason: "NotFound", store, detail: `no masterplan "${masterplanId}"` })
+
 /** The `Conflict` a commit gets from a process that no longer holds the plan's lease. */
 export const leaseLost = (store: string, masterplanId: string, holder: string | undefined) =>
   new StoreError({
@@ -224,9 +228,7 @@ export const makeStoreMemory = (): StoreService => {
   const find = (id: string) =>
     Effect.suspend(() => {
       const plan = plans.get(id)
-      return plan
-        ? Effect.succeed(plan)
-        : Effect.fail(new StoreError({ reason: "NotFound", store: name, detail: `no masterplan "${id}"` }))
+      return plan ? Effect.succeed(plan) : Effect.fail(masterplanNotStored(name, id))
     })
   return {
     name,

@@ -4,7 +4,7 @@ import { Migrator, SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql"
 import { Duration, Effect, Option, Schedule } from "effect"
 import { latestMigrationId, storeMigrations } from "./internal/storeMigrations.js"
-import { initialPhases, leaseLost, nextPhaseRow, StoreError } from "./Store.js"
+import { initialPhases, leaseLost, masterplanNotStored, nextPhaseRow, StoreError } from "./Store.js"
 import type {
   AtomRow,
   JournalBatch,
@@ -152,12 +152,7 @@ export const makeStoreSql = (name: string) =>
         yield* lockMasterplan(masterplanId)
         const [head] = yield* sql<{ last_seq: number | string; lease_owner: string | null }>`
           SELECT last_seq, lease_owner FROM dm_masterplans WHERE id = ${masterplanId}`
-        if (head === undefined)
-          return yield* new StoreError({
-            reason: "NotFound",
-            store: name,
-            detail: `no masterplan "${masterplanId}"`
-          })
+        if (head === undefined) return yield* masterplanNotStored(name, masterplanId)
         if (leaseOwner !== undefined && head.lease_owner !== leaseOwner)
           return yield* leaseLost(name, masterplanId, head.lease_owner ?? undefined)
         const lastSeq = num(head.last_seq)
@@ -455,12 +450,7 @@ export const makeStoreSql = (name: string) =>
           if (granted.length > 0) return { _tag: "Granted" } satisfies LeaseOutcome
           const [held] = yield* sql<{ lease_owner: string | null; lease_until: number | string | null }>`
             SELECT lease_owner, lease_until FROM dm_masterplans WHERE id = ${masterplanId}`
-          if (held === undefined)
-            return yield* new StoreError({
-              reason: "NotFound",
-              store: name,
-              detail: `no masterplan "${masterplanId}"`
-            })
+          if (held === undefined) return yield* masterplanNotStored(name, masterplanId)
           return {
             _tag: "Held",
             by: { owner: held.lease_owner ?? "", untilMs: num(held.lease_until ?? 0) }
