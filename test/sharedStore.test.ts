@@ -6,11 +6,11 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { eventsOf, root, runDevmatrix } from "./devmatrixProcess.js"
 import type { Run } from "./devmatrixProcess.js"
+import { inPgSchema } from "../packages/runtime/test/pgTestStore.js"
 
 // Several `devmatrix` processes on one store, as users run them: real child processes, the built binary.
 const examplePlan = join(root, "examples/plans/todo-api.json")
 const exampleAtoms = (JSON.parse(readFileSync(examplePlan, "utf8")) as { atoms: Array<unknown> }).atoms.length
-const pgUrl = process.env["DEVMATRIX_TEST_PG"] ?? "postgres://postgres@127.0.0.1:5432/test"
 
 const devmatrix = (args: ReadonlyArray<string>, store: string, onStdout?: (text: string) => void) =>
   runDevmatrix([...args, "--store", store], onStdout ? { onStdout } : {})
@@ -37,38 +37,42 @@ describe("processes sharing one store", () => {
     }
   }, 60_000)
 
-  for (const [name, store] of [
-    ["SQLite", sqliteStore],
-    ["PostgreSQL", () => pgUrl]
+  for (const [name, inStore] of [
+    ["SQLite", <A>(body: (url: string) => Promise<A>) => body(sqliteStore())],
+    ["PostgreSQL", inPgSchema]
   ] as const)
-    it(`on ${name}, resume refuses a plan another process is running, which goes on undisturbed`, async () => {
-      const url = store()
-      const id = `live-${name}-${process.pid}-${Date.now()}`
-      let resumed: Promise<Run> | undefined
-      let status: Promise<Run> | undefined
-      const runner = devmatrix(
-        ["run", examplePlan, "--json", "--latency-ms", "300-500", "--id", id],
-        url,
-        (text) => {
-          // Once the run is well under way, a second process tries to take it, and a third looks.
-          if (resumed === undefined && text.split("\n").length > 40) {
-            resumed = devmatrix(["resume", id, "--json"], url)
-            status = devmatrix(["status", id, "--json"], url)
-          }
-        }
-      )
-      const run = await runner
-      const refused = await resumed!
-      const seen = JSON.parse((await status!).stdout) as { runningIn?: string; resume?: string }
-      expect(seen.runningIn).toMatch(/\/\d+\//)
-      expect(seen.resume).toBeUndefined()
-      expect(refused.code).toBe(2)
-      expect(refused.stderr).toMatch(/cannot be resumed: another process is running it/)
-      expect(run.code).toBe(0)
-      const events = eventsOf(run.stdout)
-      expect(events.filter((e) => e.type === "atom.interrupted")).toHaveLength(0)
-      expect(events.filter((e) => e.type === "atom.completed")).toHaveLength(exampleAtoms)
-    }, 60_000)
+    it(
+      `on ${name}, resume refuses a plan another process is running, which goes on undisturbed`,
+      () =>
+        inStore(async (url) => {
+          const id = `live-${name}-${process.pid}-${Date.now()}`
+          let resumed: Promise<Run> | undefined
+          let status: Promise<Run> | undefined
+          const runner = devmatrix(
+            ["run", examplePlan, "--json", "--latency-ms", "300-500", "--id", id],
+            url,
+            (text) => {
+              // Once the run is well under way, a second process tries to take it, and a third looks.
+              if (resumed === undefined && text.split("\n").length > 40) {
+                resumed = devmatrix(["resume", id, "--json"], url)
+                status = devmatrix(["status", id, "--json"], url)
+              }
+            }
+          )
+          const run = await runner
+          const refused = await resumed!
+          const seen = JSON.parse((await status!).stdout) as { runningIn?: string; resume?: string }
+          expect(seen.runningIn).toMatch(/\/\d+\//)
+          expect(seen.resume).toBeUndefined()
+          expect(refused.code).toBe(2)
+          expect(refused.stderr).toMatch(/cannot be resumed: another process is running it/)
+          expect(run.code).toBe(0)
+          const events = eventsOf(run.stdout)
+          expect(events.filter((e) => e.type === "atom.interrupted")).toHaveLength(0)
+          expect(events.filter((e) => e.type === "atom.completed")).toHaveLength(exampleAtoms)
+        }),
+      60_000
+    )
 
   it("resume continues a plan that was paused when its process stopped", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "devmatrix-paused-")), "paused.db")

@@ -30,3 +30,16 @@ export const withPgSchema = (
   )
   return Layer.unwrapScoped(Effect.as(lifecycle, layer(urlWithSchema(schema))))
 }
+
+/** Runs `body` with the URL of a schema of its own (for child processes too), created before and dropped after. */
+export const inPgSchema = async <A>(body: (url: string) => Promise<A>): Promise<A> => {
+  const schema = `dm_test_${randomUUID().replaceAll("-", "")}`
+  const run = (statement: (sql: PgClient.PgClient) => Effect.Effect<unknown, unknown>) =>
+    Effect.runPromise(Effect.flatMap(PgClient.PgClient, statement).pipe(Effect.provide(admin), Effect.orDie))
+  await run((sql) => sql`CREATE SCHEMA ${sql(schema)}`)
+  try {
+    return await body(urlWithSchema(schema))
+  } finally {
+    await run((sql) => sql`DROP SCHEMA ${sql(schema)} CASCADE`)
+  }
+}
