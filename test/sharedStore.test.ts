@@ -49,7 +49,7 @@ describe("processes sharing one store", () => {
           let resumed: Promise<Run> | undefined
           let status: Promise<Run> | undefined
           const runner = devmatrix(
-            ["run", examplePlan, "--json", "--latency-ms", "300-500", "--id", id],
+            ["run", examplePlan, "--json", "--latency-ms", "500-800", "--id", id],
             url,
             (text) => {
               // Once the run is well under way, a second process tries to take it, and a third looks.
