@@ -9,6 +9,7 @@ import {
   Store,
   StoreError
 } from "@devmatrix/runtime"
+import type { StoreService } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
 import {
@@ -49,6 +50,21 @@ const countingModel = (paid: Array<string>, latencyMs = 1_000) =>
   })
 
 const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** A new engine on `store` recovers a plan and runs it for `seconds` of simulated time; how it ended. */
+const recoverToEnd = (store: StoreService, masterplanId: string, seconds: number) =>
+  Effect.gen(function* () {
+    const engine = yield* Engine
+    yield* engine.recover(masterplanId)
+    const result = yield* Effect.fork(engine.result(masterplanId))
+    yield* advance(seconds)
+    return yield* result
+  }).pipe(
+    Effect.provide(
+      EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(Layer.succeed(Store, store)))
+    ),
+    Effect.scoped
+  )
 
 /** Lets the engines run `times` steps of simulated time: a turn of the event loop, then `step`. */
 const advance = (times: number, step: Duration.DurationInput = "1 second") =>
@@ -390,18 +406,7 @@ describe("crash recovery", () => {
       )
       assert.strictEqual(Option.getOrThrow(yield* memory.getMasterplan("mp-early")).lastSeq, 0)
 
-      const end = yield* Effect.gen(function* () {
-        const engine = yield* Engine
-        yield* engine.recover("mp-early")
-        const result = yield* Effect.fork(engine.result("mp-early"))
-        yield* advance(60)
-        return yield* result
-      }).pipe(
-        Effect.provide(
-          EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(Layer.succeed(Store, memory)))
-        ),
-        Effect.scoped
-      )
+      const end = yield* recoverToEnd(memory, "mp-early", 60)
       assert.strictEqual(end.type, "masterplan.completed")
       const journal = yield* memory.readEvents("mp-early", 1)
       assert.deepStrictEqual(
@@ -450,18 +455,7 @@ describe("crash recovery", () => {
           { atomId: "b", index: 1, wave: 1 }
         ]
       })
-      const end = yield* Effect.gen(function* () {
-        const engine = yield* Engine
-        yield* engine.recover("mp-old")
-        const result = yield* Effect.fork(engine.result("mp-old"))
-        yield* advance(5)
-        return yield* result
-      }).pipe(
-        Effect.provide(
-          EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(Layer.succeed(Store, store)))
-        ),
-        Effect.scoped
-      )
+      const end = yield* recoverToEnd(store, "mp-old", 5)
       assert.strictEqual(end.type, "masterplan.completed")
     })
   )
