@@ -32,7 +32,13 @@ import {
   SubscriptionRef
 } from "effect"
 import { randomUUID } from "node:crypto"
-import { bufferEvent, drained, journalWriter, makeJournalBuffer } from "./internal/planJournal.js"
+import {
+  bufferEvent,
+  drained,
+  journalLagging,
+  journalWriter,
+  makeJournalBuffer
+} from "./internal/planJournal.js"
 import type { JournalBuffer } from "./internal/planJournal.js"
 import { leaseRenewMs, makePlanLeases } from "./internal/planLeases.js"
 import { PlanRun } from "./internal/planRun.js"
@@ -92,6 +98,16 @@ export interface EventsOptions {
   readonly follow?: boolean
 }
 
+/** How a detach treats the calls in flight. */
+export interface DetachOptions {
+  /**
+   * How long calls in flight may take to end before they are interrupted. An answer that comes in
+   * is journaled and kept; an interrupted call is paid again on resume.
+   * @default 0
+   */
+  readonly graceMs?: number
+}
+
 /** What a reviewer decides about an atom waiting in review. */
 export type ReviewDecision = "APPROVE" | { readonly edit: string } | { readonly reject: string }
 
@@ -131,10 +147,14 @@ export interface EngineService {
   readonly pause: (masterplanId: string, reason?: string) => Effect.Effect<void, MasterplanNotFound>
   readonly resume: (masterplanId: string) => Effect.Effect<void, MasterplanNotFound>
   /**
-   * Stops running a masterplan without ending it (Ctrl-C, shutdown): in-flight calls are
-   * interrupted, everything journaled is committed, and `recover` continues it later.
+   * Stops running a masterplan without ending it (Ctrl-C, a signal, shutdown): no new call starts;
+   * calls in flight may end within `graceMs` (their results are paid for, so they are kept), the
+   * rest are interrupted; everything journaled is committed, and `recover` continues it later.
    */
-  readonly detach: (masterplanId: string) => Effect.Effect<void, MasterplanNotFound | StoreError>
+  readonly detach: (
+    masterplanId: string,
+    options?: DetachOptions
+  ) => Effect.Effect<void, MasterplanNotFound | StoreError>
   readonly review: (
     masterplanId: string,
     atomId: string,
@@ -252,7 +272,10 @@ export const make = Effect.gen(function* () {
   /** Starts running a plan: its journal, its writer, its actors. */
   const launch = (
     masterplanId: string,
-    config: Omit<PlanRunConfig, "masterplanId" | "provider" | "runtime" | "journal" | "nowMs">,
+    config: Omit<
+      PlanRunConfig,
+      "masterplanId" | "provider" | "runtime" | "journal" | "nowMs" | "journalLagging"
+    >,
     lastSeq: number
   ) =>
     Effect.gen(function* () {
@@ -266,12 +289,21 @@ export const make = Effect.gen(function* () {
       let stopped = false
       const journal = (body: EventBody, code?: string) => {
         // Once the plan is detached or abandoned, what its stopping actors say is not journaled.
-        if (stopped) return
+        if (stopped) return seq
         // A copy, never the emitted object stamped in place: a machine may emit one constant
         // object for every actor (`emit({ type: "masterplan.started" })`), shared by all plans.
         bufferEvent(buffer, { ...body, masterplanId, seq: ++seq, at: nowMs() }, code)
+        return seq
       }
-      const run = new PlanRun({ ...config, masterplanId, provider, runtime, journal, nowMs })
+      const run = new PlanRun({
+        ...config,
+        masterplanId,
+        provider,
+        runtime,
+        journal,
+        nowMs,
+        journalLagging: () => journalLagging(buffer, nowMs())
+      })
       const stop = () => {
         run.detach()
         stopped = true
@@ -284,7 +316,8 @@ export const make = Effect.gen(function* () {
             ...live,
             leaseOwner: leases.owner,
             onFailure: () => abandon(masterplanId),
-            onEnd: leases.release(masterplanId)
+            onEnd: leases.release(masterplanId),
+            onCommitted: (committedSeq) => run.committed(committedSeq)
           })
         ),
         writers
@@ -423,9 +456,14 @@ export const make = Effect.gen(function* () {
     (masterplanId: string, ...args: TArgs) =>
       Effect.flatMap(find(masterplanId), (plan) => Effect.sync(() => action(plan.run, ...args)))
 
-  const detach: EngineService["detach"] = (masterplanId) =>
+  const detach: EngineService["detach"] = (masterplanId, options) =>
     Effect.gen(function* () {
       const plan = yield* find(masterplanId)
+      const graceMs = options?.graceMs ?? 0
+      if (graceMs > 0)
+        yield* Effect.promise(() => plan.run.closeAdmission()).pipe(
+          Effect.timeoutOption(Duration.millis(graceMs))
+        )
       plan.stop()
       yield* drained(plan.buffer, plan.journaled())
       plans.delete(masterplanId)

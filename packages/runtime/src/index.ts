@@ -19,6 +19,7 @@ export {
   EngineLive,
   MasterplanNotFound,
   MasterplanNotResumable,
+  type DetachOptions,
   type EngineService,
   type EventsOptions,
   type ReviewDecision,

@@ -1,14 +1,29 @@
 import { isTerminalEvent } from "@devmatrix/core"
 import type { Event } from "@devmatrix/core"
-import { Deferred, Duration, Effect, FiberId, Queue, Schedule, SubscriptionRef } from "effect"
+import { Clock, Deferred, Duration, Effect, FiberId, Queue, Schedule, SubscriptionRef } from "effect"
 import type { Cause } from "effect"
-import type { StoreError, StoreService } from "../Store.js"
+import { StoreError } from "../Store.js"
+import type { StoreService } from "../Store.js"
 
 /**
  * A commit that fails as `Unavailable` (a dropped connection, a busy database) is tried again a
  * few times before the run is given up: 0.1 s, 0.2 s, ... 1.6 s.
  */
 const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(Schedule.intersect(Schedule.recurs(5)))
+
+/**
+ * How long one commit may take before it counts as failed (`Unavailable`) and is tried again. A
+ * connection that stalls without closing (a network partition) would otherwise hang the journal
+ * for as long as the operating system keeps the socket, while the run goes on making calls. With
+ * the retries, a store that does not answer for about 30 s stops the run.
+ */
+export const commitAttemptTimeoutMs = 5_000
+
+/**
+ * A commit outstanding longer than this holds admission: no new model call starts until the
+ * journal has caught up, so a slow or stalled store does not let paid work pile up unrecorded.
+ */
+export const maxCommitLagMs = 1_000
 
 /** A plan's events journaled and not yet committed, and who waits for them to be. */
 export interface JournalBuffer {
@@ -22,6 +37,8 @@ export interface JournalBuffer {
   writerEnded: boolean
   /** Waiting for the writer to commit up to a seq (or to stop), released by the writer itself. */
   readonly drainWaiters: Array<{ readonly upTo: number; readonly drained: Deferred.Deferred<void> }>
+  /** When the commit under way began (epoch ms, the engine's clock); undefined between commits. */
+  commitStartedAtMs: number | undefined
 }
 
 export const makeJournalBuffer = (lastSeq: number) =>
@@ -31,8 +48,13 @@ export const makeJournalBuffer = (lastSeq: number) =>
     signal,
     committedSeq: lastSeq,
     writerEnded: false,
-    drainWaiters: []
+    drainWaiters: [],
+    commitStartedAtMs: undefined
   }))
+
+/** Whether a commit has been under way for longer than `maxCommitLagMs`: admission waits for it. */
+export const journalLagging = (buffer: JournalBuffer, nowMs: number): boolean =>
+  buffer.commitStartedAtMs !== undefined && nowMs - buffer.commitStartedAtMs > maxCommitLagMs
 
 /** Adds an event (and the code it settles) to the buffer, waking the writer if it was empty. */
 export const bufferEvent = (buffer: JournalBuffer, event: Event, code: string | undefined): void => {
@@ -67,7 +89,34 @@ export interface JournalWriterConfig<TTerminal extends Event> {
   readonly onFailure: (cause: Cause.Cause<StoreError>) => void
   /** The writer has stopped, for whatever reason. */
   readonly onEnd: Effect.Effect<void>
+  /** The journal is committed up to this seq: what waited on it (permits, followers) may go on. */
+  readonly onCommitted: (seq: number) => void
 }
+
+/**
+ * One try at committing a batch, bounded by `commitAttemptTimeoutMs`. The try is disconnected: a
+ * timed-out commit is left to end in the background (a stalled connection may hold it, and its
+ * rollback, until the network comes back) instead of holding the journal while it does. The store
+ * makes a retried commit idempotent, so a try that did land and only lost its answer is not
+ * appended twice.
+ */
+const commitOnce = <TTerminal extends Event>(
+  config: JournalWriterConfig<TTerminal>,
+  events: ReadonlyArray<Event>,
+  results: ReadonlyArray<{ readonly atomId: string; readonly code: string }>
+) =>
+  config.store.commit(config.masterplanId, { events, results, leaseOwner: config.leaseOwner }).pipe(
+    Effect.disconnect,
+    Effect.timeoutFail({
+      duration: Duration.millis(commitAttemptTimeoutMs),
+      onTimeout: () =>
+        new StoreError({
+          reason: "Unavailable",
+          store: config.store.name,
+          detail: `a commit to "${config.masterplanId}" did not finish within ${commitAttemptTimeoutMs / 1000} s (the store is not answering)`
+        })
+    })
+  )
 
 /**
  * Commits a plan's journal in batches (group commit): each commit takes everything journaled
@@ -82,12 +131,15 @@ export const journalWriter = <TTerminal extends Event>(config: JournalWriterConf
       const results = buffer.results
       buffer.pending = []
       buffer.results = []
-      yield* config.store
-        .commit(config.masterplanId, { events, results, leaseOwner: config.leaseOwner })
-        .pipe(Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" }))
+      buffer.commitStartedAtMs = yield* Clock.currentTimeMillis
+      yield* commitOnce(config, events, results).pipe(
+        Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" })
+      )
+      buffer.commitStartedAtMs = undefined
       const committed = events[events.length - 1]!.seq
       yield* SubscriptionRef.set(config.committed, committed)
       buffer.committedSeq = committed
+      config.onCommitted(committed)
       yield* releaseDrainWaiters(buffer, committed)
       const terminal = events.find(isTerminalEvent)
       if (terminal !== undefined) return yield* Deferred.succeed(done, terminal as TTerminal)

@@ -11,6 +11,15 @@ import type { Lease, LeaseRequest, StoreError, StoreService } from "../Store.js"
 export const leaseMs = 15_000
 export const leaseRenewMs = 5_000
 
+/**
+ * A renewal or a release that a store does not answer within this long is given up (and left to
+ * end in the background): a stalled connection must not hold a plan's shutdown or its next renewal.
+ */
+const leaseCallTimeoutMs = 2_000
+
+const bounded = <A, E>(call: Effect.Effect<A, E>) =>
+  call.pipe(Effect.disconnect, Effect.timeoutOption(Duration.millis(leaseCallTimeoutMs)))
+
 /** This process as a lease owner: `host/pid/token` (the token tells apart engines of one process). */
 const leaseOwnerOfThisProcess = (): string =>
   `${hostname()}/${process.pid}/${randomUUID().replaceAll("-", "").slice(0, 8)}`
@@ -78,12 +87,17 @@ export const makePlanLeases = (store: StoreService, nowMs: () => number): PlanLe
         for (;;) {
           yield* Effect.sleep(Duration.millis(leaseRenewMs))
           if (!running()) return
-          const outcome = yield* Effect.either(store.acquireLease(masterplanId, request()))
+          const outcome = yield* bounded(Effect.either(store.acquireLease(masterplanId, request())))
           // A store that cannot be reached now may be back by the next renewal; the commits say if not.
-          if (Either.isLeft(outcome) || outcome.right._tag === "Granted") continue
-          return yield* onLost(outcome.right.by)
+          if (
+            Option.isNone(outcome) ||
+            Either.isLeft(outcome.value) ||
+            outcome.value.right._tag === "Granted"
+          )
+            continue
+          return yield* onLost(outcome.value.right.by)
         }
       }),
-    release: (masterplanId) => Effect.ignore(store.releaseLease(masterplanId, owner))
+    release: (masterplanId) => Effect.ignore(bounded(store.releaseLease(masterplanId, owner)))
   }
 }

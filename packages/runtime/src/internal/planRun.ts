@@ -30,8 +30,13 @@ export interface PlanRunConfig {
   readonly provider: ModelProviderService
   /** Runs the side effects of the actors (model calls, waits) on the engine's services. */
   readonly runtime: Runtime.Runtime<never>
-  /** Stamps an event the machines decided with its seq and time, and journals it (with the atom's code when it completes). */
-  readonly journal: (event: EventBody, code?: string) => void
+  /**
+   * Stamps an event the machines decided with its seq and time, and journals it (with the atom's
+   * code when it completes); the seq it got.
+   */
+  readonly journal: (event: EventBody, code?: string) => number
+  /** The journal has fallen behind (a commit outstanding too long): admit nothing until `committed`. */
+  readonly journalLagging: () => boolean
   /** The engine's clock (Effect's, so tests drive it). */
   readonly nowMs: () => number
   /** Where an earlier process left the plan. Absent for a new plan. */
@@ -106,7 +111,21 @@ export class PlanRun {
     effect: Effect.Effect<A, E>,
     onExit: (exit: Exit.Exit<A, E>) => void
   ) => () => void
+  /**
+   * Permits held: calls in flight, and calls that ended whose end is not committed yet. A permit
+   * comes back only once the journal holds the call's outcome, so however the store lags or
+   * stalls, the calls paid for but not recorded never outnumber the concurrency limit.
+   */
   private running = 0
+  /** Calls in flight (a subset of `running`). */
+  private calling = 0
+  /** The seqs of call ends journaled but not committed, in journal order; `endsHead` is the oldest. */
+  private readonly endsAwaitingCommit: Array<number> = []
+  private endsHead = 0
+  private lastSeq = 0
+  /** Admission is closed for good (a stop with a grace period): calls in flight may still end. */
+  private admissionClosed = false
+  private readonly idleWaiters: Array<() => void> = []
   private startedAtMs: number | undefined
   private admittedThisTurn = 0
   private turnPending = false
@@ -239,6 +258,7 @@ export class PlanRun {
     for (const wave of this.waves) (wave as StoppableActor | undefined)?._stop()
     for (const interrupt of this.pendingBackoffs) interrupt()
     this.pendingBackoffs.clear()
+    for (const resolve of this.idleWaiters.splice(0)) resolve()
     if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
   }
 
@@ -292,8 +312,29 @@ export class PlanRun {
   }
 
   private record(event: EventBody): void {
-    this.config.journal(event)
+    this.lastSeq = this.config.journal(event)
     this.tally.add(event)
+  }
+
+  /** The journal is committed up to `seq`: permits of the calls whose ends that covers come back. */
+  committed(seq: number): void {
+    const ends = this.endsAwaitingCommit
+    while (this.endsHead < ends.length && ends[this.endsHead]! <= seq) {
+      this.endsHead++
+      this.running--
+    }
+    if (this.endsHead === ends.length) {
+      ends.length = 0
+      this.endsHead = 0
+    }
+    this.defer(() => this.pump())
+  }
+
+  /** Starts no more calls (a stop is coming); resolves once none is in flight. */
+  closeAdmission(): Promise<void> {
+    this.admissionClosed = true
+    if (this.calling === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
   /** The execution phase: resolves when every atom has settled. */
@@ -433,7 +474,7 @@ export class PlanRun {
   private onAtomEvent(index: number, event: EventBody): void {
     if (event.type === "atom.completed" || event.type === "atom.review") {
       // The output is stored with the event that settles it (completion) or parks it (review).
-      this.config.journal(event, this.outputs[index])
+      this.lastSeq = this.config.journal(event, this.outputs[index])
       this.tally.add(event)
       if (event.type === "atom.completed") this.outputs[index] = undefined
     } else this.record(event)
@@ -476,21 +517,31 @@ export class PlanRun {
     }
   }
 
+  /** The atom's call has ended (its outcome just journaled): its permit returns once that is committed. */
   private release(index: number): void {
     if (this.holdsPermit[index] === 0) return
     this.holdsPermit[index] = 0
-    this.running--
-    this.defer(() => this.pump())
+    this.calling--
+    this.endsAwaitingCommit.push(this.lastSeq)
+    if (this.calling === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
   }
 
   /** Admits queued atoms, best first, while permits are free. */
   private pump(): void {
     const limit = this.config.options.concurrency
-    while (this.running < limit && !this.paused && !this.finished && this.queue.size > 0) {
+    while (
+      this.running < limit &&
+      !this.paused &&
+      !this.finished &&
+      !this.admissionClosed &&
+      this.queue.size > 0 &&
+      !this.config.journalLagging()
+    ) {
       if (this.admittedThisTurn >= limit) return this.yieldTurn()
       const index = this.queue.pop()!
       this.holdsPermit[index] = 1
       this.running++
+      this.calling++
       this.admittedThisTurn++
       this.atoms[index]!.send({ type: "START" })
     }

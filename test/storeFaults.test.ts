@@ -1,0 +1,143 @@
+import { Event } from "@devmatrix/core"
+import { Store, StorePg } from "@devmatrix/runtime"
+import { Effect, Schema } from "effect"
+import { spawn } from "node:child_process"
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { pgTestUrl, withPgSchema } from "../packages/runtime/test/pgTestStore.js"
+import { bin, root } from "./devmatrixProcess.js"
+import { startFaultProxy } from "./faultProxy.js"
+import type { FaultProxy } from "./faultProxy.js"
+
+// The real CLI on the real PostgreSQL, through a TCP proxy that stalls, drops and refuses its
+// connections mid-run. Whatever the network does, the calls paid for but not journaled never
+// outnumber the in-flight limit, and the plan finishes on `resume` with every atom completed once.
+
+const concurrency = 20
+const decodeEvent = Schema.decodeUnknownSync(Event)
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const layered = (layers: number, width: number) =>
+  Array.from({ length: layers * width }, (_, n) => {
+    const layer = Math.floor(n / width)
+    const i = n % width
+    const dependsOn = layer === 0 ? [] : [`L${layer - 1}-${i}`, `L${layer - 1}-${(i * 7 + 1) % width}`]
+    return { id: `L${layer}-${i}`, dependsOn: [...new Set(dependsOn)], instruction: `atom ${n}` }
+  })
+
+const start = (args: ReadonlyArray<string>, env: Record<string, string>) => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: { ...process.env, ANTHROPIC_API_KEY: "", ...env }
+  })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+  return { child, exited, stdout: () => stdout, stderr: () => stderr }
+}
+
+const events = (stdout: string): Array<Event> =>
+  stdout
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => decodeEvent(JSON.parse(line)))
+
+/** The model's own log: answered calls, with the marks the test wrote between them. */
+const readCallLog = (file: string) =>
+  readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { atomId?: string; attempt?: number; mark?: string })
+
+/** Atoms the model answered more than once: each such extra call was paid again. */
+const paidTwice = (calls: ReadonlyArray<{ atomId?: string }>): number => {
+  const perAtom = new Map<string, number>()
+  for (const call of calls)
+    if (call.atomId !== undefined) perAtom.set(call.atomId, (perAtom.get(call.atomId) ?? 0) + 1)
+  return [...perAtom.values()].reduce((sum, n) => sum + (n - 1), 0)
+}
+
+/** Every atom of the plan completed exactly once in the journal, which is gap-free and ended. */
+const expectCompletedOnce = (journal: ReadonlyArray<Event>, atoms: number) => {
+  expect(journal.map((event) => event.seq)).toEqual(journal.map((_, i) => i + 1))
+  expect(journal.at(-1)?.type).toBe("masterplan.completed")
+  const completed = journal.flatMap((event) => (event.type === "atom.completed" ? [event.atomId] : []))
+  expect(completed.length).toBe(atoms)
+  expect(new Set(completed).size).toBe(atoms)
+}
+
+/** Runs `body` with a PostgreSQL schema of its own, reached directly and through a fault proxy. */
+const withProxiedPg = (
+  body: (urls: { direct: string; proxied: string }, proxy: FaultProxy) => Promise<void>
+) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      let direct = ""
+      const layer = withPgSchema((url) => {
+        direct = url
+        return StorePg(url)
+      })
+      yield* Effect.promise(async () => {
+        const target = new URL(pgTestUrl)
+        const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port || 5432) })
+        proxies.push(proxy)
+        const proxied = new URL(direct)
+        proxied.port = String(proxy.port)
+        await body({ direct, proxied: proxied.toString() }, proxy)
+      }).pipe(Effect.zipLeft(Store), Effect.provide(layer), Effect.scoped)
+    })
+  )
+
+const proxies: Array<FaultProxy> = []
+afterEach(async () => {
+  for (const proxy of proxies.splice(0)) await proxy.close()
+})
+
+const setUp = (name: string, atoms: ReturnType<typeof layered>) => {
+  const dir = mkdtempSync(join(tmpdir(), `devmatrix-${name}-`))
+  const planFile = join(dir, "plan.json")
+  const callLog = join(dir, "calls.jsonl")
+  writeFileSync(callLog, "")
+  writeFileSync(planFile, JSON.stringify({ name, options: { concurrency, retry: { initialMs: 20 } }, atoms }))
+  return { planFile, callLog }
+}
+
+const flags = ["--json", "--latency-ms", "20-40", "--seed", "5"]
+
+describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in between)", () => {
+  it(
+    "a 10 s stall: at most the in-flight limit of calls is made during it; kill -9 in it, then resume: every atom completed once, paid twice within the limit",
+    () =>
+      withProxiedPg(async ({ proxied }, proxy) => {
+        const atoms = layered(20, 100)
+        const { planFile, callLog } = setUp("stall", atoms)
+        const id = `stall-${Date.now()}`
+        const env = { DEVMATRIX_SCRIPTED_CALL_LOG: callLog }
+        const run = start(["run", planFile, "--id", id, "--store", proxied, ...flags], env)
+        // Well into the run, but far from its end.
+        while (readCallLog(callLog).length < 300) await sleep(20)
+        proxy.setMode("stall")
+        appendFileSync(callLog, `${JSON.stringify({ mark: "stall" })}\n`)
+        await sleep(8_000)
+        run.child.kill("SIGKILL")
+        await run.exited
+        const log = readCallLog(callLog)
+        const duringStall = log.length - 1 - log.findIndex((line) => line.mark === "stall")
+        expect(duringStall, "calls made while the journal stood still").toBeLessThanOrEqual(concurrency)
+        expect(log.length - 1, "the kill landed mid-run").toBeLessThan(atoms.length)
+
+        proxy.setMode("pass")
+        const resumed = start(["resume", id, "--store", proxied, ...flags], env)
+        expect(await resumed.exited, resumed.stderr()).toBe(0)
+        const journal = start(["events", id, "--store", proxied], {})
+        expect(await journal.exited, journal.stderr()).toBe(0)
+        expectCompletedOnce(events(journal.stdout()), atoms.length)
+        expect(paidTwice(readCallLog(callLog)), "atoms paid twice").toBeLessThanOrEqual(concurrency)
+      }),
+    120_000
+  )
+})
