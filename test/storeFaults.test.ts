@@ -70,6 +70,25 @@ const expectCompletedOnce = (journal: ReadonlyArray<Event>, atoms: number) => {
   expect(new Set(completed).size).toBe(atoms)
 }
 
+/**
+ * The summary's money is the journal's: its cost is the sum of every journaled payment, repeated
+ * ones included, and it says how many calls a stop made necessary again. Of the calls the model
+ * answered, those the journal never got are fewer than the in-flight limit.
+ */
+const expectSummaryCounts = (journal: ReadonlyArray<Event>, answered: number) => {
+  const end = journal.at(-1)!
+  if (end.type !== "masterplan.completed") throw new Error(`ended with ${end.type}`)
+  const paid = journal.flatMap((event) => (event.type === "cost.updated" ? [event.costUsd] : []))
+  expect(end.summary.costUsd).toBeCloseTo(
+    paid.reduce((sum, cost) => sum + cost, 0),
+    9
+  )
+  expect(end.summary.repeatedCalls).toBe(journal.filter((event) => event.type === "atom.interrupted").length)
+  expect(end.summary.repeatedCalls).toBeGreaterThan(0)
+  expect(answered - paid.length, "answered calls the journal never got").toBeLessThanOrEqual(concurrency)
+  expect(answered - paid.length).toBeGreaterThanOrEqual(0)
+}
+
 /** Runs `body` with a PostgreSQL schema of its own, reached directly and through a fault proxy. */
 const withProxiedPg = (
   body: (urls: { direct: string; proxied: string }, proxy: FaultProxy) => Promise<void>
@@ -135,8 +154,11 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
         expect(await resumed.exited, resumed.stderr()).toBe(0)
         const journal = start(["events", id, "--store", proxied], {})
         expect(await journal.exited, journal.stderr()).toBe(0)
-        expectCompletedOnce(events(journal.stdout()), atoms.length)
-        expect(paidTwice(readCallLog(callLog)), "atoms paid twice").toBeLessThanOrEqual(concurrency)
+        const all = events(journal.stdout())
+        expectCompletedOnce(all, atoms.length)
+        const calls = readCallLog(callLog).filter((line) => line.atomId !== undefined)
+        expect(paidTwice(calls), "atoms paid twice").toBeLessThanOrEqual(concurrency)
+        expectSummaryCounts(all, calls.length)
       }),
     120_000
   )

@@ -33,6 +33,13 @@ export const RunSummary = Schema.Struct({
   /** Model calls made, retries included. */
   calls: Schema.NonNegativeInt,
   retries: Schema.NonNegativeInt,
+  /**
+   * Calls made again because a stop (a crash, a kill, a store that failed) lost the outcome of an
+   * attempt under way: each may have been paid twice. What the journal holds of their cost is in
+   * `costUsd`; an answer that came back after the last commit of a stopped process is not.
+   * Absent from summaries journaled before it was counted.
+   */
+  repeatedCalls: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 }),
   costUsd: Schema.NonNegative,
   costByModel: Schema.Record({ key: Schema.String, value: Schema.NonNegative }),
   inputTokens: Schema.NonNegativeInt,

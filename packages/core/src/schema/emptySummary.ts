@@ -7,6 +7,7 @@ export const emptySummary = (total: number, waves: number): RunSummary => ({
   waves,
   calls: 0,
   retries: 0,
+  repeatedCalls: 0,
   costUsd: 0,
   costByModel: {},
   inputTokens: 0,

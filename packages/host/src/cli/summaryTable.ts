@@ -20,7 +20,10 @@ export const renderSummary = (
         ` (of ${atoms.total})`
     ],
     ["waves", String(summary.waves)],
-    ["model calls", `${summary.calls} (${summary.retries} retries)`],
+    [
+      "model calls",
+      `${summary.calls} (${summary.retries} retries${summary.repeatedCalls > 0 ? `, ${summary.repeatedCalls} repeated after a stop` : ""})`
+    ],
     [
       "tokens",
       `${summary.inputTokens.toLocaleString("en-US")} in, ${summary.outputTokens.toLocaleString("en-US")} out`

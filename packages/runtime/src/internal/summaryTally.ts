@@ -15,6 +15,7 @@ export class SummaryTally {
   private review = 0
   private calls = 0
   private retries = 0
+  private repeatedCalls = 0
   private inputTokens = 0
   private outputTokens = 0
   private cacheHits = 0
@@ -35,6 +36,9 @@ export class SummaryTally {
         return
       case "atom.retrying":
         this.retries++
+        return
+      case "atom.interrupted":
+        this.repeatedCalls++
         return
       case "atom.review":
         this.review++
@@ -88,6 +92,7 @@ export class SummaryTally {
   ): void {
     this.calls = eventCounts["atom.started"] ?? 0
     this.retries = eventCounts["atom.retrying"] ?? 0
+    this.repeatedCalls = eventCounts["atom.interrupted"] ?? 0
     this.cacheHits = eventCounts["cache.hit"] ?? 0
     for (const row of atoms) {
       if (
@@ -138,6 +143,7 @@ export class SummaryTally {
       waves: this.waves,
       calls: this.calls,
       retries: this.retries,
+      repeatedCalls: this.repeatedCalls,
       costUsd: this.costUsd,
       costByModel: { ...this.costByModel },
       inputTokens: this.inputTokens,
