@@ -162,4 +162,41 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
       }),
     120_000
   )
+
+  it(
+    "a store that stays unreachable: the run stops by itself with one clear line, exit 5 and the resume command; once it is back, resume finishes the plan",
+    () =>
+      withProxiedPg(async ({ proxied }, proxy) => {
+        const atoms = layered(10, 100)
+        const { planFile, callLog } = setUp("unreachable", atoms)
+        const id = `unreachable-${Date.now()}`
+        const env = { DEVMATRIX_SCRIPTED_CALL_LOG: callLog }
+        const run = start(["run", planFile, "--id", id, "--store", proxied, ...flags], env)
+        while (readCallLog(callLog).length < 200) await sleep(20)
+        proxy.setMode("stall")
+        appendFileSync(callLog, `${JSON.stringify({ mark: "stall" })}\n`)
+        const code = await run.exited
+        const stderr = run.stderr()
+        expect(stderr).not.toMatch(/internal error|\n\s+at /)
+        expect(code, stderr).toBe(5)
+        expect(stderr).toMatch(/store postgres:\/\/.*Unavailable.*not answering/)
+        expect(stderr).toContain(`resume ${id}`)
+        const log = readCallLog(callLog)
+        expect(log.length - 1 - log.findIndex((line) => line.mark === "stall")).toBeLessThanOrEqual(
+          concurrency
+        )
+
+        proxy.setMode("pass")
+        const resumed = start(["resume", id, "--store", proxied, ...flags], env)
+        expect(await resumed.exited, resumed.stderr()).toBe(0)
+        const journal = start(["events", id, "--store", proxied], {})
+        expect(await journal.exited, journal.stderr()).toBe(0)
+        const all = events(journal.stdout())
+        expectCompletedOnce(all, atoms.length)
+        expect(
+          paidTwice(readCallLog(callLog).filter((line) => line.atomId !== undefined))
+        ).toBeLessThanOrEqual(concurrency)
+      }),
+    150_000
+  )
 })
