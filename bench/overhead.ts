@@ -6,7 +6,7 @@
  *
  *   pnpm bench            (writes bench/results/overhead.md)
  */
-import { atomMachine, waveMachine } from "@devmatrix/core"
+import { atomMachine, RetryPolicy, waveMachine } from "@devmatrix/core"
 import { Engine, embeddedLayer } from "@devmatrix/runtime"
 import { Effect, Runtime } from "effect"
 import { execFileSync } from "node:child_process"
@@ -73,6 +73,7 @@ const answer = {
  * microtask. No Effect, no journal, no engine: what an actor per atom costs by itself.
  */
 const atomActorWork = () => {
+  const retry = RetryPolicy.make({})
   const logic = atomMachine.provide({
     actors: {
       callModel: fromCallback(({ sendBack }) => {
@@ -89,7 +90,7 @@ const atomActorWork = () => {
       const atomId = `a${i}`
       const actor = createActor(logic, {
         id: atomId,
-        input: { atomId, wave: 0, maxRetries: 4, reviewThreshold: 0.85, maxLines: 40, defines: ["f"] },
+        input: { atomId, wave: 0, retry, reviewThreshold: 0.85, maxLines: 40, defines: ["f"] },
         parent: wave
       })
       actor.on("atom.completed", () => resolve())

@@ -54,6 +54,7 @@ export {
 } from "./machines/waveMachine.js"
 export { classifyModelFailure, parseRetryAfterMs, type FailedCall } from "./retry/classifyModelFailure.js"
 export { ModelFailure, ModelFailureReason } from "./retry/ModelFailure.js"
+export { retryDelayMs, type RetryStep } from "./retry/retryDelayMs.js"
 export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
 export {
   Atom,

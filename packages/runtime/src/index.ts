@@ -43,13 +43,6 @@ export {
   type ScriptedModelOptions
 } from "./ModelProviderScripted.js"
 export {
-  makeRetrySchedule,
-  nextRetry,
-  type RetryDecision,
-  type RetrySchedule,
-  type RetryState
-} from "./RetrySchedule.js"
-export {
   finishedStatuses,
   makeStoreMemory,
   Store,

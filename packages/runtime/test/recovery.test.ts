@@ -1,15 +1,17 @@
 import { RunOptions } from "@devmatrix/core"
-import type { Event, PlanInputEncoded } from "@devmatrix/core"
+import type { Event, ModelFailure, PlanInputEncoded } from "@devmatrix/core"
 import {
   Engine,
   EngineLive,
   makeScriptedModel,
   makeStoreMemory,
+  ModelCallError,
   ModelProvider,
+  scriptedCode,
   Store,
   StoreError
 } from "@devmatrix/runtime"
-import type { StoreService } from "@devmatrix/runtime"
+import type { ModelProviderService, StoreService } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
 import {
@@ -24,8 +26,10 @@ import {
   Option,
   Schema,
   Stream,
-  TestClock
+  TestClock,
+  TestContext
 } from "effect"
+import fc from "fast-check"
 import { expectRunInvariants } from "./runInvariants.js"
 
 /** A chain-and-fan plan: 30 atoms, each depending on the one three places before it. */
@@ -638,4 +642,243 @@ describe("a store that stops committing", () => {
       assert.deepStrictEqual(costs.map((c) => `${c.atomId}#${c.attempt}`).sort(), [...paid].sort())
     })
   )
+})
+
+/** How the retry test model answers a call, in the order calls return (an interrupted call takes none). */
+type Answer = "ok" | "refused" | ModelFailure
+
+const serverError: ModelFailure = { reason: "server_error", retryable: true, message: "HTTP 500 (test)" }
+
+/**
+ * A model that answers each call after 1 s with the next of `answers` (then "ok"): good code, a
+ * placeholder the atom contract refuses, or a failure. `answered` is shared by the processes of one
+ * run, so a restart changes no answer, only when it comes.
+ */
+const answeringModel = (
+  answers: ReadonlyArray<Answer>,
+  answered: { count: number }
+): ModelProviderService => ({
+  name: "answers",
+  generate: (request) =>
+    Effect.zipRight(
+      Effect.sleep("1 second"),
+      Effect.suspend(() => {
+        const answer = answers[answered.count++] ?? "ok"
+        if (typeof answer === "object") return Effect.fail(new ModelCallError({ failure: answer }))
+        return Effect.succeed({
+          text: answer === "ok" ? scriptedCode(request) : "// TODO",
+          model: request.model,
+          usage: { inputTokens: 100, outputTokens: 20, cacheWriteTokens: 0, cacheReadTokens: 0 },
+          stopReason: "end_turn" as const,
+          confidence: 1
+        })
+      })
+    )
+})
+
+/** Steps simulated time (a turn of the event loop, then at most a second) up to `targetMs`. */
+const advanceTo = (targetMs: number) =>
+  Effect.gen(function* () {
+    for (let now = yield* Clock.currentTimeMillis; now < targetMs; now = yield* Clock.currentTimeMillis) {
+      yield* tick
+      yield* TestClock.adjust(Math.min(1_000, targetMs - now))
+    }
+  })
+
+/** Steps simulated time until the plan has ended; its terminal event. */
+const runToEnd = (masterplanId: string) =>
+  Effect.gen(function* () {
+    const engine = yield* Engine
+    const result = yield* Effect.fork(engine.result(masterplanId))
+    for (let step = 0; step < 1_000; step++) {
+      const exit = yield* Fiber.poll(result)
+      if (Option.isSome(exit)) return yield* exit.value
+      yield* tick
+      yield* TestClock.adjust("1 second")
+    }
+    return assert.fail(`${masterplanId} did not end`)
+  })
+
+/**
+ * Runs a one-atom plan whose calls get `answers`, to its end; with `restartAtMs`, the process stops
+ * that long after the submission and a new one recovers the plan. The journal of the run.
+ */
+const runRetried = (retry: Record<string, number>, answers: ReadonlyArray<Answer>, restartAtMs?: number) =>
+  Effect.gen(function* () {
+    const store = makeStoreMemory()
+    const answered = { count: 0 }
+    const engineOn = () =>
+      EngineLive.pipe(
+        Layer.provide(Layer.succeed(ModelProvider, answeringModel(answers, answered))),
+        Layer.provide(Layer.succeed(Store, store))
+      )
+    const id = "mp-retried"
+    const retried = { name: "retried", options: { retry }, atoms: [{ id: "a", instruction: "x" }] }
+    const submittedAt = yield* Clock.currentTimeMillis
+    yield* Effect.gen(function* () {
+      const engine = yield* Engine
+      yield* engine.submit(retried, { masterplanId: id })
+      if (restartAtMs === undefined) return yield* runToEnd(id)
+      yield* advanceTo(submittedAt + restartAtMs)
+      yield* tick
+      yield* engine.detach(id)
+    }).pipe(Effect.provide(engineOn()), Effect.scoped)
+    if (restartAtMs !== undefined)
+      yield* Effect.gen(function* () {
+        yield* (yield* Engine).recover(id)
+        yield* runToEnd(id)
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+    return yield* store.readEvents(id, 1)
+  })
+
+const retryDelays = (journal: ReadonlyArray<Event>) =>
+  journal.flatMap((e) => (e.type === "atom.retrying" ? [e.delayMs] : []))
+
+/** For each retry, how long after its failure the next attempt started. */
+const waitsBeforeRetries = (journal: ReadonlyArray<Event>) =>
+  journal.flatMap((e, i) => {
+    if (e.type !== "atom.retrying") return []
+    const next = journal.slice(i).find((later) => later.type === "atom.started")
+    return next === undefined ? [] : [next.at - e.at]
+  })
+
+describe("retries across a restart", () => {
+  it.effect(
+    "a restart during the second backoff leaves the sequence as it was (refused, transient, transient)",
+    () =>
+      Effect.gen(function* () {
+        const retry = { initialMs: 1_000, jitter: 0 }
+        const answers: ReadonlyArray<Answer> = ["refused", serverError, serverError, "ok"]
+        const straight = yield* runRetried(retry, answers)
+        // Attempts end at 1 s (refused), 2 s and 5 s (500s); the second backoff starts at 2 s.
+        const restarted = yield* runRetried(retry, answers, 2_500)
+        const resumedAt = restarted.findIndex((e) => e.type === "masterplan.resumed")
+        assert.isAbove(resumedAt, 0)
+        assert.deepInclude(
+          restarted.slice(0, resumedAt).findLast((e) => e.type.startsWith("atom.")),
+          {
+            type: "atom.retrying",
+            attempt: 2
+          }
+        )
+        // Every failed attempt steps the sequence (a refused output is sent back at once, but counts).
+        assert.deepStrictEqual(retryDelays(straight), [0, 2_000, 4_000])
+        assert.deepStrictEqual(retryDelays(restarted), retryDelays(straight))
+        assert.deepStrictEqual(waitsBeforeRetries(straight), [0, 2_000, 4_000])
+        assert.deepStrictEqual(waitsBeforeRetries(restarted), waitsBeforeRetries(straight))
+        assert.strictEqual(restarted.at(-1)?.type, "masterplan.completed")
+      })
+  )
+
+  it.effect("a backoff restored after a restart is the atom's: a cancel ends it, and no call is made", () =>
+    Effect.gen(function* () {
+      const store = makeStoreMemory()
+      const answered = { count: 0 }
+      const engineOn = () =>
+        EngineLive.pipe(
+          Layer.provide(Layer.succeed(ModelProvider, answeringModel([serverError], answered))),
+          Layer.provide(Layer.succeed(Store, store))
+        )
+      const slow = {
+        name: "slow-retry",
+        options: { retry: { initialMs: 10_000, jitter: 0 } },
+        atoms: [{ id: "a", instruction: "x" }]
+      }
+      // The call fails at 1 s; the process stops at 3 s, in a backoff that ends at 11 s.
+      yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.submit(slow, { masterplanId: "mp-slow" })
+        yield* advanceTo(3_000)
+        yield* engine.detach("mp-slow")
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      assert.strictEqual((yield* store.listAtoms("mp-slow"))[0]!.status, "retrying")
+
+      const end = yield* Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.recover("mp-slow")
+        yield* advanceTo(5_000)
+        yield* engine.cancel("mp-slow", "enough")
+        return yield* runToEnd("mp-slow")
+      }).pipe(Effect.provide(engineOn()), Effect.scoped)
+      assert.strictEqual(end.type, "masterplan.cancelled")
+      const journal = yield* store.readEvents("mp-slow", 1)
+      const resumed = journal.findIndex((e) => e.type === "masterplan.resumed")
+      assert.deepStrictEqual(
+        journal.slice(resumed).flatMap((e) => ("atomId" in e ? [e.type] : [])),
+        ["atom.cancelled"]
+      )
+      assert.strictEqual(answered.count, 1)
+      assert.strictEqual((yield* store.listAtoms("mp-slow"))[0]!.status, "cancelled")
+    })
+  )
+
+  // Mostly failures that are retried: those are the histories where a restart could change something.
+  const answerArb: fc.Arbitrary<Answer> = fc.oneof(
+    { arbitrary: fc.constant("ok" as const), weight: 1 },
+    { arbitrary: fc.constant("refused" as const), weight: 2 },
+    {
+      arbitrary: fc.record(
+        {
+          reason: fc.constantFrom<ModelFailure["reason"]>(
+            "rate_limited",
+            "overloaded",
+            "server_error",
+            "timeout",
+            "connection"
+          ),
+          retryable: fc.constant(true),
+          message: fc.constant("transient"),
+          retryAfterMs: fc.integer({ min: 0, max: 5_000 })
+        },
+        { requiredKeys: ["reason", "retryable", "message"] }
+      ),
+      weight: 3
+    },
+    {
+      arbitrary: fc.constant<Answer>({ reason: "invalid_request", retryable: false, message: "HTTP 400" }),
+      weight: 1
+    }
+  )
+
+  /** What a run decided: the delays, how the atom ended, and the failed attempts it counted. */
+  const verdict = (journal: ReadonlyArray<Event>) => {
+    const count = (type: string) => journal.filter((e) => e.type === type).length
+    const failed = journal.find((e) => e.type === "atom.failed")
+    return {
+      delays: retryDelays(journal),
+      end: journal.at(-1)?.type,
+      failed: failed?.type === "atom.failed" ? failed.reason : undefined,
+      countedAttempts: count("atom.started") - count("atom.interrupted")
+    }
+  }
+
+  it("property: a restart at any point changes no retry delay and no retry-or-fail decision", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          maxRetries: fc.integer({ min: 0, max: 4 }),
+          initialMs: fc.integer({ min: 0, max: 3_000 }),
+          // Drawn as whole percents: fast-check's doubles crowd at the ends of their range.
+          factor: fc.integer({ min: 150, max: 300 }).map((percent) => percent / 100),
+          capMs: fc.integer({ min: 0, max: 20_000 }),
+          jitter: fc.integer({ min: 0, max: 50 }).map((percent) => percent / 100)
+        }),
+        fc.array(answerArb, { maxLength: 6 }),
+        fc.integer({ min: 0, max: 999 }).map((permille) => permille / 1000),
+        (retry, answers, restartShare) =>
+          Effect.runPromise(
+            Effect.gen(function* () {
+              const straight = yield* runRetried(retry, answers)
+              const durationMs = straight.at(-1)!.at - straight[0]!.at
+              const restarted = yield* runRetried(retry, answers, Math.floor(restartShare * durationMs))
+              assert.deepStrictEqual(verdict(restarted), verdict(straight))
+              // Each backoff was waited out in full, across the restart too.
+              const waits = waitsBeforeRetries(restarted)
+              retryDelays(restarted).forEach((delay, i) => assert.isAtLeast(waits[i] ?? delay, delay))
+            }).pipe(Effect.provide(TestContext.TestContext))
+          )
+      ),
+      { numRuns: Number(process.env.DEVMATRIX_PROPERTY_RUNS) || 12 }
+    )
+  })
 })

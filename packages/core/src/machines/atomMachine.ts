@@ -2,6 +2,8 @@ import { and, assign, emit, fromCallback, setup } from "xstate"
 import type { ActorRefFrom } from "xstate"
 import { checkAtomContract } from "../atom/checkAtomContract.js"
 import type { ModelFailure } from "../retry/ModelFailure.js"
+import { retryDelayMs } from "../retry/retryDelayMs.js"
+import type { RetryPolicy } from "../schema/RetryPolicy.js"
 import type { EventBody } from "../schema/Event.js"
 import { notProvided } from "./notProvided.js"
 
@@ -9,8 +11,10 @@ import { notProvided } from "./notProvided.js"
 export interface AtomMachineInput {
   readonly atomId: string
   readonly wave: number
-  /** Retries allowed after the first attempt (RetryPolicy.maxRetries). */
-  readonly maxRetries: number
+  /** When to retry: `maxRetries` bounds the retries, the rest shapes their delays (`retryDelayMs`). */
+  readonly retry: RetryPolicy
+  /** Draws the atom's jitter (with its id): the plan's id, so atoms of two plans do not retry in step. @default "" */
+  readonly jitterSeed?: string
   /** Confidence below which the result waits for a review. */
   readonly reviewThreshold: number
   readonly maxLines: number
@@ -39,13 +43,8 @@ export interface ModelCallOutput {
   readonly costUsd: number
 }
 
-/**
- * How an attempt failed, as `callModel` reports it: the classified failure and, when the runtime's
- * retry schedule allows another attempt, how long to wait first.
- */
-export interface AttemptFailure extends ModelFailure {
-  readonly retryInMs?: number | undefined
-}
+/** How an attempt failed, as `callModel` reports it: the classified failure, nothing decided. */
+export type AttemptFailure = ModelFailure
 
 /** What the `callModel` actor reports back to its atom. */
 export type CallModelReport =
@@ -66,6 +65,11 @@ export type AtomCommand =
   | { readonly type: "READY" }
   /** A restarted process puts back an atom that was waiting for its reviewer, with the output to review. */
   | { readonly type: "RESTORE_REVIEW"; readonly output: ModelCallOutput }
+  /**
+   * A restarted process puts back an atom whose backoff an earlier one began (and journaled), with
+   * what is left of it; then it is queued with `priority`, as after any backoff.
+   */
+  | { readonly type: "RESTORE_BACKOFF"; readonly remainingMs: number; readonly priority: number }
   | { readonly type: "ENQUEUE"; readonly priority: number }
   | { readonly type: "START" }
   | { readonly type: "SKIP"; readonly becauseOf: string }
@@ -85,6 +89,7 @@ export interface AtomMachineOutput {
 }
 
 interface AtomContext extends AtomMachineInput {
+  jitterSeed: string
   attempts: number
   interrupted: number
   /** Paid for all attempts so far, refused outputs included. */
@@ -93,17 +98,21 @@ interface AtomContext extends AtomMachineInput {
   result: ModelCallOutput | undefined
   problems: ReadonlyArray<string>
   failure: AttemptFailure | undefined
+  /** The wait of the backoff under way (or the one before the attempt that runs). */
+  backoffMs: number
   outcome: AtomOutcome | undefined
   acceptedBy: "validation" | "review"
 }
 
-/** Refused output goes straight back to the model with the problems: no wait is needed. */
+/** Refused output goes back to the model with the problems (the schedule gives it no wait). */
 const validationFailure = (problems: ReadonlyArray<string>): AttemptFailure => ({
   reason: "validation",
   retryable: true,
-  message: problems.join("; "),
-  retryInMs: 0
+  message: problems.join("; ")
 })
+
+/** Failed attempts so far: the journal's attempts less those a crash or stop cut short. */
+const failedAttempts = (context: AtomContext): number => context.attempts - context.interrupted
 
 const ref = (context: AtomContext) => ({ atomId: context.atomId, wave: context.wave })
 
@@ -112,9 +121,11 @@ const ref = (context: AtomContext) => ({ atomId: context.atomId, wave: context.w
  * (backoff, then back to `queued`), `review`, `failed`, `skipped`, `blocked` and `cancelled`.
  *
  * The engine decides admission (`ENQUEUE`, `START`); the machine decides everything else and says
- * so by emitting events, which the engine journals. The two side effects are named actors the
- * runtime provides: `callModel` (one attempt; on failure its retry schedule says whether and when
- * to try again) and `backoff` (that wait, on the runtime's clock).
+ * so by emitting events, which the engine journals. Whether a failed attempt is retried is decided
+ * here alone, from what the journal holds (the failure, attempts less interrupted ones against
+ * `maxRetries`); how long it waits first is the schedule's answer (`retryDelayMs`). The two side
+ * effects are named actors the runtime provides: `callModel` (one attempt, reporting its outcome)
+ * and `backoff` (the wait, on the runtime's clock).
  */
 export const atomMachine = setup({
   types: {
@@ -131,15 +142,31 @@ export const atomMachine = setup({
     backoff: fromCallback<AtomCommand, BackoffInput, BackoffReport>(notProvided("backoff"))
   },
   guards: {
-    retriesLeft: ({ context }) => context.attempts - context.interrupted <= context.maxRetries,
+    retriesLeft: ({ context }) => failedAttempts(context) <= context.retry.maxRetries,
     hasProblems: ({ context }) => context.problems.length > 0,
-    /** The failure is retryable and the schedule gave a delay for the next attempt. */
-    retryScheduled: ({ context }) =>
-      context.failure?.retryable === true && context.failure.retryInMs !== undefined,
+    retryable: ({ context }) => context.failure?.retryable === true,
     lowConfidence: ({ context }) => (context.result?.confidence ?? 0) < context.reviewThreshold
   },
   actions: {
     settle: assign((_, outcome: AtomOutcome) => ({ outcome })),
+    /** The decision to retry: the schedule's delay for this failure, journaled with it. */
+    scheduleRetry: assign({
+      backoffMs: ({ context }) =>
+        retryDelayMs(context.retry, {
+          retry: failedAttempts(context),
+          // Only after the `retryable` guard, which found a failure.
+          failure: context.failure!,
+          jitterKey: `${context.jitterSeed}/${context.atomId}`
+        })
+    }),
+    emitRetrying: emit(({ context }) => ({
+      type: "atom.retrying" as const,
+      ...ref(context),
+      attempt: context.attempts,
+      reason: context.failure?.reason ?? "unknown",
+      error: context.failure?.message ?? "unknown failure",
+      delayMs: context.backoffMs
+    })),
     emitFailed: emit(({ context }) => ({
       type: "atom.failed" as const,
       ...ref(context),
@@ -154,7 +181,8 @@ export const atomMachine = setup({
   context: ({ input }) => ({
     atomId: input.atomId,
     wave: input.wave,
-    maxRetries: input.maxRetries,
+    retry: input.retry,
+    jitterSeed: input.jitterSeed ?? "",
     reviewThreshold: input.reviewThreshold,
     maxLines: input.maxLines,
     defines: input.defines,
@@ -165,6 +193,7 @@ export const atomMachine = setup({
     result: undefined,
     problems: [],
     failure: undefined,
+    backoffMs: 0,
     outcome: undefined,
     acceptedBy: "validation"
   }),
@@ -176,7 +205,15 @@ export const atomMachine = setup({
       on: {
         READY: "ready",
         SKIP: "skipped",
-        RESTORE_REVIEW: { target: "review", actions: assign({ result: ({ event }) => event.output }) }
+        RESTORE_REVIEW: { target: "review", actions: assign({ result: ({ event }) => event.output }) },
+        // Its `atom.retrying` is in the journal already: the rest of the wait is not announced again.
+        RESTORE_BACKOFF: {
+          target: "retrying",
+          actions: assign({
+            backoffMs: ({ event }) => Math.max(0, event.remainingMs),
+            priority: ({ event }) => event.priority
+          })
+        }
       }
     },
     ready: {
@@ -242,22 +279,22 @@ export const atomMachine = setup({
         { target: "completed" }
       ]
     },
-    /** Transient: retry while the failure is retryable and retries are left, else fail. */
+    /** Retry while the failure is retryable and retries are left, after the schedule's delay; else fail. */
     attemptFailed: {
-      always: [{ guard: and(["retryScheduled", "retriesLeft"]), target: "retrying" }, { target: "failed" }]
+      always: [
+        {
+          guard: and(["retryable", "retriesLeft"]),
+          target: "retrying",
+          actions: ["scheduleRetry", "emitRetrying"]
+        },
+        { target: "failed" }
+      ]
     },
+    /** The backoff: held by the machine, so a cancel or a stop ends it like any other state. */
     retrying: {
-      entry: emit(({ context }) => ({
-        type: "atom.retrying" as const,
-        ...ref(context),
-        attempt: context.attempts,
-        reason: context.failure?.reason ?? "unknown",
-        error: context.failure?.message ?? "unknown failure",
-        delayMs: context.failure?.retryInMs ?? 0
-      })),
       invoke: {
         src: "backoff",
-        input: ({ context }) => ({ atomId: context.atomId, delayMs: context.failure?.retryInMs ?? 0 })
+        input: ({ context }) => ({ atomId: context.atomId, delayMs: context.backoffMs })
       },
       on: { BACKOFF_DONE: "queued" }
     },

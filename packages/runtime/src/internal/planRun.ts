@@ -13,12 +13,10 @@ import type {
   RunOptions,
   WaveActor
 } from "@devmatrix/core"
-import { Cause, Clock, Duration, Effect, Exit, FiberId, Option, Runtime } from "effect"
+import { Cause, Duration, Effect, Exit, FiberId, Option, Runtime } from "effect"
 import { createActor, fromCallback, fromPromise } from "xstate"
 import type { ModelProviderService } from "../ModelProvider.js"
 import type { AtomRow } from "../Store.js"
-import { makeRetrySchedule, nextRetry } from "../RetrySchedule.js"
-import type { RetryDecision, RetrySchedule, RetryState } from "../RetrySchedule.js"
 import { SummaryTally } from "./summaryTally.js"
 
 /** Everything one masterplan run needs; the engine builds it from the submitted plan. */
@@ -87,7 +85,6 @@ export class PlanRun {
   /** The failed atom that makes each atom impossible, once one has. */
   private readonly doomedBy: Array<string | undefined>
   private readonly holdsPermit: Uint8Array
-  private readonly retryStates: Array<RetryState>
   /** The last output each atom's model produced, journaled with the atom when it completes. */
   private readonly outputs: Array<string | undefined>
   /** Prior attempts (and interrupted ones) of atoms a recovered plan carries over. */
@@ -99,13 +96,10 @@ export class PlanRun {
   private readonly reviewAtStart = new Map<number, ModelCallOutput>()
   /** Recovered atoms still in a backoff the previous process began: when it ends (epoch ms). */
   private readonly backoffUntil = new Map<number, number>()
-  /** Those backoffs being waited out (before their atom has an actor): stopped on detach. */
-  private readonly pendingBackoffs = new Set<() => void>()
   private detaching = false
   private readonly queue: ReadyQueue
   private readonly tally: SummaryTally
   private readonly longestPath: number
-  private readonly retrySchedule: RetrySchedule
   /** Runs a side effect as a fiber reporting its exit; the returned function interrupts it (actor stopped). */
   private readonly runFiber: <A, E>(
     effect: Effect.Effect<A, E>,
@@ -148,13 +142,11 @@ export class PlanRun {
     this.unsettledDeps = Int32Array.from(graph.deps, (deps) => deps.length)
     this.doomedBy = new Array<string | undefined>(size)
     this.holdsPermit = new Uint8Array(size)
-    this.retryStates = new Array<RetryState>(size)
     this.outputs = new Array<string | undefined>(size)
     this.priorAttempts = new Int32Array(size)
     this.priorInterrupted = new Int32Array(size)
     this.tally = new SummaryTally(size, graph.waves.length)
     this.longestPath = graph.criticalPath.length
-    this.retrySchedule = makeRetrySchedule(config.options.retry)
     const remaining = graph.remaining
     this.queue = new ReadyQueue(
       (a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b)
@@ -256,8 +248,6 @@ export class PlanRun {
     // stopped the way a parent stops a child (`_stop`): no event is emitted, their fibers are interrupted.
     for (const actor of this.atoms) (actor as StoppableActor | undefined)?._stop()
     for (const wave of this.waves) (wave as StoppableActor | undefined)?._stop()
-    for (const interrupt of this.pendingBackoffs) interrupt()
-    this.pendingBackoffs.clear()
     for (const resolve of this.idleWaiters.splice(0)) resolve()
     if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
   }
@@ -282,12 +272,8 @@ export class PlanRun {
           outputTokens: 0,
           costUsd: 0
         })
-      if (!settledStatuses.has(row.status)) {
-        // Failed attempts only: the attempt that was running is about to be recorded as interrupted.
-        const interrupted = row.interrupted + (row.status === "running" ? 1 : 0)
-        this.retryStates[index] = this.replayRetries(row.attempts - interrupted)
-        continue
-      }
+      // Its retries go on from the attempts and interruptions the row holds (the machine's input).
+      if (!settledStatuses.has(row.status)) continue
       this.created[index] = 1
       this.settled++
       for (const dependent of graph.dependents[index]!) {
@@ -401,39 +387,19 @@ export class PlanRun {
     for (const atom of atoms) this.resolve(atom)
   }
 
-  /**
-   * Where an atom stands in its retry schedule after `failures` failed attempts: the schedule is
-   * stepped that many times, so a resumed atom's next backoff continues the sequence.
-   */
-  private replayRetries(failures: number): RetryState {
-    let state: RetryState = undefined
-    const failure: AttemptFailure = { reason: "unknown", retryable: true, message: "replayed" }
-    for (let i = 0; i < failures; i++) {
-      const decision: Option.Option<RetryDecision> = Runtime.runSync(this.config.runtime)(
-        nextRetry(this.retrySchedule, state, failure, this.now())
-      )
-      if (Option.isNone(decision)) break
-      state = decision.value.state
-    }
-    return state
-  }
-
   /** Decides a pending atom whose dependencies have all settled, or one of which failed. */
   private resolve(index: number): void {
     if (this.created[index] === 1) return
     const backoffEnds = this.backoffUntil.get(index)
     if (backoffEnds !== undefined) {
-      // A backoff begun by the previous process is waited out before the atom is ready again.
+      // A backoff begun by the previous process goes on in the atom's machine, for what is left of
+      // it: the machine holds it (cancel, stop) and queues the atom when it ends, as after any backoff.
       this.backoffUntil.delete(index)
-      const remainingMs = backoffEnds - this.now()
-      if (remainingMs > 0) {
-        const interrupt = this.runFiber(Effect.sleep(Duration.millis(remainingMs)), () => {
-          this.pendingBackoffs.delete(interrupt)
-          if (!this.finished) this.defer(() => this.resolve(index))
-        })
-        this.pendingBackoffs.add(interrupt)
-        return
-      }
+      return void this.actor(index).send({
+        type: "RESTORE_BACKOFF",
+        remainingMs: backoffEnds - this.now(),
+        priority: priorityOf(this.graph.remaining[index]!, this.longestPath)
+      })
     }
     const underReview = this.reviewAtStart.get(index)
     if (underReview !== undefined) {
@@ -455,7 +421,8 @@ export class PlanRun {
       input: {
         atomId: spec.id,
         wave: this.graph.waveOf[index]!,
-        maxRetries: options.retry.maxRetries,
+        retry: options.retry,
+        jitterSeed: this.config.masterplanId,
         reviewThreshold: options.reviewThreshold,
         maxLines: options.maxAtomLines,
         defines: spec.defines,
@@ -595,7 +562,7 @@ export class PlanRun {
     this.tally.cancelUnstarted(unstarted)
   }
 
-  /** One attempt at one atom: the model call with its timeout, its cost journaled, and on failure the retry decision. */
+  /** One attempt at one atom: the model call with its timeout and its cost journaled; a failure is the machine's to decide on. */
   private callAtom(input: ModelCallInput): Effect.Effect<ModelCallOutput, AttemptFailure> {
     const index = this.graph.indexOf.get(input.atomId)!
     const spec = this.config.plan.atoms[index]!
@@ -637,18 +604,7 @@ export class PlanRun {
             costUsd
           }
         }),
-        Effect.catchAll((error) =>
-          Clock.currentTimeMillis.pipe(
-            Effect.flatMap((now) =>
-              nextRetry(this.retrySchedule, this.retryStates[index], error.failure, now)
-            ),
-            Effect.flatMap((decision) => {
-              if (Option.isNone(decision)) return Effect.fail<AttemptFailure>(error.failure)
-              this.retryStates[index] = decision.value.state
-              return Effect.fail<AttemptFailure>({ ...error.failure, retryInMs: decision.value.delayMs })
-            })
-          )
-        )
+        Effect.mapError((error): AttemptFailure => error.failure)
       )
   }
 
