@@ -16,6 +16,7 @@ import type {
   RunOptionsInput
 } from "@devmatrix/core"
 import {
+  Chunk,
   Context,
   Data,
   Deferred,
@@ -180,6 +181,9 @@ interface LivePlan {
 
 /** How often `events(..., { follow: true })` looks for new events of a plan run elsewhere. */
 const followIntervalMs = 250
+
+/** Events read from the store at a time by `events`. */
+const journalPageSize = 1_000
 
 // A misspelled option is refused, not ignored.
 const decodeOverrides = decodeInput(RunOptions, "options", { onExcessProperty: "error" })
@@ -415,9 +419,20 @@ export const make = Effect.gen(function* () {
       return recovered
     })
 
-  /** Reads a journal in pages from the store, as far as `upTo` (or to its end). */
-  const readFrom = (masterplanId: string, from: number, upTo?: number) =>
-    store.readEvents(masterplanId, from, upTo)
+  /**
+   * A journal from `from` as far as `upTo` (or to its end), read in pages of at most
+   * `journalPageSize` events: a reader far behind (a slow `--json` consumer, `events` on a plan of
+   * 100,000 atoms) holds one page at a time, never the whole journal. Seqs are gap-free, so a
+   * short page is the end.
+   */
+  const journalFrom = (masterplanId: string, from: number, upTo?: number) =>
+    Stream.paginateChunkEffect(from, (start) => {
+      const end = Math.min(upTo ?? Number.POSITIVE_INFINITY, start + journalPageSize - 1)
+      return Effect.map(store.readEvents(masterplanId, start, end), (page) => {
+        const more = page.length === end - start + 1 && end !== upTo
+        return [Chunk.unsafeFromArray(page), more ? Option.some(end + 1) : Option.none()] as const
+      })
+    })
 
   const events: EngineService["events"] = (masterplanId, options = {}) =>
     Stream.unwrap(
@@ -428,26 +443,23 @@ export const make = Effect.gen(function* () {
           return live.committed.changes.pipe(
             // A journal that can no longer be committed ends the stream with the store's error.
             Stream.interruptWhen(Effect.zipRight(Deferred.await(live.done), Effect.never)),
-            Stream.mapEffect((committed) => {
-              if (committed < next) return Effect.succeed<ReadonlyArray<Event>>([])
+            Stream.flatMap((committed) => {
+              if (committed < next) return Stream.empty
               const from = next
               next = committed + 1
-              return readFrom(masterplanId, from, committed)
+              return journalFrom(masterplanId, from, committed)
             }),
-            Stream.flattenIterables,
             Stream.takeUntil(isTerminalEvent)
           )
         if (Option.isNone(yield* store.getMasterplan(masterplanId)))
           return yield* new MasterplanNotFound({ masterplanId })
-        const page = Effect.suspend(() => readFrom(masterplanId, next)).pipe(
-          Effect.tap((batch) => {
-            if (batch.length > 0) next = batch[batch.length - 1]!.seq + 1
-          })
+        const tail = Stream.suspend(() => journalFrom(masterplanId, next)).pipe(
+          Stream.tap((event) => Effect.sync(() => (next = event.seq + 1)))
         )
         const pages = options.follow
-          ? Stream.repeatEffectWithSchedule(page, Schedule.spaced(Duration.millis(followIntervalMs)))
-          : Stream.fromEffect(page)
-        return pages.pipe(Stream.flattenIterables, Stream.takeUntil(isTerminalEvent))
+          ? Stream.repeat(tail, Schedule.spaced(Duration.millis(followIntervalMs)))
+          : tail
+        return pages.pipe(Stream.takeUntil(isTerminalEvent))
       })
     )
 

@@ -180,6 +180,25 @@ describe("Engine", () => {
     }).pipe(withEngine())
   )
 
+  it.effect("reads a journal of several pages whole, live and after the end, from any seq", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      // About 3,000 events: three pages and a part.
+      const atoms = Array.from({ length: 600 }, (_, i) => atom(`p${i}`, i >= 100 ? [`p${i - 100}`] : []))
+      const { id, events } = yield* runPlan(plan(atoms))
+      assert.isAbove(events.length, 2_500)
+      assert.deepStrictEqual(
+        events.map((e) => e.seq),
+        events.map((_, i) => i + 1)
+      )
+      for (const fromSeq of [1, 999, 1_000, 1_001, 2_001, events.length])
+        assert.deepStrictEqual(
+          Chunk.toArray(yield* Stream.runCollect(engine.events(id, { fromSeq }))),
+          events.slice(fromSeq - 1)
+        )
+    }).pipe(withEngine())
+  )
+
   it.effect("holds low-confidence atoms for review, without a permit, until a reviewer decides", () =>
     Effect.gen(function* () {
       const engine = yield* Engine
