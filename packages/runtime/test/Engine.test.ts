@@ -1,5 +1,5 @@
 import type { Event, PlanInputEncoded } from "@devmatrix/core"
-import { Engine, embeddedLayer } from "@devmatrix/runtime"
+import { Engine, embeddedLayer, Store } from "@devmatrix/runtime"
 import type { ScriptedModelOptions, SubmitOptions } from "@devmatrix/runtime"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
@@ -250,6 +250,42 @@ describe("Engine", () => {
       expect(types.slice(paused, resumed)).not.toContain("atom.started")
       expectRunInvariants(events, atoms, { concurrency: 2, mode: "eager" })
     }).pipe(withEngine({ latencyMs: 100 }))
+  )
+
+  it.effect("detach with a grace period starts no call and keeps the answers of those in flight", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const store = yield* Store
+      const atoms = Array.from({ length: 8 }, (_, i) => atom(`a${i}`))
+      const id = yield* engine.submit(plan(atoms, { concurrency: 3 }))
+      for (let i = 0; i < 5; i++) yield* tick
+      const detaching = yield* Effect.fork(engine.detach(id, { graceMs: 5_000 }))
+      yield* tick
+      // The three calls in flight answer within the grace period.
+      yield* TestClock.adjust("1 second")
+      for (let i = 0; i < 5; i++) yield* tick
+      yield* Fiber.join(detaching)
+      const journal = yield* store.readEvents(id, 1)
+      assert.strictEqual(ofType(journal, "atom.started").length, 3)
+      assert.strictEqual(ofType(journal, "atom.completed").length, 3)
+      const rows = yield* store.listAtoms(id)
+      assert.strictEqual(rows.filter((row) => row.status === "completed" && row.code !== undefined).length, 3)
+    }).pipe(withEngine({ latencyMs: 1_000 }))
+  )
+
+  it.effect("detach without a grace period interrupts the calls in flight: nothing completes", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const store = yield* Store
+      const atoms = Array.from({ length: 8 }, (_, i) => atom(`a${i}`))
+      const id = yield* engine.submit(plan(atoms, { concurrency: 3 }))
+      for (let i = 0; i < 5; i++) yield* tick
+      yield* engine.detach(id)
+      yield* TestClock.adjust("1 second")
+      const journal = yield* store.readEvents(id, 1)
+      assert.strictEqual(ofType(journal, "atom.started").length, 3)
+      assert.strictEqual(ofType(journal, "atom.completed").length, 0)
+    }).pipe(withEngine({ latencyMs: 1_000 }))
   )
 
   describe("rejects a bad plan before anything runs", () => {
