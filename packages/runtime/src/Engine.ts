@@ -134,7 +134,10 @@ export interface EngineService {
    * Stops running a masterplan without ending it (Ctrl-C, shutdown): in-flight calls are
    * interrupted, everything journaled is committed, and `recover` continues it later.
    */
-  readonly detach: (masterplanId: string) => Effect.Effect<void, MasterplanNotFound | StoreError>
+  readonly detach: (
+    masterplanId: string,
+    options?: { readonly graceMs?: number }
+  ) => Effect.Effect<void, MasterplanNotFound | StoreError>
   readonly review: (
     masterplanId: string,
     atomId: string,
@@ -423,7 +426,7 @@ export const make = Effect.gen(function* () {
     (masterplanId: string, ...args: TArgs) =>
       Effect.flatMap(find(masterplanId), (plan) => Effect.sync(() => action(plan.run, ...args)))
 
-  const detach: EngineService["detach"] = (masterplanId) =>
+  const detach: EngineService["detach"] = (masterplanId, _options) =>
     Effect.gen(function* () {
       const plan = yield* find(masterplanId)
       plan.stop()

@@ -5,6 +5,7 @@ import { ExitCode, UsageError } from "./exitCodes.js"
 import { followPlan } from "./followPlan.js"
 import type { Terminal } from "./followPlan.js"
 import { engineArgs, engineFlags } from "./runArgs.js"
+import { listenForStop } from "./stopSignals.js"
 import type { EngineArgs } from "./runArgs.js"
 import { synopsis } from "./usage.js"
 
@@ -36,6 +37,8 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
   Effect.gen(function* () {
     const engine = yield* Engine
     const store = yield* Store
+    // Listening from the start: a signal while plans are being recovered stops them all once they run.
+    const stop = yield* listenForStop
     const ids = args.masterplanId !== undefined ? [args.masterplanId] : []
     const lastSeqs = new Map<string, number>()
     const paused = new Set<string>()
@@ -70,11 +73,16 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
     }
     if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
     let code: number = ExitCode.completed
-    for (const id of ids) {
+    for (const [i, id] of ids.entries()) {
       if (!args.json) terminal.stderr.write(`resuming masterplan ${id}\n`)
-      const outcome = yield* followPlan(engine, id, args, terminal, (lastSeqs.get(id) ?? 0) + 1)
+      const outcome = yield* followPlan(engine, id, args, terminal, {
+        fromSeq: (lastSeqs.get(id) ?? 0) + 1,
+        stop,
+        alsoRunning: ids.slice(i + 1)
+      })
       code = Math.max(code, outcome)
-      if (outcome === ExitCode.interrupted) break
+      // Stopped by a signal (all of them are), or on a store that cannot be written (it is theirs too).
+      if (outcome === ExitCode.interrupted || outcome === ExitCode.storeFailed) break
     }
     return code
   })
