@@ -25,12 +25,16 @@ interface Stopped {
   readonly stderr: string
 }
 
-/** Runs `devmatrix run` and sends it `signals`, one right after the other, once an atom has completed. */
-const runAndSignal = (args: ReadonlyArray<string>, signals: ReadonlyArray<NodeJS.Signals>) =>
+/** Runs `devmatrix <args>` and sends it `signals`, one right after the other, once an atom has completed. */
+const runAndSignal = (
+  args: ReadonlyArray<string>,
+  signals: ReadonlyArray<NodeJS.Signals>,
+  store: string = storeUrl
+) =>
   new Promise<Stopped>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "run", ...args], {
+    const child = spawn(process.execPath, [bin, ...args], {
       cwd: root,
-      env: { ...shellEnv, ANTHROPIC_API_KEY: "", ...env }
+      env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: store }
     })
     let stdout = ""
     let stderr = ""
@@ -64,7 +68,15 @@ const resumeAsPrinted = async (stopped: Stopped, id: string) => {
   expect(journal.at(-1)?.type).toBe("masterplan.completed")
 }
 
-const runArgs = (id: string) => ["examples/plans/todo-api.json", "--json", "--latency-ms", "200", "--id", id]
+const runArgs = (id: string) => [
+  "run",
+  "examples/plans/todo-api.json",
+  "--json",
+  "--latency-ms",
+  "200",
+  "--id",
+  id
+]
 
 describe("stop signals", () => {
   it.each(["SIGTERM", "SIGHUP"] as const)(
@@ -95,5 +107,30 @@ describe("stop signals", () => {
     })
     expect(stopped.stderr).not.toMatch(/\n\s+at /)
     await resumeAsPrinted(stopped, id)
+  })
+
+  it("resume of several plans: a signal stops all of them, each saved with its resume command; resuming again finishes them", async () => {
+    const store = `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-signals-")), "several.db")}`
+    const ids = [`first-${Date.now()}`, `second-${Date.now()}`]
+    for (const id of ids) expect((await runAndSignal(runArgs(id), ["SIGTERM"], store)).code).toBe(130)
+    const stopped = await runAndSignal(["resume", "--json", "--latency-ms", "200"], ["SIGTERM"], store)
+    expect(stopped.code, stopped.stderr).toBe(130)
+    for (const id of ids)
+      expect(stopped.stderr).toContain(
+        `interrupted (SIGTERM): masterplan ${id} is saved; continue it with\n  devmatrix resume ${id} --store ${store}\n`
+      )
+    const resumed = await runDevmatrix(["resume", "--json", "--latency-ms", "5"], {
+      env: { DEVMATRIX_STORE: store }
+    })
+    expect(resumed.code, resumed.stderr).toBe(0)
+    for (const id of ids) {
+      const journal = eventsOf(
+        (await runDevmatrix(["events", id], { env: { DEVMATRIX_STORE: store } })).stdout
+      )
+      const completions = journal.flatMap((e) => (e.type === "atom.completed" ? [e.atomId] : []))
+      expect(new Set(completions).size).toBe(atomCount)
+      expect(completions.length).toBe(atomCount)
+      expect(journal.at(-1)?.type).toBe("masterplan.completed")
+    }
   })
 })
