@@ -1,5 +1,5 @@
 import { Engine, finishedStatuses, Store } from "@devmatrix/runtime"
-import { Effect, Either, Option } from "effect"
+import { Deferred, Effect, Either, Option } from "effect"
 import { parseArgs } from "node:util"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import { followPlan } from "./followPlan.js"
@@ -53,11 +53,18 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
     } else {
       const unfinished = (yield* store.listMasterplans()).filter((p) => !finishedStatuses.has(p.status))
       for (const plan of unfinished) {
+        // Stopped meanwhile: no more plans are started only to be stopped (those running are, below).
+        if (Option.isSome(yield* Deferred.poll(stop.first))) break
         yield* remember(plan.id)
         // A plan another process is running is left to it, and said so; the others are resumed.
         const outcome = yield* Effect.either(engine.recover(plan.id))
         if (Either.isRight(outcome)) ids.push(plan.id)
         else terminal.stderr.write(`not resuming ${plan.id}: ${outcome.left.message}\n`)
+      }
+      const signal = yield* Deferred.poll(stop.first)
+      if (ids.length === 0 && Option.isSome(signal)) {
+        terminal.stderr.write(`interrupted (${yield* signal.value}): no masterplan was resumed\n`)
+        return ExitCode.interrupted
       }
       if (ids.length === 0) {
         terminal.stderr.write(
