@@ -60,7 +60,9 @@ const noLongerRun = (masterplanId: string) =>
     const store = yield* Store
     for (let misses = 0; misses < 2;) {
       yield* Effect.sleep(Duration.millis(runnerCheckMs))
-      const record = Option.getOrUndefined(yield* store.getMasterplan(masterplanId))
+      // A store that does not answer now says nothing about the runner (the journal's reads say if it is gone).
+      const found = yield* Effect.option(store.getMasterplan(masterplanId))
+      const record = Option.getOrUndefined(Option.flatten(found))
       const nowMs = yield* Clock.currentTimeMillis
       // An ended plan is not stopped: its terminal event ends the stream.
       const stopped =
