@@ -49,7 +49,7 @@ describe("a store that can no longer be written, mid-run", () => {
       (resolve, reject) => {
         const child = spawn(
           process.execPath,
-          [bin, "run", plan, "--json", "--latency-ms", "50", "--id", id],
+          [bin, "run", plan, "--json", "--latency-ms", "100", "--id", id],
           {
             cwd: root,
             env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: storeUrl }
