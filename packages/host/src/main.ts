@@ -1,6 +1,6 @@
 import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
 import type { ScriptedModelOptions } from "@devmatrix/runtime"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Effect, Exit } from "effect"
 import type { Layer, Scope } from "effect"
 import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
 import { eventsCommand, parseEventsArgs } from "./cli/eventsCommand.js"
@@ -8,6 +8,7 @@ import { ExitCode, UsageError } from "./cli/exitCodes.js"
 import type { Terminal } from "./cli/followPlan.js"
 import { isMissingStore, noStoreAt } from "./cli/missingStore.js"
 import { outputClosed } from "./cli/outputClosed.js"
+import { report } from "./cli/report.js"
 import { parseResumeArgs, resumeCommand } from "./cli/resumeCommand.js"
 import { parseRunArgs } from "./cli/runArgs.js"
 import { prepareRun, runCommand } from "./cli/runCommand.js"
@@ -21,36 +22,10 @@ const comingLater: Record<string, string> = {
   review: "needs the standalone host"
 }
 
-const inputErrors = new Set([
-  "UsageError",
-  "PlanInputError",
-  "PlanGraphError",
-  "MasterplanNotFound",
-  "MasterplanNotResumable"
-])
-
 /** `--help` or `-h` among a command's flags (not after `--`, where arguments are taken as they are). */
 const asksForHelp = (args: ReadonlyArray<string>): boolean => {
   const end = args.indexOf("--")
   return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === "--help" || arg === "-h")
-}
-
-/** Errors a user can act on are one clear line (exit 2 for bad input, 1 otherwise); a bug prints its trace. */
-const report = (cause: Cause.Cause<unknown>, terminal: Terminal): ExitCode => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const error = failure.value
-    const tag =
-      error instanceof UsageError
-        ? "UsageError"
-        : typeof error === "object" && error !== null && "_tag" in error
-          ? String(error._tag)
-          : ""
-    terminal.stderr.write(`devmatrix: ${error instanceof Error ? error.message : String(error)}\n`)
-    return inputErrors.has(tag) ? ExitCode.usage : ExitCode.failed
-  }
-  terminal.stderr.write(`devmatrix: internal error\n${Cause.pretty(cause)}\n`)
-  return ExitCode.failed
 }
 
 const parse = <A>(parser: () => A) =>

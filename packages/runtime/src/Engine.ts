@@ -441,15 +441,16 @@ export const make = Effect.gen(function* () {
         const live = plans.get(masterplanId)
         if (live !== undefined)
           return live.committed.changes.pipe(
-            // A journal that can no longer be committed ends the stream with the store's error.
-            Stream.interruptWhen(Effect.zipRight(Deferred.await(live.done), Effect.never)),
             Stream.flatMap((committed) => {
               if (committed < next) return Stream.empty
               const from = next
               next = committed + 1
               return journalFrom(masterplanId, from, committed)
             }),
-            Stream.takeUntil(isTerminalEvent)
+            Stream.takeUntil(isTerminalEvent),
+            // A journal that can no longer be committed ends the stream with the store's error,
+            // a read under way included (on a stalled connection it would never return).
+            Stream.interruptWhen(Effect.zipRight(Deferred.await(live.done), Effect.never))
           )
         if (Option.isNone(yield* store.getMasterplan(masterplanId)))
           return yield* new MasterplanNotFound({ masterplanId })

@@ -5,6 +5,9 @@ export const ExitCode = {
   usage: 2,
   budgetPaused: 3,
   gateFailed: 4,
+  /** The store could not be written: the run stopped with its state as stored; resume continues it. */
+  storeFailed: 5,
+  /** Ctrl-C, SIGTERM or SIGHUP (or a closed stdout): the state is saved; resume continues it. */
   interrupted: 130
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]

@@ -1,12 +1,16 @@
 import type { Event } from "@devmatrix/core"
-import type { EngineService, TerminalEvent } from "@devmatrix/runtime"
-import { Deferred, Effect, Stream } from "effect"
+import type { EngineService, StoreError, TerminalEvent } from "@devmatrix/runtime"
+import { Deferred, Effect, Option, Stream } from "effect"
 import { resumeCommandLine } from "./commandLine.js"
 import { ExitCode } from "./exitCodes.js"
 import { outputClosed } from "./outputClosed.js"
 import { makeProgressRenderer } from "./progressRenderer.js"
 import type { EngineArgs } from "./runArgs.js"
+import { listenForStop, signalGraceMs } from "./stopSignals.js"
+import type { StopRequests } from "./stopSignals.js"
+import { oneLine, storeErrorIn } from "./storeFailure.js"
 import { renderSummary } from "./summaryTable.js"
+import { writeLine } from "./writeLine.js"
 
 /** Where the command writes: stdout for results, stderr for notes and errors. */
 export interface Terminal {
@@ -14,66 +18,77 @@ export interface Terminal {
   readonly stderr: NodeJS.WriteStream
 }
 
+/** How `followPlan` follows a plan, and what else it stops when it stops. */
+export interface FollowOptions {
+  /** The first seq to show. @default 1 */
+  readonly fromSeq?: number
+  /** Stop signals a command already listens for (`resume` does, before it recovers its plans); otherwise followPlan listens. */
+  readonly stop?: StopRequests
+  /** Other plans this process runs: a signal stops them with this one. */
+  readonly alsoRunning?: ReadonlyArray<string>
+}
+
 const exitCodeOf = (terminal: TerminalEvent): ExitCode =>
   terminal.type === "masterplan.completed" ? ExitCode.completed : ExitCode.failed
+
+/** How to continue a stopped plan, or that it cannot be (the `memory:` store keeps nothing). */
+const howToContinue = (args: EngineArgs, masterplanId: string, what: string): string =>
+  args.store === "memory:"
+    ? `masterplan ${masterplanId} ran on the memory: store, which keeps nothing; it cannot be resumed\n`
+    : `masterplan ${masterplanId} ${what}; continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`
 
 /**
  * Shows a running plan's events until it ends (JSON lines with `--json`, live progress on a
  * terminal, plain lines otherwise), then its summary; the exit code says how it ended.
- * The first Ctrl-C stops the run with its state saved (exit 130) and prints how to resume it;
- * a second one exits at once. A closed stdout (`devmatrix run --json | head -1`) stops it the same way.
+ *
+ * A first SIGINT, SIGTERM or SIGHUP (or a closed stdout: `devmatrix run --json | head -1`) stops
+ * admitting atoms, lets the calls in flight end within `signalGraceMs`, saves the plan and prints
+ * how to resume it (exit 130); a second signal interrupts the calls in flight and still saves what
+ * is journaled. A store that can no longer be written ends it with one line naming the store and
+ * the cause, and the resume command (exit 5).
  */
 export const followPlan = (
   engine: EngineService,
   masterplanId: string,
   args: EngineArgs,
   terminal: Terminal,
-  fromSeq = 1
+  options: FollowOptions = {}
 ) =>
   Effect.gen(function* () {
-    const interrupted = yield* Deferred.make<void>()
-    let sigint = false
-    const onSigint = () => {
-      if (sigint) process.exit(ExitCode.interrupted)
-      sigint = true
-      Deferred.unsafeDone(interrupted, Effect.void)
-    }
-    process.on("SIGINT", onSigint)
-    yield* Effect.addFinalizer(() => Effect.sync(() => process.off("SIGINT", onSigint)))
-
+    const stop = options.stop ?? (yield* listenForStop)
     const live = !args.json && terminal.stdout.isTTY === true
     const progress = live ? makeProgressRenderer(terminal.stdout, {}) : undefined
-    const print = (event: Event) => {
-      if (args.json) terminal.stdout.write(`${JSON.stringify(event)}\n`)
-      else if (progress !== undefined) progress.onEvent(event)
-      else if (event.type === "wave.completed")
-        terminal.stdout.write(
-          `wave ${event.wave} completed: ${event.completed} completed, ${event.failed} failed, ${event.skipped} skipped\n`
-        )
-      else if (event.type === "atom.failed")
-        terminal.stdout.write(
-          `atom ${event.atomId} (wave ${event.wave}) failed: ${event.reason}: ${event.error}\n`
-        )
+    const plainLine = (event: Event): string | undefined =>
+      event.type === "wave.completed"
+        ? `wave ${event.wave} completed: ${event.completed} completed, ${event.failed} failed, ${event.skipped} skipped\n`
+        : event.type === "atom.failed"
+          ? `atom ${event.atomId} (wave ${event.wave}) failed: ${event.reason}: ${event.error}\n`
+          : undefined
+    // The next event is taken only once stdout has room for this one: a slow reader holds the
+    // stream back, and what it has not read yet stays in the store's journal, not in memory.
+    const show = (event: Event): Effect.Effect<void> => {
+      if (args.json) return writeLine(terminal.stdout, `${JSON.stringify(event)}\n`)
+      if (progress !== undefined) return Effect.sync(() => progress.onEvent(event))
+      const line = plainLine(event)
+      return line === undefined ? Effect.void : writeLine(terminal.stdout, line)
     }
-    const shown = Stream.runForEach(engine.events(masterplanId, { fromSeq }), (event) =>
-      Effect.sync(() => print(event))
-    )
+    const shown = Stream.runForEach(engine.events(masterplanId, { fromSeq: options.fromSeq ?? 1 }), show)
     const stopped = Effect.raceFirst(
-      Effect.as(Deferred.await(interrupted), "interrupted" as const),
+      Effect.map(Deferred.await(stop.first), (signal) => `interrupted (${signal})`),
       Effect.as(
         Effect.promise(() => outputClosed(terminal.stdout)),
-        "output closed" as const
+        "output closed"
       )
     )
-    const outcome = yield* Effect.raceFirst(Effect.as(shown, "ended" as const), stopped)
+    const outcome = yield* Effect.raceFirst(
+      Effect.as(shown, Option.none<string>()),
+      Effect.map(stopped, Option.some)
+    )
     progress?.stop()
-    if (outcome !== "ended") {
-      yield* engine.detach(masterplanId)
-      terminal.stderr.write(
-        args.store === "memory:"
-          ? `${outcome}: masterplan ${masterplanId} ran on the memory: store, which keeps nothing; it cannot be resumed\n`
-          : `${outcome}: masterplan ${masterplanId} is saved; continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`
-      )
+    if (Option.isSome(outcome)) {
+      yield* stopRunning(engine, [masterplanId, ...(options.alsoRunning ?? [])], stop, terminal)
+      for (const id of [masterplanId, ...(options.alsoRunning ?? [])])
+        terminal.stderr.write(`${outcome.value}: ${howToContinue(args, id, "is saved")}`)
       return ExitCode.interrupted
     }
     const end = yield* engine.result(masterplanId)
@@ -84,4 +99,47 @@ export const followPlan = (
         terminal.stderr.write(`masterplan ${masterplanId}: ${end.reason}\n`)
     }
     return exitCodeOf(end)
+  }).pipe(
+    Effect.scoped,
+    // The journal can no longer be committed: the plan stays as stored, and resume continues it.
+    Effect.catchAllCause((cause) =>
+      Option.match(storeErrorIn(cause), {
+        onNone: () => Effect.failCause(cause),
+        onSome: (error: StoreError) =>
+          Effect.sync(() => {
+            terminal.stderr.write(
+              `devmatrix: ${oneLine(error.message)}\n${howToContinue(args, masterplanId, "stopped with its state as stored")}`
+            )
+            return ExitCode.storeFailed
+          })
+      })
+    )
+  )
+
+/**
+ * Detaches the plans: within the grace period for the calls in flight, or at once if a second
+ * signal comes meanwhile. A plan the engine no longer runs (it ended meanwhile) is left as it is.
+ */
+const stopRunning = (
+  engine: EngineService,
+  ids: ReadonlyArray<string>,
+  stop: StopRequests,
+  terminal: Terminal
+) =>
+  Effect.gen(function* () {
+    const detachAll = (graceMs: number) =>
+      Effect.forEach(
+        ids,
+        (id) => Effect.catchTag(engine.detach(id, { graceMs }), "MasterplanNotFound", () => Effect.void),
+        { concurrency: "unbounded", discard: true }
+      )
+    if (Option.isNone(yield* Deferred.poll(stop.second)))
+      terminal.stderr.write(
+        `stopping: the calls in flight may finish for up to ${signalGraceMs / 1000} s (a second Ctrl-C or signal stops them at once)\n`
+      )
+    const now = yield* Effect.raceFirst(
+      Effect.as(detachAll(signalGraceMs), false),
+      Effect.as(Deferred.await(stop.second), true)
+    )
+    if (now) yield* detachAll(0)
   })

@@ -1,10 +1,11 @@
 import { Engine, finishedStatuses, Store } from "@devmatrix/runtime"
-import { Effect, Either, Option } from "effect"
+import { Deferred, Effect, Either, Option } from "effect"
 import { parseArgs } from "node:util"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import { followPlan } from "./followPlan.js"
 import type { Terminal } from "./followPlan.js"
 import { engineArgs, engineFlags } from "./runArgs.js"
+import { listenForStop } from "./stopSignals.js"
 import type { EngineArgs } from "./runArgs.js"
 import { synopsis } from "./usage.js"
 
@@ -36,6 +37,8 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
   Effect.gen(function* () {
     const engine = yield* Engine
     const store = yield* Store
+    // Listening from the start: a signal while plans are being recovered stops them all once they run.
+    const stop = yield* listenForStop
     const ids = args.masterplanId !== undefined ? [args.masterplanId] : []
     const lastSeqs = new Map<string, number>()
     const paused = new Set<string>()
@@ -50,11 +53,18 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
     } else {
       const unfinished = (yield* store.listMasterplans()).filter((p) => !finishedStatuses.has(p.status))
       for (const plan of unfinished) {
+        // Stopped meanwhile: no more plans are started only to be stopped (those running are, below).
+        if (Option.isSome(yield* Deferred.poll(stop.first))) break
         yield* remember(plan.id)
         // A plan another process is running is left to it, and said so; the others are resumed.
         const outcome = yield* Effect.either(engine.recover(plan.id))
         if (Either.isRight(outcome)) ids.push(plan.id)
         else terminal.stderr.write(`not resuming ${plan.id}: ${outcome.left.message}\n`)
+      }
+      const signal = yield* Deferred.poll(stop.first)
+      if (ids.length === 0 && Option.isSome(signal)) {
+        terminal.stderr.write(`interrupted (${yield* signal.value}): no masterplan was resumed\n`)
+        return ExitCode.interrupted
       }
       if (ids.length === 0) {
         terminal.stderr.write(
@@ -70,11 +80,16 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
     }
     if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
     let code: number = ExitCode.completed
-    for (const id of ids) {
+    for (const [i, id] of ids.entries()) {
       if (!args.json) terminal.stderr.write(`resuming masterplan ${id}\n`)
-      const outcome = yield* followPlan(engine, id, args, terminal, (lastSeqs.get(id) ?? 0) + 1)
+      const outcome = yield* followPlan(engine, id, args, terminal, {
+        fromSeq: (lastSeqs.get(id) ?? 0) + 1,
+        stop,
+        alsoRunning: ids.slice(i + 1)
+      })
       code = Math.max(code, outcome)
-      if (outcome === ExitCode.interrupted) break
+      // Stopped by a signal (all of them are), or on a store that cannot be written (it is theirs too).
+      if (outcome === ExitCode.interrupted || outcome === ExitCode.storeFailed) break
     }
     return code
   })

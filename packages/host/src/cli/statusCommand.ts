@@ -1,4 +1,4 @@
-import { leaseHolderGone, Store } from "@devmatrix/runtime"
+import { Store } from "@devmatrix/runtime"
 import type { AtomRow, MasterplanRecord } from "@devmatrix/runtime"
 import { Clock, Effect, Option } from "effect"
 import { parseArgs } from "node:util"
@@ -6,6 +6,7 @@ import { invocationOf, resumeCommandLine } from "./commandLine.js"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
 import { usd } from "./format.js"
+import { runnerOf, unfinished } from "./planRunner.js"
 import { storeOf } from "./runArgs.js"
 import { synopsis } from "./usage.js"
 
@@ -38,17 +39,6 @@ const countByStatus = (atoms: ReadonlyArray<AtomRow>) =>
     (counts, atom) => ({ ...counts, [atom.status]: (counts[atom.status] ?? 0) + 1 }),
     {}
   )
-
-const unfinished = (status: string) => status !== "completed" && status !== "failed" && status !== "cancelled"
-
-/** The process running an unfinished plan now: the holder of a lease that has not lapsed and whose holder is not gone. */
-const runnerOf = (record: Pick<MasterplanRecord, "status" | "lease">, nowMs: number): string | undefined =>
-  unfinished(record.status) &&
-  record.lease !== undefined &&
-  record.lease.untilMs >= nowMs &&
-  !leaseHolderGone(record.lease.owner)
-    ? record.lease.owner
-    : undefined
 
 /** `live` when a process runs it, `stopped` when none does (resume continues it); nothing once it has ended. */
 const liveness = (record: Pick<MasterplanRecord, "status" | "lease">, nowMs: number): string =>

@@ -19,4 +19,16 @@ describe("outputClosed", () => {
     expect(() => stream.emit("error", writeError("EPIPE"))).not.toThrow()
     expect(() => stream.emit("error", writeError("ENOSPC"))).toThrow("write ENOSPC")
   })
+
+  it("a terminal that hung up (EIO on a TTY) has gone too; EIO elsewhere (a file) is still an error", async () => {
+    const terminal = Object.assign(new Writable({ write: (_chunk, _encoding, done) => done() }), {
+      isTTY: true
+    })
+    const closed = outputClosed(terminal)
+    terminal.emit("error", writeError("EIO"))
+    await closed
+    const file = new Writable({ write: (_chunk, _encoding, done) => done() })
+    void outputClosed(file)
+    expect(() => file.emit("error", writeError("EIO"))).toThrow("write EIO")
+  })
 })

@@ -1,0 +1,136 @@
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { bin, eventsOf, root, runDevmatrix } from "./devmatrixProcess.js"
+
+// SIGTERM (a service manager's stop, `kill`) and SIGHUP (the terminal closed) stop a run as Ctrl-C
+// does: the state saved, the resume command printed, exit 130; and the printed command finishes it.
+
+const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-signals-")), "signals.db")}`
+const env = { DEVMATRIX_STORE: storeUrl }
+// A shell's environment, without what a package script sets (the resume command would name the script).
+const shellEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("npm_")))
+const atomCount = (
+  JSON.parse(readFileSync(join(root, "examples/plans/todo-api.json"), "utf8")) as {
+    atoms: Array<unknown>
+  }
+).atoms.length
+
+interface Stopped {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `devmatrix <args>` and sends it `signals`, one right after the other, once an atom has completed. */
+const runAndSignal = (
+  args: ReadonlyArray<string>,
+  signals: ReadonlyArray<NodeJS.Signals>,
+  store: string = storeUrl
+) =>
+  new Promise<Stopped>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: root,
+      env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: store }
+    })
+    let stdout = ""
+    let stderr = ""
+    let sent = false
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (!sent && stdout.includes('"atom.completed"')) {
+        sent = true
+        for (const signal of signals) child.kill(signal)
+      }
+    })
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+
+/** The resume command the stopped run printed, run as printed; then every atom must be completed exactly once. */
+const resumeAsPrinted = async (stopped: Stopped, id: string) => {
+  const printed = /\n {2}devmatrix (resume \S+ --store \S+)\n/.exec(stopped.stderr)
+  expect(printed?.[1], stopped.stderr).toBe(`resume ${id} --store ${storeUrl}`)
+  const resumed = await runDevmatrix([...printed![1]!.split(" "), "--json", "--latency-ms", "5"], { env })
+  expect(resumed.code, resumed.stderr).toBe(0)
+  const journal = eventsOf((await runDevmatrix(["events", id], { env })).stdout)
+  expect(journal.map((e) => e.seq)).toEqual(journal.map((_, i) => i + 1))
+  const completions = new Map<string, number>()
+  for (const event of journal)
+    if (event.type === "atom.completed")
+      completions.set(event.atomId, (completions.get(event.atomId) ?? 0) + 1)
+  expect(completions.size).toBe(atomCount)
+  expect([...completions.values()].every((n) => n === 1)).toBe(true)
+  expect(journal.at(-1)?.type).toBe("masterplan.completed")
+}
+
+const runArgs = (id: string) => [
+  "run",
+  "examples/plans/todo-api.json",
+  "--json",
+  "--latency-ms",
+  "200",
+  "--id",
+  id
+]
+
+describe("stop signals", () => {
+  it.each(["SIGTERM", "SIGHUP"] as const)(
+    "%s mid-run: the state is saved, the resume command printed, exit 130; the printed resume completes every atom once",
+    async (signal) => {
+      const id = `${signal.toLowerCase()}-${Date.now()}`
+      const stopped = await runAndSignal(runArgs(id), [signal])
+      expect({ code: stopped.code, signal: stopped.signal }, stopped.stderr).toEqual({
+        code: 130,
+        signal: null
+      })
+      expect(stopped.stderr).toContain(
+        `interrupted (${signal}): masterplan ${id} is saved; continue it with\n`
+      )
+      expect(stopped.stderr).not.toMatch(/\n\s+at /)
+      // Nothing ended the plan: it stopped, resumable.
+      expect(eventsOf(stopped.stdout).some((e) => e.type === "masterplan.completed")).toBe(false)
+      await resumeAsPrinted(stopped, id)
+    }
+  )
+
+  it("a second signal stops at once, and still saves the plan: exit 130, resumable", async () => {
+    const id = `twice-${Date.now()}`
+    const stopped = await runAndSignal(runArgs(id), ["SIGTERM", "SIGINT"])
+    expect({ code: stopped.code, signal: stopped.signal }, stopped.stderr).toEqual({
+      code: 130,
+      signal: null
+    })
+    expect(stopped.stderr).not.toMatch(/\n\s+at /)
+    await resumeAsPrinted(stopped, id)
+  })
+
+  it("resume of several plans: a signal stops all of them, each saved with its resume command; resuming again finishes them", async () => {
+    const store = `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-signals-")), "several.db")}`
+    const ids = [`first-${Date.now()}`, `second-${Date.now()}`]
+    for (const id of ids) expect((await runAndSignal(runArgs(id), ["SIGTERM"], store)).code).toBe(130)
+    const stopped = await runAndSignal(["resume", "--json", "--latency-ms", "200"], ["SIGTERM"], store)
+    expect(stopped.code, stopped.stderr).toBe(130)
+    for (const id of ids)
+      expect(stopped.stderr).toContain(
+        `interrupted (SIGTERM): masterplan ${id} is saved; continue it with\n  devmatrix resume ${id} --store ${store}\n`
+      )
+    const resumed = await runDevmatrix(["resume", "--json", "--latency-ms", "5"], {
+      env: { DEVMATRIX_STORE: store }
+    })
+    expect(resumed.code, resumed.stderr).toBe(0)
+    for (const id of ids) {
+      const journal = eventsOf(
+        (await runDevmatrix(["events", id], { env: { DEVMATRIX_STORE: store } })).stdout
+      )
+      const completions = journal.flatMap((e) => (e.type === "atom.completed" ? [e.atomId] : []))
+      expect(new Set(completions).size).toBe(atomCount)
+      expect(completions.length).toBe(atomCount)
+      expect(journal.at(-1)?.type).toBe("masterplan.completed")
+    }
+  })
+})
