@@ -53,6 +53,7 @@ export {
   makeStoreMemory,
   Store,
   StoreError,
+  type StoreErrorReason,
   StoreMemory,
   type AtomRow,
   type JournalBatch,
