@@ -5,10 +5,11 @@ import { Context, Duration, Effect, Either, Fiber, Layer, Option, Redacted, Sche
 import type { Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { pgTestUrl, urlWithSchema, withPgSchema } from "./pgTestStore.js"
-import { storeSuite } from "./conformance/storeSuite.js"
+import { scaleAndReplaySuite, storeSuite } from "./conformance/storeSuite.js"
 import { newMasterplan, readyEvents } from "./storeFixtures.js"
 
 storeSuite("PostgreSQL", () => withPgSchema((url) => StorePg(url)))
+scaleAndReplaySuite("PostgreSQL", () => withPgSchema((url) => StorePg(url)))
 
 describe("StorePg at start", () => {
   it.effect("an unreachable server fails the layer with a message naming it", () =>

@@ -19,7 +19,7 @@ import {
 } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, dirname, join } from "node:path"
-import { storeSuite } from "./conformance/storeSuite.js"
+import { scaleAndReplaySuite, storeSuite } from "./conformance/storeSuite.js"
 import { newMasterplan, readyEvents } from "./storeFixtures.js"
 import { fillUp, withTmpfs } from "./tmpfs.js"
 
@@ -76,6 +76,7 @@ const refusedUntouched = (file: string) =>
   })
 
 storeSuite("SQLite", () => StoreSqlite(tempFile()))
+scaleAndReplaySuite("SQLite", () => StoreSqlite(tempFile()))
 
 describe("StoreSqlite at start", () => {
   it.effect("refuses a file that is not an SQLite database, naming the store", () =>
