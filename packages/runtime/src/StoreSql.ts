@@ -156,7 +156,7 @@ export const makeStoreSql = (name: string) =>
         Effect.scoped(
           Effect.gen(function* () {
             const connection = yield* sql.reserve
-            const run = (statement: string) => connection.executeUnprepared(statement, [], undefined)
+            const run = (statement: string) => connection.execute(statement, [], undefined)
             yield* run(begin)
             const exit = yield* Effect.exit(
               restore(body).pipe(Effect.provideService(SqlClient.TransactionConnection, [connection, 0]))
@@ -186,9 +186,9 @@ export const makeStoreSql = (name: string) =>
         orElse: () => Effect.void
       })
 
-    const commitIn = (masterplanId: string, { events, results, leaseOwner }: JournalBatch) =>
+    /** Why a batch could not move the journal on: a replay of what it holds (not a failure), or the conflict. */
+    const refusal = (masterplanId: string, { events, leaseOwner }: JournalBatch) =>
       Effect.gen(function* () {
-        yield* lockMasterplan(masterplanId)
         const [head] = yield* sql<{ last_seq: number | string; lease_owner: string | null }>`
           SELECT last_seq, lease_owner FROM dm_masterplans WHERE id = ${masterplanId}`
         if (head === undefined) return yield* masterplanNotStored(name, masterplanId)
@@ -196,22 +196,37 @@ export const makeStoreSql = (name: string) =>
           return yield* leaseLost(name, masterplanId, head.lease_owner ?? undefined)
         const lastSeq = num(head.last_seq)
         const first = events[0]!.seq
-        const last = events[events.length - 1]!
-        if (first !== lastSeq + 1) {
-          const stored =
-            last.seq <= lastSeq
-              ? yield* sql<{ body: string }>`SELECT body FROM dm_events WHERE masterplan_id = ${masterplanId}
-                  AND seq >= ${first} AND seq <= ${last.seq} ORDER BY seq`
-              : []
-          if (
-            isReplay(
-              events,
-              stored.map((row) => row.body)
-            )
+        const last = events[events.length - 1]!.seq
+        const stored =
+          first <= lastSeq && last <= lastSeq
+            ? yield* sql<{ body: string }>`SELECT body FROM dm_events WHERE masterplan_id = ${masterplanId}
+                AND seq >= ${first} AND seq <= ${last} ORDER BY seq`
+            : []
+        if (
+          !isReplay(
+            events,
+            stored.map((row) => row.body)
           )
-            return
+        )
           return yield* journalGap(name, masterplanId, first, lastSeq)
-        }
+      })
+
+    const commitIn = (masterplanId: string, batch: JournalBatch) =>
+      Effect.gen(function* () {
+        const { events, results, leaseOwner } = batch
+        yield* lockMasterplan(masterplanId)
+        const projection = projectEvents(events)
+        const last = events[events.length - 1]!
+        const phase = projection.phases.findLast((change) => change.status === "in_progress")?.phase
+        // The masterplan's one write of the commit, and its check: the batch follows the journal's
+        // end, from the lease's holder. Only when it does not is the row read, to say why.
+        const moved = yield* sql<{ id: string }>`UPDATE dm_masterplans SET last_seq = ${last.seq},
+          updated_at = ${last.at}, status = COALESCE(${projection.status ?? null}, status),
+          phase = COALESCE(${phase ?? null}, phase)
+          WHERE id = ${masterplanId} AND last_seq = ${events[0]!.seq - 1}
+          ${leaseOwner === undefined ? sql`` : sql`AND lease_owner = ${leaseOwner}`}
+          RETURNING id`
+        if (moved.length === 0) return yield* refusal(masterplanId, batch)
         for (const part of chunks(events))
           yield* sql`INSERT INTO dm_events ${sql.insert(
             part.map((event) => ({
@@ -223,7 +238,6 @@ export const makeStoreSql = (name: string) =>
               body: JSON.stringify(event)
             }))
           )}`
-        const projection = projectEvents(events)
         const codes = new Map(results.map((r) => [r.atomId, r.code]))
         const atomIds = new Set([...projection.atoms.keys(), ...codes.keys()])
         const atomChanges = [...atomIds].map((atomId) => {
@@ -283,10 +297,6 @@ export const makeStoreSql = (name: string) =>
               WHERE masterplan_id = ${masterplanId} AND phase = ${row.phase}`
           }
         }
-        const phase = projection.phases.findLast((change) => change.status === "in_progress")?.phase
-        yield* sql`UPDATE dm_masterplans SET last_seq = ${last.seq}, updated_at = ${last.at},
-          status = COALESCE(${projection.status ?? null}, status), phase = COALESCE(${phase ?? null}, phase)
-          WHERE id = ${masterplanId}`
       })
 
     const listPhasesIn = (masterplanId: string) =>
