@@ -22,7 +22,7 @@ import type { PlanInputEncoded } from "@devmatrix/core"
 import { Effect, Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { layeredPlan } from "./layeredPlan.js"
@@ -86,7 +86,7 @@ const storeLayer = (which: string): { layer: Layer.Layer<Store, StoreError>; dro
   execFileSync("psql", [pgUrl, "-qc", `CREATE SCHEMA ${schema}`])
   return {
     layer: StorePg(`${pgUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`),
-    drop: () => execFileSync("psql", [pgUrl, "-qc", `DROP SCHEMA ${schema} CASCADE`])
+    drop: () => execFileSync("psql", [pgUrl, "-qc", `DROP SCHEMA ${schema} CASCADE`], { stdio: "ignore" })
   }
 }
 
@@ -161,7 +161,10 @@ const report = () => {
     "`vs memory` is that time against the memory store's for the same plan in this run.",
     `Measured ${new Date().toISOString()}, Node ${process.version}; PostgreSQL 15 on the same machine`,
     "(2 cores shared with other work: differences under about 15% are noise). SQLite in WAL mode,",
-    `synchronous = NORMAL (README, Durability). Whole bench: ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+    `synchronous = NORMAL (README, Durability). Whole bench: ${((performance.now() - started) / 1000).toFixed(0)} s;`,
+    `load average at its end: ${loadavg()
+      .map((load) => load.toFixed(1))
+      .join(" / ")} (1 / 5 / 15 min).`,
     "",
     "| plan | store | atoms | µs per atom | vs memory | atoms/s | seconds | commits | events per commit | ms per commit | peak RSS (MB) |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -7,6 +7,7 @@ import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import { driverDefectsAsFailures, storeErrorOf } from "./internal/storeFailure.js"
 import { Store, StoreError } from "./Store.js"
+import type { StoreService } from "./Store.js"
 import { makeStoreSql } from "./StoreSql.js"
 
 const sqliteHeader = "SQLite format 3\u0000"
@@ -99,8 +100,19 @@ const openChecked = (name: string, sizeBytes: number) =>
     }
     yield* sql`PRAGMA journal_mode = WAL`.pipe(Effect.mapError(fail("cannot turn on WAL mode")))
     yield* sql`PRAGMA synchronous = NORMAL`.pipe(Effect.mapError(fail("cannot set synchronous = NORMAL")))
-    return yield* makeStoreSql(name)
+    const store = yield* makeStoreSql(name)
+    return {
+      ...store,
+      commit: (masterplanId, batch) => Effect.zipRight(yieldThread, store.commit(masterplanId, batch))
+    } satisfies StoreService
   })
+
+/**
+ * better-sqlite3 runs a commit synchronously, holding the thread: the engine's next steps wait
+ * for it and nothing is journaled meanwhile, so every commit carries one step's events. Letting
+ * the event loop turn first lets the engine journal what it has ready, for the next commit.
+ */
+const yieldThread = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 /** The driver's client; it dies when it cannot open the file (a read-only directory): that fails here. */
 const sqliteClient = (filename: string) =>

@@ -1,5 +1,7 @@
 import { RunOptions } from "@devmatrix/core"
-import { Store, StoreSqlite } from "@devmatrix/runtime"
+import type { PlanInputEncoded } from "@devmatrix/core"
+import { Engine, EngineLive, ModelProviderScripted, Store, StoreSqlite } from "@devmatrix/runtime"
+import type { JournalBatch } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
@@ -320,5 +322,45 @@ describe("StoreSqlite at scale", () => {
           "plan"
         )
       })
+  )
+})
+
+describe("StoreSqlite under the engine", () => {
+  it.live(
+    "a chain's commits carry many atoms each (the synchronous driver lets the engine journal first)",
+    () =>
+      Effect.gen(function* () {
+        let commits = 0
+        const counted = Layer.effect(
+          Store,
+          Effect.map(Store, (store) => ({
+            ...store,
+            commit: (id: string, batch: JournalBatch) =>
+              Effect.zipRight(
+                Effect.sync(() => commits++),
+                store.commit(id, batch)
+              )
+          }))
+        ).pipe(Layer.provide(StoreSqlite(tempFile())))
+        const count = 300
+        const end = yield* Effect.gen(function* () {
+          const engine = yield* Engine
+          const id = yield* engine.submit({
+            name: "chain",
+            options: { retry: { initialMs: 0 } },
+            atoms: Array.from({ length: count }, (_, i) => ({
+              id: `c${i}`,
+              dependsOn: i === 0 ? [] : [`c${i - 1}`],
+              instruction: "zero-work atom"
+            }))
+          } as unknown as PlanInputEncoded)
+          return yield* engine.result(id)
+        }).pipe(
+          Effect.provide(EngineLive.pipe(Layer.provide(ModelProviderScripted()), Layer.provide(counted)))
+        )
+        assert.strictEqual(end.summary.atoms.completed, count)
+        // One commit per atom, each holding the thread, was 300 commits and more.
+        assert.isBelow(commits, count / 3)
+      }).pipe(Effect.scoped)
   )
 })
