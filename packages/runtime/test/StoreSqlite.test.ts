@@ -1,5 +1,4 @@
 import { RunOptions } from "@devmatrix/core"
-import type { PlanInputEncoded } from "@devmatrix/core"
 import { Engine, EngineLive, ModelProviderScripted, Store, StoreSqlite } from "@devmatrix/runtime"
 import type { JournalBatch } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
@@ -353,7 +352,7 @@ describe("StoreSqlite under the engine", () => {
               dependsOn: i === 0 ? [] : [`c${i - 1}`],
               instruction: "zero-work atom"
             }))
-          } as unknown as PlanInputEncoded)
+          })
           return yield* engine.result(id)
         }).pipe(
           Effect.provide(EngineLive.pipe(Layer.provide(ModelProviderScripted()), Layer.provide(counted)))
