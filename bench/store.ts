@@ -161,7 +161,7 @@ const report = () => {
     "`vs memory` is that time against the memory store's for the same plan in this run.",
     `Measured ${new Date().toISOString()}, Node ${process.version}; PostgreSQL 15 on the same machine`,
     "(2 cores shared with other work: differences under about 15% are noise). SQLite in WAL mode,",
-    `synchronous = NORMAL (README, Durability). Whole bench: ${((performance.now() - started) / 1000).toFixed(0)} s;`,
+    `synchronous = FULL (README, Durability). Whole bench: ${((performance.now() - started) / 1000).toFixed(0)} s;`,
     `load average at its end: ${loadavg()
       .map((load) => load.toFixed(1))
       .join(" / ")} (1 / 5 / 15 min).`,

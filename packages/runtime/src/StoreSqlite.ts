@@ -65,10 +65,10 @@ const checkFile = (filename: string, name: string) =>
  * file (damage deeper in is met when read, as a `Corrupt` StoreError that stops the run with its
  * state as stored). Damage is refused here, at start, by name, and a damaged file is left as it was.
  *
- * WAL with `synchronous = NORMAL`: a commit survives a crash of the process (it is in the WAL,
- * which the OS holds), but not always a power loss or an OS crash before the next checkpoint
- * (the WAL is synced at checkpoints, not at each commit); the database stays consistent either
- * way. FULL would sync the WAL at every commit, at the disk's sync speed per commit.
+ * WAL with `synchronous = FULL`: the WAL is synced at every commit, so a committed batch survives
+ * a power loss or an OS crash as well as a crash of the process. NORMAL syncs only at checkpoints:
+ * as safe against a process crash, but a power loss could take the commits since the last one,
+ * and their atoms would be paid again on resume. Group commit keeps the cost to one sync per batch.
  */
 const openChecked = (name: string, sizeBytes: number) =>
   Effect.gen(function* () {
@@ -99,7 +99,7 @@ const openChecked = (name: string, sizeBytes: number) =>
         )
     }
     yield* sql`PRAGMA journal_mode = WAL`.pipe(Effect.mapError(fail("cannot turn on WAL mode")))
-    yield* sql`PRAGMA synchronous = NORMAL`.pipe(Effect.mapError(fail("cannot set synchronous = NORMAL")))
+    yield* sql`PRAGMA synchronous = FULL`.pipe(Effect.mapError(fail("cannot set synchronous = FULL")))
     const store = yield* makeStoreSql(name)
     return {
       ...store,
