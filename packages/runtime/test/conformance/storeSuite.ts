@@ -118,7 +118,62 @@ export const scaleAndReplaySuite = (name: string, layer: () => Layer.Layer<Store
           })
         )
     )
+
+    it.effect(
+      "a journal committed in any split, with any batches committed again, is the journal committed once (property)",
+      () =>
+        Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.array(fc.constantFrom("a", "b", "c"), { minLength: 1, maxLength: 30 }),
+              fc.array(fc.record({ size: fc.integer({ min: 1, max: 6 }), again: fc.boolean() }), {
+                minLength: 1,
+                maxLength: 30
+              }),
+              async (atomIds, splits) => {
+                const events = stamp(
+                  "p",
+                  atomIds.flatMap((atomId, i): Array<EventBody> => [
+                    { type: "atom.started", atomId, wave: 0, attempt: i + 1 },
+                    cost(atomId, i + 1, 0.001 * (i + 1))
+                  ])
+                )
+                const read = (replays: boolean) =>
+                  Effect.runPromise(
+                    withStore((store) =>
+                      Effect.gen(function* () {
+                        yield* store.createMasterplan(newPlan("p"))
+                        let at = 0
+                        for (let k = 0; at < events.length; k++) {
+                          const { size, again } = splits[k % splits.length]!
+                          const batch = { events: events.slice(at, at + size), results: [] }
+                          yield* store.commit("p", batch)
+                          if (replays && again) yield* store.commit("p", batch)
+                          at += size
+                        }
+                        return {
+                          events: yield* store.readEvents("p", 1),
+                          atoms: yield* store.listAtoms("p"),
+                          costs: yield* store.listCostCommits("p"),
+                          lastSeq: Option.getOrThrow(yield* store.getMasterplan("p")).lastSeq
+                        }
+                      })
+                    )
+                  )
+                assert.deepStrictEqual(await read(true), await read(false))
+              }
+            ),
+            { numRuns: propertyRuns(10) }
+          )
+        )
+    )
   })
+
+/** Runs of a property test: `fallback`, or `DEVMATRIX_PROPERTY_RUNS` for a longer search. */
+const propertyRuns = (fallback: number): number => {
+  const runs = Number(process.env["DEVMATRIX_PROPERTY_RUNS"])
+  return Number.isInteger(runs) && runs > 0 ? runs : fallback
+}
 
 /**
  * What every Store must do, run against each implementation (memory, SQLite, PostgreSQL).
