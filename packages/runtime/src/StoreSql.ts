@@ -82,6 +82,19 @@ export const makeStoreSql = (name: string) =>
     /** A driver error as a StoreError: its reason, the cause in plain words, then the database's own. */
     const failed = (doing: string) => storeErrorOf(name, doing)
 
+    /** Stored JSON that does not parse is damage: a `Corrupt` StoreError naming it, not a defect. */
+    const parsed = <A>(what: string, parse: () => A) =>
+      Effect.try({
+        try: parse,
+        catch: (cause) =>
+          new StoreError({
+            reason: "Corrupt",
+            store: name,
+            detail: `the database is damaged: ${what} is not valid JSON (${cause instanceof Error ? cause.message : String(cause)})`,
+            cause
+          })
+      })
+
     // An SQLite file is the store's alone: one with other tables and none of ours belongs to
     // another program, and is refused rather than written into. (A PostgreSQL database is shared.)
     const tablesNotOurs: Effect.Effect<Array<string>, SqlError.SqlError> = sql.onDialectOrElse({
@@ -389,19 +402,23 @@ export const makeStoreSql = (name: string) =>
       readEvents: (masterplanId, fromSeq, toSeq) =>
         sql<{ body: string }>`SELECT body FROM dm_events WHERE masterplan_id = ${masterplanId}
           AND seq >= ${fromSeq} ${toSeq === undefined ? sql`` : sql`AND seq <= ${toSeq}`} ORDER BY seq`.pipe(
-          Effect.map((rows) => rows.map((row) => JSON.parse(row.body) as Event)),
-          Effect.mapError(failed(`cannot read the journal of "${masterplanId}"`))
+          Effect.mapError(failed(`cannot read the journal of "${masterplanId}"`)),
+          Effect.flatMap((rows) =>
+            parsed(`an event of "${masterplanId}"`, () => rows.map((row) => JSON.parse(row.body) as Event))
+          )
         ),
       getMasterplan: (masterplanId) =>
         sql<MasterplanSqlRow>`SELECT m.*, p.plan FROM dm_masterplans m
           LEFT JOIN dm_plans p ON p.masterplan_id = m.id WHERE m.id = ${masterplanId}`.pipe(
-          Effect.map((rows) =>
-            Option.map(Option.fromNullable(rows[0]), (row) => ({
-              ...toRecord(row),
-              plan: JSON.parse(row.plan!) as unknown
-            }))
-          ),
-          Effect.mapError(failed(`cannot read masterplan "${masterplanId}"`))
+          Effect.mapError(failed(`cannot read masterplan "${masterplanId}"`)),
+          Effect.flatMap((rows) =>
+            parsed(`masterplan "${masterplanId}"`, () =>
+              Option.map(Option.fromNullable(rows[0]), (row) => ({
+                ...toRecord(row),
+                plan: JSON.parse(row.plan!) as unknown
+              }))
+            )
+          )
         ),
       loadForRecovery: (masterplanId) =>
         transaction(
@@ -427,8 +444,8 @@ export const makeStoreSql = (name: string) =>
       listMasterplans: () =>
         sql<MasterplanSqlRow>`SELECT id, name, status, phase, options, atom_count, wave_count, created_at, updated_at,
           last_seq, lease_owner, lease_until FROM dm_masterplans ORDER BY created_at DESC`.pipe(
-          Effect.map((rows) => rows.map(toRecord)),
-          Effect.mapError(failed("cannot list masterplans"))
+          Effect.mapError(failed("cannot list masterplans")),
+          Effect.flatMap((rows) => parsed("a masterplan's options", () => rows.map(toRecord)))
         ),
       listAtoms: (masterplanId) =>
         sql<{

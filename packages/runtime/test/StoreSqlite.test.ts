@@ -248,6 +248,31 @@ describe("StoreSqlite when the disk is full or the file is read-only", () => {
   )
 })
 
+describe("StoreSqlite reading damaged rows", () => {
+  it.effect(
+    "an event or a masterplan whose stored JSON does not parse is Corrupt, naming the store, not a defect",
+    () =>
+      Effect.gen(function* () {
+        const file = yield* realDatabase
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Effect.zipRight(
+            sql`UPDATE dm_events SET body = '{"type": "masterplan.sta' WHERE seq = 1`,
+            sql`UPDATE dm_masterplans SET options = 'not json'`
+          )
+        ).pipe(Effect.provide(SqliteClient.layer({ filename: file })))
+        const store = yield* openStore(file)
+        const events = yield* Effect.flip(store.readEvents("p", 1))
+        assert.strictEqual(events.reason, "Corrupt")
+        assert.include(
+          events.message,
+          `store sqlite:${file}: Corrupt: the database is damaged: an event of "p"`
+        )
+        for (const read of [store.getMasterplan("p"), store.listMasterplans(), store.loadForRecovery("p")])
+          assert.strictEqual((yield* Effect.flip(read)).reason, "Corrupt")
+      }).pipe(Effect.scoped)
+  )
+})
+
 describe("StoreSqlite at scale", () => {
   it.effect("a commit updates the masterplan's row once (the row SQLite rewrites whole)", () =>
     Effect.gen(function* () {
