@@ -1,6 +1,6 @@
 import { RunOptions } from "@devmatrix/core"
 import { Engine, EngineLive, ModelProviderScripted, Store, StoreSqlite } from "@devmatrix/runtime"
-import type { JournalBatch } from "@devmatrix/runtime"
+import type { JournalBatch, StoreError } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
@@ -267,8 +267,12 @@ describe("StoreSqlite reading damaged rows", () => {
           events.message,
           `store sqlite:${file}: Corrupt: the database is damaged: an event of "p"`
         )
-        for (const read of [store.getMasterplan("p"), store.listMasterplans(), store.loadForRecovery("p")])
-          assert.strictEqual((yield* Effect.flip(read)).reason, "Corrupt")
+        const reads: ReadonlyArray<Effect.Effect<unknown, StoreError>> = [
+          store.getMasterplan("p"),
+          store.listMasterplans(),
+          store.loadForRecovery("p")
+        ]
+        for (const read of reads) assert.strictEqual((yield* Effect.flip(read)).reason, "Corrupt")
       }).pipe(Effect.scoped)
   )
 })
