@@ -199,4 +199,41 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
       }),
     150_000
   )
+  it(
+    "drops and a short outage: commits are retried; the run rides through or stops with one clear line and the resume command; resume finishes it",
+    () =>
+      withProxiedPg(async ({ proxied }, proxy) => {
+        const atoms = layered(15, 100)
+        const { planFile, callLog } = setUp("drops", atoms)
+        const id = `drops-${Date.now()}`
+        const env = { DEVMATRIX_SCRIPTED_CALL_LOG: callLog }
+        const run = start(["run", planFile, "--id", id, "--store", proxied, ...flags], env)
+        while (readCallLog(callLog).length < 200) await sleep(20)
+        // Three dropped links 0.3 s apart, then the server refuses connections for 0.1 s.
+        for (let blip = 0; blip < 3; blip++) {
+          proxy.dropAll()
+          await sleep(300)
+        }
+        proxy.setMode("refuse")
+        proxy.dropAll()
+        await sleep(100)
+        proxy.setMode("pass")
+        const code = await run.exited
+        const stderr = run.stderr()
+        expect(stderr).not.toMatch(/internal error|\n\s+at /)
+        if (code !== 0) {
+          // Stopped on the store: one line naming it and the cause, then how to resume.
+          expect(code, stderr).toBe(5)
+          expect(stderr).toMatch(/store postgres:\/\/.*Unavailable/)
+          expect(stderr).toContain(`resume ${id}`)
+          const resumed = start(["resume", id, "--store", proxied, ...flags], env)
+          expect(await resumed.exited, resumed.stderr()).toBe(0)
+        }
+        const journal = start(["events", id, "--store", proxied], {})
+        expect(await journal.exited, journal.stderr()).toBe(0)
+        expectCompletedOnce(events(journal.stdout()), atoms.length)
+        expect(paidTwice(readCallLog(callLog)), "atoms paid twice").toBeLessThanOrEqual(concurrency)
+      }),
+    150_000
+  )
 })

@@ -2,9 +2,21 @@ import { projectEvents } from "@devmatrix/core"
 import type { AtomStatus, CostCommit, Event, Masterplan, PipelinePhase } from "@devmatrix/core"
 import { Context, Data, Effect, Layer, Option } from "effect"
 
+/**
+ * Why a store operation failed, a closed list:
+ * - `Unavailable`: the connection dropped or was refused, the database is busy or locked, a
+ *   serialization failure; worth retrying.
+ * - `DiskFull`: no space left for the database (SQLite `SQLITE_FULL`, PostgreSQL 53100).
+ * - `ReadOnly`: the database refuses writes (`SQLITE_READONLY*`, PostgreSQL 25006, a replica).
+ * - `Corrupt`: the database is damaged, or is not DevMatrix's.
+ * - `Conflict`: the write contradicts what is stored (a duplicate id, a journal gap, a lost lease).
+ * - `NotFound`: no such masterplan.
+ */
+export type StoreErrorReason = "Unavailable" | "DiskFull" | "ReadOnly" | "Corrupt" | "Conflict" | "NotFound"
+
 /** A store operation that failed; `reason` says whether retrying could help. */
 export class StoreError extends Data.TaggedError("StoreError")<{
-  readonly reason: "NotFound" | "Conflict" | "Unavailable" | "Corrupt"
+  readonly reason: StoreErrorReason
   /** Which store: `memory:`, `sqlite:<path>`, `postgres://host/db`. */
   readonly store: string
   readonly detail: string
@@ -119,6 +131,25 @@ export const leaseLost = (store: string, masterplanId: string, holder: string | 
     detail: `masterplan "${masterplanId}" is now run by ${holder === undefined ? "no process" : `another process (${holder})`}: this one no longer holds its lease`
   })
 
+/** The `Conflict` of a batch that does not start right after the journal's last seq. */
+export const journalGap = (store: string, masterplanId: string, batchStart: number, lastSeq: number) =>
+  new StoreError({
+    reason: "Conflict",
+    store,
+    detail: `masterplan "${masterplanId}": batch starts at seq ${batchStart}, journal ends at ${lastSeq}`
+  })
+
+/**
+ * Whether a batch is one the journal holds already, event for event: a commit retried after its
+ * answer was lost (the connection dropped during COMMIT) had landed, and is not committed twice.
+ */
+export const isReplay = (batch: ReadonlyArray<Event>, stored: ReadonlyArray<Event | string>): boolean =>
+  batch.length === stored.length &&
+  batch.every((event, i) => {
+    const kept = stored[i]!
+    return JSON.stringify(event) === (typeof kept === "string" ? kept : JSON.stringify(kept))
+  })
+
 /**
  * Durable state: masterplans, their atoms and phase checkpoints, paid calls, and the append-only
  * journal of their events. `commit` appends a batch of events (with the gap-free `seq` the engine
@@ -128,7 +159,10 @@ export interface StoreService {
   /** The store's URL-like name, for messages. */
   readonly name: string
   readonly createMasterplan: (masterplan: NewMasterplan) => Effect.Effect<void, StoreError>
-  /** Fails with `Conflict` when the batch does not start right after the journal's last seq. */
+  /**
+   * Fails with `Conflict` when the batch does not start right after the journal's last seq, unless
+   * the journal holds that very batch already (a retry of a commit that landed): that is a success.
+   */
   readonly commit: (masterplanId: string, batch: JournalBatch) => Effect.Effect<void, StoreError>
   /** Events with `fromSeq <= seq <= toSeq`, in order. */
   readonly readEvents: (
@@ -275,16 +309,15 @@ export const makeStoreMemory = (): StoreService => {
         if (events.length === 0) return Effect.void
         if (leaseOwner !== undefined && plan.record.lease?.owner !== leaseOwner)
           return Effect.fail(leaseLost(name, masterplanId, plan.record.lease?.owner))
-        if (events[0]!.seq !== plan.record.lastSeq + 1)
-          return Effect.fail(
-            new StoreError({
-              reason: "Conflict",
-              store: name,
-              detail: `masterplan "${masterplanId}": batch starts at seq ${events[0]!.seq}, journal ends at ${plan.record.lastSeq}`
-            })
-          )
+        if (events[0]!.seq !== plan.record.lastSeq + 1) {
+          const stored = plan.events.slice(events[0]!.seq - 1, events[events.length - 1]!.seq)
+          return isReplay(events, stored)
+            ? Effect.void
+            : Effect.fail(journalGap(name, masterplanId, events[0]!.seq, plan.record.lastSeq))
+        }
         const projection = projectEvents(events)
-        plan.events.push(...events)
+        // One by one: a spread of a batch of 70,000 overflows the call stack.
+        for (const event of events) plan.events.push(event)
         // Rows are updated in place (a commit touches thousands of them); readers get copies.
         for (const [atomId, change] of projection.atoms) {
           const row = plan.atoms.get(atomId)

@@ -2,9 +2,18 @@ import type { CostCommit, Event } from "@devmatrix/core"
 import { projectEvents } from "@devmatrix/core"
 import { Migrator, SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql"
-import { Duration, Effect, Option, Schedule } from "effect"
+import { Duration, Effect, Exit, Option, Schedule } from "effect"
+import { driverDefectsAsFailures, storeErrorOf } from "./internal/storeFailure.js"
 import { latestMigrationId, storeMigrations } from "./internal/storeMigrations.js"
-import { initialPhases, leaseLost, masterplanNotStored, nextPhaseRow, StoreError } from "./Store.js"
+import {
+  initialPhases,
+  isReplay,
+  journalGap,
+  leaseLost,
+  masterplanNotStored,
+  nextPhaseRow,
+  StoreError
+} from "./Store.js"
 import type {
   AtomRow,
   JournalBatch,
@@ -70,13 +79,20 @@ export const makeStoreSql = (name: string) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
 
-    /** A driver error, with the database's own words (constraint, connection...) in the message. */
-    const unavailable = (detail: string) => (error: SqlError.SqlError) =>
-      new StoreError({
-        reason: "Unavailable",
-        store: name,
-        detail: `${detail}: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ""}`,
-        cause: error
+    /** A driver error as a StoreError: its reason, the cause in plain words, then the database's own. */
+    const failed = (doing: string) => storeErrorOf(name, doing)
+
+    /** Stored JSON that does not parse is damage: a `Corrupt` StoreError naming it, not a defect. */
+    const parsed = <A>(what: string, parse: () => A) =>
+      Effect.try({
+        try: parse,
+        catch: (cause) =>
+          new StoreError({
+            reason: "Corrupt",
+            store: name,
+            detail: `the database is damaged: ${what} is not valid JSON (${cause instanceof Error ? cause.message : String(cause)})`,
+            cause
+          })
       })
 
     // An SQLite file is the store's alone: one with other tables and none of ours belongs to
@@ -121,47 +137,109 @@ export const makeStoreSql = (name: string) =>
     )
     yield* Migrator.make({})({ loader: storeMigrations, table: "dm_migrations" }).pipe(
       Effect.zipRight(schemaReady),
+      // The migrator's transaction dies when its COMMIT fails (a full disk, a lost connection).
+      driverDefectsAsFailures,
       Effect.retry(Schedule.spaced(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(50)))),
-      Effect.mapError(
-        (error) =>
-          new StoreError({
-            reason: "Corrupt",
-            store: name,
-            detail: `cannot prepare the schema (${error.message}${"cause" in error && error.cause instanceof Error ? `: ${error.cause.message}` : ""})`,
-            cause: error
-          })
+      Effect.mapError((error) =>
+        "_tag" in error && error._tag === "SqlError"
+          ? storeErrorOf(name, "cannot prepare the schema", {
+              reason: "Corrupt",
+              words: "the schema cannot be prepared"
+            })(error)
+          : new StoreError({
+              reason: "Corrupt",
+              store: name,
+              detail: `cannot prepare the schema (${error.message}${"cause" in error && error.cause instanceof Error ? `: ${error.cause.message}` : ""})`,
+              cause: error
+            })
       )
     )
 
     /**
+     * A transaction whose COMMIT and ROLLBACK failures are failures, not defects (as they are in
+     * `sql.withTransaction`). After a failed COMMIT it rolls back: SQLite keeps the transaction
+     * open on SQLITE_BUSY, and its one connection would run every later statement inside it. On
+     * SQLite it begins IMMEDIATE, taking the file's write lock before it reads (waiting out other
+     * writers), where a read first could find its snapshot outdated by another process's commit
+     * and fail at once (SQLITE_BUSY_SNAPSHOT).
+     */
+    const begin = sql.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => "BEGIN" })
+    const transaction = <A, E, R>(body: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const connection = yield* sql.reserve
+            const run = (statement: string) => connection.execute(statement, [], undefined)
+            yield* run(begin)
+            const exit = yield* Effect.exit(
+              restore(body).pipe(Effect.provideService(SqlClient.TransactionConnection, [connection, 0]))
+            )
+            if (Exit.isSuccess(exit))
+              return yield* run("COMMIT").pipe(
+                Effect.tapError(() => Effect.ignore(run("ROLLBACK"))),
+                Effect.as(exit.value)
+              )
+            // The body's failure says why. A ROLLBACK that fails too adds nothing: the connection
+            // is gone (the server rolled back), or SQLite rolled back itself (SQLITE_FULL).
+            yield* Effect.ignore(run("ROLLBACK"))
+            return yield* exit
+          })
+        )
+      )
+
+    /**
      * Serializes transactions on one masterplan. On PostgreSQL a transaction-scoped advisory lock:
      * a recovering process waits until the commit of a killed owner (still running on the server)
-     * has landed or rolled back. On SQLite a write first: the transaction takes the file's write
-     * lock before it reads (waiting out other writers), where a read first could find its snapshot
-     * outdated by another process's commit and fail at once (SQLITE_BUSY_SNAPSHOT).
+     * has landed or rolled back. On SQLite the transaction holds the file's write lock already
+     * (BEGIN IMMEDIATE), so the masterplan's row is written once per commit, at its end.
      */
     const lockMasterplan = (masterplanId: string) =>
       sql.onDialectOrElse({
         pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(hashtext(${masterplanId}))`),
-        orElse: () =>
-          Effect.asVoid(sql`UPDATE dm_masterplans SET last_seq = last_seq WHERE id = ${masterplanId}`)
+        orElse: () => Effect.void
       })
 
-    const commitIn = (masterplanId: string, { events, results, leaseOwner }: JournalBatch) =>
+    /** Why a batch could not move the journal on: a replay of what it holds (not a failure), or the conflict. */
+    const refusal = (masterplanId: string, { events, leaseOwner }: JournalBatch) =>
       Effect.gen(function* () {
-        yield* lockMasterplan(masterplanId)
         const [head] = yield* sql<{ last_seq: number | string; lease_owner: string | null }>`
           SELECT last_seq, lease_owner FROM dm_masterplans WHERE id = ${masterplanId}`
         if (head === undefined) return yield* masterplanNotStored(name, masterplanId)
         if (leaseOwner !== undefined && head.lease_owner !== leaseOwner)
           return yield* leaseLost(name, masterplanId, head.lease_owner ?? undefined)
         const lastSeq = num(head.last_seq)
-        if (events[0]!.seq !== lastSeq + 1)
-          return yield* new StoreError({
-            reason: "Conflict",
-            store: name,
-            detail: `masterplan "${masterplanId}": batch starts at seq ${events[0]!.seq}, journal ends at ${lastSeq}`
-          })
+        const first = events[0]!.seq
+        const last = events[events.length - 1]!.seq
+        const stored =
+          first <= lastSeq && last <= lastSeq
+            ? yield* sql<{ body: string }>`SELECT body FROM dm_events WHERE masterplan_id = ${masterplanId}
+                AND seq >= ${first} AND seq <= ${last} ORDER BY seq`
+            : []
+        if (
+          !isReplay(
+            events,
+            stored.map((row) => row.body)
+          )
+        )
+          return yield* journalGap(name, masterplanId, first, lastSeq)
+      })
+
+    const commitIn = (masterplanId: string, batch: JournalBatch) =>
+      Effect.gen(function* () {
+        const { events, results, leaseOwner } = batch
+        yield* lockMasterplan(masterplanId)
+        const projection = projectEvents(events)
+        const last = events[events.length - 1]!
+        const phase = projection.phases.findLast((change) => change.status === "in_progress")?.phase
+        // The masterplan's one write of the commit, and its check: the batch follows the journal's
+        // end, from the lease's holder. Only when it does not is the row read, to say why.
+        const moved = yield* sql<{ id: string }>`UPDATE dm_masterplans SET last_seq = ${last.seq},
+          updated_at = ${last.at}, status = COALESCE(${projection.status ?? null}, status),
+          phase = COALESCE(${phase ?? null}, phase)
+          WHERE id = ${masterplanId} AND last_seq = ${events[0]!.seq - 1}
+          ${leaseOwner === undefined ? sql`` : sql`AND lease_owner = ${leaseOwner}`}
+          RETURNING id`
+        if (moved.length === 0) return yield* refusal(masterplanId, batch)
         for (const part of chunks(events))
           yield* sql`INSERT INTO dm_events ${sql.insert(
             part.map((event) => ({
@@ -173,7 +251,6 @@ export const makeStoreSql = (name: string) =>
               body: JSON.stringify(event)
             }))
           )}`
-        const projection = projectEvents(events)
         const codes = new Map(results.map((r) => [r.atomId, r.code]))
         const atomIds = new Set([...projection.atoms.keys(), ...codes.keys()])
         const atomChanges = [...atomIds].map((atomId) => {
@@ -233,11 +310,6 @@ export const makeStoreSql = (name: string) =>
               WHERE masterplan_id = ${masterplanId} AND phase = ${row.phase}`
           }
         }
-        const last = events[events.length - 1]!
-        const phase = projection.phases.findLast((change) => change.status === "in_progress")?.phase
-        yield* sql`UPDATE dm_masterplans SET last_seq = ${last.seq}, updated_at = ${last.at},
-          status = COALESCE(${projection.status ?? null}, status), phase = COALESCE(${phase ?? null}, phase)
-          WHERE id = ${masterplanId}`
       })
 
     const listPhasesIn = (masterplanId: string) =>
@@ -267,114 +339,113 @@ export const makeStoreSql = (name: string) =>
     const service: StoreService = {
       name,
       createMasterplan: ({ masterplan, plan, atoms }) =>
-        sql
-          .withTransaction(
-            Effect.gen(function* () {
-              yield* sql`INSERT INTO dm_masterplans ${sql.insert({
-                id: masterplan.id,
-                name: masterplan.name,
-                status: masterplan.status,
-                phase: masterplan.phase ?? null,
-                options: JSON.stringify(masterplan.options),
-                plan: JSON.stringify(plan),
-                atom_count: masterplan.atomCount,
-                wave_count: masterplan.waveCount,
-                created_at: masterplan.createdAt,
-                updated_at: masterplan.createdAt,
-                last_seq: 0
-              })}`
-              for (const part of chunks(atoms))
-                yield* sql`INSERT INTO dm_atoms ${sql.insert(
-                  part.map((atom) => ({
-                    masterplan_id: masterplan.id,
-                    atom_id: atom.atomId,
-                    idx: atom.index,
-                    wave: atom.wave,
-                    status: "pending",
-                    attempts: 0,
-                    interrupted: 0,
-                    cost_usd: 0
-                  }))
-                )}`
-              yield* sql`INSERT INTO dm_phases ${sql.insert(
-                initialPhases().map((row) => ({
+        transaction(
+          Effect.gen(function* () {
+            yield* sql`INSERT INTO dm_masterplans ${sql.insert({
+              id: masterplan.id,
+              name: masterplan.name,
+              status: masterplan.status,
+              phase: masterplan.phase ?? null,
+              options: JSON.stringify(masterplan.options),
+              atom_count: masterplan.atomCount,
+              wave_count: masterplan.waveCount,
+              created_at: masterplan.createdAt,
+              updated_at: masterplan.createdAt,
+              last_seq: 0
+            })}`
+            yield* sql`INSERT INTO dm_plans ${sql.insert({ masterplan_id: masterplan.id, plan: JSON.stringify(plan) })}`
+            for (const part of chunks(atoms))
+              yield* sql`INSERT INTO dm_atoms ${sql.insert(
+                part.map((atom) => ({
                   masterplan_id: masterplan.id,
-                  phase: row.phase,
-                  status: row.status,
-                  attempts: 0
+                  atom_id: atom.atomId,
+                  idx: atom.index,
+                  wave: atom.wave,
+                  status: "pending",
+                  attempts: 0,
+                  interrupted: 0,
+                  cost_usd: 0
                 }))
               )}`
-            })
-          )
-          .pipe(
-            Effect.catchTag("SqlError", (error) =>
-              Effect.flatMap(service.getMasterplan(masterplan.id), (existing) =>
-                Effect.fail(
-                  Option.isSome(existing)
-                    ? new StoreError({
-                        reason: "Conflict",
-                        store: name,
-                        detail: `masterplan "${masterplan.id}" exists`
-                      })
-                    : unavailable(`cannot create masterplan "${masterplan.id}"`)(error)
-                )
+            yield* sql`INSERT INTO dm_phases ${sql.insert(
+              initialPhases().map((row) => ({
+                masterplan_id: masterplan.id,
+                phase: row.phase,
+                status: row.status,
+                attempts: 0
+              }))
+            )}`
+          })
+        ).pipe(
+          Effect.catchTag("SqlError", (error) =>
+            Effect.flatMap(service.getMasterplan(masterplan.id), (existing) =>
+              Effect.fail(
+                Option.isSome(existing)
+                  ? new StoreError({
+                      reason: "Conflict",
+                      store: name,
+                      detail: `masterplan "${masterplan.id}" exists`
+                    })
+                  : failed(`cannot create masterplan "${masterplan.id}"`)(error)
               )
             )
-          ),
+          )
+        ),
       commit: (masterplanId, batch) =>
         batch.events.length === 0
           ? Effect.void
-          : sql
-              .withTransaction(commitIn(masterplanId, batch))
-              .pipe(
-                Effect.catchTag("SqlError", (error) =>
-                  Effect.fail(unavailable(`cannot commit to "${masterplanId}"`)(error))
-                )
-              ),
+          : transaction(commitIn(masterplanId, batch)).pipe(
+              Effect.catchTag("SqlError", (error) =>
+                Effect.fail(failed(`cannot commit to "${masterplanId}"`)(error))
+              )
+            ),
       readEvents: (masterplanId, fromSeq, toSeq) =>
         sql<{ body: string }>`SELECT body FROM dm_events WHERE masterplan_id = ${masterplanId}
           AND seq >= ${fromSeq} ${toSeq === undefined ? sql`` : sql`AND seq <= ${toSeq}`} ORDER BY seq`.pipe(
-          Effect.map((rows) => rows.map((row) => JSON.parse(row.body) as Event)),
-          Effect.mapError(unavailable(`cannot read the journal of "${masterplanId}"`))
+          Effect.mapError(failed(`cannot read the journal of "${masterplanId}"`)),
+          Effect.flatMap((rows) =>
+            parsed(`an event of "${masterplanId}"`, () => rows.map((row) => JSON.parse(row.body) as Event))
+          )
         ),
       getMasterplan: (masterplanId) =>
-        sql<MasterplanSqlRow>`SELECT * FROM dm_masterplans WHERE id = ${masterplanId}`.pipe(
-          Effect.map((rows) =>
-            Option.map(Option.fromNullable(rows[0]), (row) => ({
-              ...toRecord(row),
-              plan: JSON.parse(row.plan!) as unknown
-            }))
-          ),
-          Effect.mapError(unavailable(`cannot read masterplan "${masterplanId}"`))
+        sql<MasterplanSqlRow>`SELECT m.*, p.plan FROM dm_masterplans m
+          LEFT JOIN dm_plans p ON p.masterplan_id = m.id WHERE m.id = ${masterplanId}`.pipe(
+          Effect.mapError(failed(`cannot read masterplan "${masterplanId}"`)),
+          Effect.flatMap((rows) =>
+            parsed(`masterplan "${masterplanId}"`, () =>
+              Option.map(Option.fromNullable(rows[0]), (row) => ({
+                ...toRecord(row),
+                plan: JSON.parse(row.plan!) as unknown
+              }))
+            )
+          )
         ),
       loadForRecovery: (masterplanId) =>
-        sql
-          .withTransaction(
-            Effect.gen(function* () {
-              yield* lockMasterplan(masterplanId)
-              const record = yield* service.getMasterplan(masterplanId)
-              if (Option.isNone(record)) return Option.none()
-              return Option.some({
-                record: record.value,
-                atoms: yield* service.listAtoms(masterplanId),
-                costs: yield* service.listCostCommits(masterplanId),
-                eventCounts: Object.fromEntries(
-                  (yield* sql<{ type: string; n: number | string }>`SELECT type, COUNT(*) AS n FROM dm_events
+        transaction(
+          Effect.gen(function* () {
+            yield* lockMasterplan(masterplanId)
+            const record = yield* service.getMasterplan(masterplanId)
+            if (Option.isNone(record)) return Option.none()
+            return Option.some({
+              record: record.value,
+              atoms: yield* service.listAtoms(masterplanId),
+              costs: yield* service.listCostCommits(masterplanId),
+              eventCounts: Object.fromEntries(
+                (yield* sql<{ type: string; n: number | string }>`SELECT type, COUNT(*) AS n FROM dm_events
                     WHERE masterplan_id = ${masterplanId} GROUP BY type`).map((row) => [row.type, num(row.n)])
-                )
-              })
+              )
             })
+          })
+        ).pipe(
+          Effect.catchTag("SqlError", (error) =>
+            Effect.fail(failed(`cannot load masterplan "${masterplanId}"`)(error))
           )
-          .pipe(
-            Effect.catchTag("SqlError", (error) =>
-              Effect.fail(unavailable(`cannot load masterplan "${masterplanId}"`)(error))
-            )
-          ),
+        ),
       listMasterplans: () =>
         sql<MasterplanSqlRow>`SELECT id, name, status, phase, options, atom_count, wave_count, created_at, updated_at,
           last_seq, lease_owner, lease_until FROM dm_masterplans ORDER BY created_at DESC`.pipe(
-          Effect.map((rows) => rows.map(toRecord)),
-          Effect.mapError(unavailable("cannot list masterplans"))
+          Effect.mapError(failed("cannot list masterplans")),
+          Effect.flatMap((rows) => parsed("a masterplan's options", () => rows.map(toRecord)))
         ),
       listAtoms: (masterplanId) =>
         sql<{
@@ -408,11 +479,11 @@ export const makeStoreSql = (name: string) =>
               retryAt: row.retry_at === null ? undefined : num(row.retry_at)
             }))
           ),
-          Effect.mapError(unavailable(`cannot read the atoms of "${masterplanId}"`))
+          Effect.mapError(failed(`cannot read the atoms of "${masterplanId}"`))
         ),
       listPhases: (masterplanId) =>
         listPhasesIn(masterplanId).pipe(
-          Effect.mapError(unavailable(`cannot read the phases of "${masterplanId}"`))
+          Effect.mapError(failed(`cannot read the phases of "${masterplanId}"`))
         ),
       listCostCommits: (masterplanId) =>
         sql<{
@@ -437,7 +508,7 @@ export const makeStoreSql = (name: string) =>
               at: num(row.at)
             }))
           ),
-          Effect.mapError(unavailable(`cannot read the costs of "${masterplanId}"`))
+          Effect.mapError(failed(`cannot read the costs of "${masterplanId}"`))
         ),
       acquireLease: (masterplanId, request) =>
         Effect.gen(function* () {
@@ -456,33 +527,29 @@ export const makeStoreSql = (name: string) =>
             by: { owner: held.lease_owner ?? "", untilMs: num(held.lease_until ?? 0) }
           } satisfies LeaseOutcome
         }).pipe(
-          Effect.catchTag("SqlError", (error) =>
-            Effect.fail(unavailable(`cannot lease "${masterplanId}"`)(error))
-          )
+          Effect.catchTag("SqlError", (error) => Effect.fail(failed(`cannot lease "${masterplanId}"`)(error)))
         ),
       releaseLease: (masterplanId, owner) =>
         sql`UPDATE dm_masterplans SET lease_owner = NULL, lease_until = NULL
           WHERE id = ${masterplanId} AND lease_owner = ${owner}`.pipe(
           Effect.asVoid,
-          Effect.mapError(unavailable(`cannot release the lease of "${masterplanId}"`))
+          Effect.mapError(failed(`cannot release the lease of "${masterplanId}"`))
         ),
       deleteFinishedBefore: (cutoffMs) =>
-        sql
-          .withTransaction(
-            Effect.gen(function* () {
-              // The delete first (a write before any read, as in `lockMasterplan`), then their rows,
-              // in lists short enough for the drivers' parameter limits.
-              const rows = yield* sql<{ id: string }>`DELETE FROM dm_masterplans
+        transaction(
+          Effect.gen(function* () {
+            // The delete first (a write before any read, as in `lockMasterplan`), then their rows,
+            // in lists short enough for the drivers' parameter limits.
+            const rows = yield* sql<{ id: string }>`DELETE FROM dm_masterplans
                 WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ${cutoffMs}
                 RETURNING id`
-              const ids = rows.map((row) => row.id)
-              for (const part of chunks(ids))
-                for (const table of ["dm_events", "dm_atoms", "dm_phases", "dm_cost_commits"])
-                  yield* sql`DELETE FROM ${sql(table)} WHERE masterplan_id IN ${sql.in(part)}`
-              return ids
-            })
-          )
-          .pipe(Effect.mapError(unavailable("cannot delete finished masterplans")))
+            const ids = rows.map((row) => row.id)
+            for (const part of chunks(ids))
+              for (const table of ["dm_plans", "dm_events", "dm_atoms", "dm_phases", "dm_cost_commits"])
+                yield* sql`DELETE FROM ${sql(table)} WHERE masterplan_id IN ${sql.in(part)}`
+            return ids
+          })
+        ).pipe(Effect.mapError(failed("cannot delete finished masterplans")))
     }
     return service
   })

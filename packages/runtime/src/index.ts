@@ -47,6 +47,7 @@ export {
   makeStoreMemory,
   Store,
   StoreError,
+  type StoreErrorReason,
   StoreMemory,
   type AtomRow,
   type JournalBatch,

@@ -1,4 +1,5 @@
 import { StoreMemory } from "@devmatrix/runtime"
-import { storeSuite } from "./conformance/storeSuite.js"
+import { scaleAndReplaySuite, storeSuite } from "./conformance/storeSuite.js"
 
 storeSuite("memory", () => StoreMemory)
+scaleAndReplaySuite("memory", () => StoreMemory)

@@ -76,6 +76,17 @@ const migrations = {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE dm_masterplans ADD COLUMN lease_owner TEXT`
     yield* sql`ALTER TABLE dm_masterplans ADD COLUMN lease_until BIGINT`
+  }),
+  // The plan's JSON (7.6 MB at 100,000 atoms) in a table of its own: SQLite rewrites a row whole
+  // on every UPDATE, and every commit updates the masterplan's row.
+  "0004_plans": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE dm_plans (
+      masterplan_id TEXT PRIMARY KEY,
+      plan TEXT NOT NULL
+    )`
+    yield* sql`INSERT INTO dm_plans (masterplan_id, plan) SELECT id, plan FROM dm_masterplans`
+    yield* sql`ALTER TABLE dm_masterplans DROP COLUMN plan`
   })
 }
 

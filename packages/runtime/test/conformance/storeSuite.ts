@@ -50,6 +50,131 @@ const cost = (atomId: string, attempt: number, costUsd = 0.002): EventBody => ({
   totalUsd: costUsd
 })
 
+/** A first wave of `count` atoms, as one batch: each made ready, then started. */
+const firstWave = (masterplanId: string, count: number): Array<Event> => {
+  const atomIds = Array.from({ length: count }, (_, i) => `w${i}`)
+  return stamp(masterplanId, [
+    { type: "masterplan.started" },
+    ...atomIds.map((atomId): EventBody => ({ type: "atom.ready", atomId, wave: 0 })),
+    ...atomIds.map((atomId): EventBody => ({ type: "atom.started", atomId, wave: 0, attempt: 1 }))
+  ])
+}
+
+/** Large batches and retried commits: what the engine gives a store at scale and after a lost answer. */
+export const scaleAndReplaySuite = (name: string, layer: () => Layer.Layer<Store, StoreError>) =>
+  describe(`Store conformance, scale and replay: ${name}`, () => {
+    const withStore = <A, E>(body: (store: Store["Type"]) => Effect.Effect<A, E>) =>
+      Effect.flatMap(StoreTag, body).pipe(Effect.provide(layer()))
+
+    it.effect("takes a first wave of 70,000 atoms in one commit", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          const count = 70_000
+          const atomIds = Array.from({ length: count }, (_, i) => `w${i}`)
+          yield* store.createMasterplan(newPlan("big", atomIds))
+          const events = firstWave("big", count)
+          yield* store.commit("big", { events, results: [] })
+          const record = Option.getOrThrow(yield* store.getMasterplan("big"))
+          assert.strictEqual(record.lastSeq, events.length)
+          assert.strictEqual((yield* store.readEvents("big", 1)).length, events.length)
+          const atoms = yield* store.listAtoms("big")
+          assert.strictEqual(atoms.filter((atom) => atom.status === "running").length, count)
+        })
+      )
+    )
+
+    it.effect(
+      "a batch committed again (its answer was lost) is stored once; a different one is a conflict",
+      () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            yield* store.createMasterplan(newPlan("p"))
+            const batch = stamp("p", [
+              { type: "atom.started", atomId: "a", wave: 0, attempt: 1 },
+              cost("a", 1),
+              completed("a", 1)
+            ])
+            yield* store.commit("p", { events: batch, results: [{ atomId: "a", code: "const a = 1" }] })
+            yield* store.commit("p", { events: batch, results: [{ atomId: "a", code: "const a = 1" }] })
+            yield* store.commit("p", { events: batch.slice(1), results: [] })
+            assert.deepStrictEqual(yield* store.readEvents("p", 1), batch)
+            const [a] = yield* store.listAtoms("p")
+            assert.deepStrictEqual([a!.status, a!.attempts, a!.costUsd], ["completed", 1, 0.002])
+            const other = stamp("p", [{ type: "atom.ready", atomId: "b", wave: 1 }], 2)
+            assert.strictEqual(
+              (yield* Effect.flip(store.commit("p", { events: other, results: [] }))).reason,
+              "Conflict"
+            )
+            const overlapping = stamp(
+              "p",
+              [completed("a", 1), { type: "atom.ready", atomId: "b", wave: 1 }],
+              3
+            )
+            assert.strictEqual(
+              (yield* Effect.flip(store.commit("p", { events: overlapping, results: [] }))).reason,
+              "Conflict"
+            )
+            assert.strictEqual(Option.getOrThrow(yield* store.getMasterplan("p")).lastSeq, 3)
+          })
+        )
+    )
+
+    it.effect(
+      "a journal committed in any split, with any batches committed again, is the journal committed once (property)",
+      () =>
+        Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.array(fc.constantFrom("a", "b", "c"), { minLength: 1, maxLength: 30 }),
+              fc.array(fc.record({ size: fc.integer({ min: 1, max: 6 }), again: fc.boolean() }), {
+                minLength: 1,
+                maxLength: 30
+              }),
+              async (atomIds, splits) => {
+                const events = stamp(
+                  "p",
+                  atomIds.flatMap((atomId, i): Array<EventBody> => [
+                    { type: "atom.started", atomId, wave: 0, attempt: i + 1 },
+                    cost(atomId, i + 1, 0.001 * (i + 1))
+                  ])
+                )
+                const read = (replays: boolean) =>
+                  Effect.runPromise(
+                    withStore((store) =>
+                      Effect.gen(function* () {
+                        yield* store.createMasterplan(newPlan("p"))
+                        let at = 0
+                        for (let k = 0; at < events.length; k++) {
+                          const { size, again } = splits[k % splits.length]!
+                          const batch = { events: events.slice(at, at + size), results: [] }
+                          yield* store.commit("p", batch)
+                          if (replays && again) yield* store.commit("p", batch)
+                          at += size
+                        }
+                        return {
+                          events: yield* store.readEvents("p", 1),
+                          atoms: yield* store.listAtoms("p"),
+                          costs: yield* store.listCostCommits("p"),
+                          lastSeq: Option.getOrThrow(yield* store.getMasterplan("p")).lastSeq
+                        }
+                      })
+                    )
+                  )
+                assert.deepStrictEqual(await read(true), await read(false))
+              }
+            ),
+            { numRuns: propertyRuns(10) }
+          )
+        )
+    )
+  })
+
+/** Runs of a property test: `fallback`, or `DEVMATRIX_PROPERTY_RUNS` for a longer search. */
+const propertyRuns = (fallback: number): number => {
+  const runs = Number(process.env["DEVMATRIX_PROPERTY_RUNS"])
+  return Number.isInteger(runs) && runs > 0 ? runs : fallback
+}
+
 /**
  * What every Store must do, run against each implementation (memory, SQLite, PostgreSQL).
  * `layer` builds a fresh, empty store each time it is provided.
