@@ -1,17 +1,29 @@
 import { Data, Either, Schema } from "effect"
+import { tooDeepAt } from "./inputDepth.js"
+import { maxInputDepth, maxReportedProblems } from "./inputLimits.js"
 import { PlanInput } from "./PlanInput.js"
-import { problemsOf } from "./problemsOf.js"
+import { referenceProblems } from "./planReferences.js"
+import { pathOf, problemsOf } from "./problemsOf.js"
 import type { InputProblem } from "./problemsOf.js"
 
 export { problemsOf, type InputProblem } from "./problemsOf.js"
 
-/** An input (plan file, options, frame) that does not match its schema; names every field at fault. */
+/**
+ * An input (plan file, options, frame) that does not match its schema; `problems` names every
+ * field at fault, the message the first `maxReportedProblems` of them and how many more there are.
+ */
 export class PlanInputError extends Data.TaggedError("PlanInputError")<{
   readonly source: string
   readonly problems: ReadonlyArray<InputProblem>
 }> {
   override get message(): string {
-    return `${this.source} is invalid:\n${this.problems.map((p) => `  - ${p.path || "(root)"}: ${p.message}`).join("\n")}`
+    const shown = this.problems.slice(0, maxReportedProblems)
+    const more = this.problems.length - shown.length
+    return [
+      `${this.source} is invalid:`,
+      ...shown.map((p) => `  - ${p.path || "(root)"}: ${p.message}`),
+      ...(more > 0 ? [`  … and ${more.toLocaleString("en-US")} more problem${more === 1 ? "" : "s"}`] : [])
+    ].join("\n")
   }
 }
 
@@ -26,18 +38,48 @@ export interface DecodeInputOptions {
   readonly onExcessProperty?: "error" | "ignore"
 }
 
-/** Decodes with a schema, reporting every problem (not only the first) under the given source name. */
-export const decodeInput =
-  <A, I>(schema: Schema.Schema<A, I>, source: string, options: DecodeInputOptions = {}) =>
-  (input: unknown): Either.Either<A, PlanInputError> =>
-    Schema.decodeUnknownEither(schema, {
-      errors: "all",
-      onExcessProperty: options.onExcessProperty ?? "ignore"
-    })(input).pipe(Either.mapLeft((error) => new PlanInputError({ source, problems: problemsOf(error) })))
+/**
+ * Decodes with a schema, reporting every problem (not only the first) under the given source
+ * name. A value nested deeper than `maxInputDepth` is refused before the schema sees it.
+ */
+export const decodeInput = <A, I>(
+  schema: Schema.Schema<A, I>,
+  source: string,
+  options: DecodeInputOptions = {}
+) => {
+  const decode = Schema.decodeUnknownEither(schema, {
+    errors: "all",
+    onExcessProperty: options.onExcessProperty ?? "ignore"
+  })
+  return (input: unknown): Either.Either<A, PlanInputError> => {
+    const deep = tooDeepAt(input, maxInputDepth)
+    if (deep !== undefined)
+      return Either.left(
+        new PlanInputError({
+          source,
+          problems: [
+            {
+              path: pathOf(deep),
+              message: `is nested too deep (more than ${maxInputDepth} levels of arrays and objects)`
+            }
+          ]
+        })
+      )
+    return decode(input).pipe(
+      Either.mapLeft((error) => new PlanInputError({ source, problems: problemsOf(error) }))
+    )
+  }
+}
+
+const decodeStrictPlan = (source: string) => decodeInput(PlanInput, source, { onExcessProperty: "error" })
 
 /**
  * Decodes a structured plan (`plan.json`). A field the plan schema does not know is a problem: in
  * an atom `{ "id": "b", "dependOn": ["a"] }` the misspelt `dependsOn` must not drop b's dependency.
+ * So is an id that a part of the plan names and the plan does not have (`referenceProblems`).
  */
 export const decodePlanInput = (input: unknown, source = "plan"): Either.Either<PlanInput, PlanInputError> =>
-  decodeInput(PlanInput, source, { onExcessProperty: "error" })(input)
+  Either.flatMap(decodeStrictPlan(source)(input), (plan) => {
+    const problems = referenceProblems(plan)
+    return problems.length === 0 ? Either.right(plan) : Either.left(new PlanInputError({ source, problems }))
+  })

@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import { Budget } from "./Budget.js"
+import { numberIn, PositiveDurationMs } from "./PlanNumber.js"
 import { RetryPolicy } from "./RetryPolicy.js"
 
 /** `eager` starts an atom as soon as its own dependencies completed; `waves` runs one wave at a time. */
@@ -14,10 +15,10 @@ export const RunOptions = Schema.Struct({
   concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 100 }),
   /** `scripted` (offline) or a provider model name. @default "scripted" */
   model: Schema.optionalWith(Schema.NonEmptyTrimmedString, { default: () => "scripted" }),
-  /** A single model call is abandoned (and retried) after this long. @default 120000 */
-  callTimeoutMs: Schema.optionalWith(Schema.Positive, { default: () => 120_000 }),
+  /** A single model call is abandoned (and retried) after this long, at most a day. @default 120000 */
+  callTimeoutMs: Schema.optionalWith(PositiveDurationMs, { default: () => 120_000 }),
   /** Atoms whose confidence is below this wait for a human review. @default 0.85 */
-  reviewThreshold: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.85 }),
+  reviewThreshold: Schema.optionalWith(numberIn(0, 1), { default: () => 0.85 }),
   /** Longest generated atom accepted, in lines of code. @default 40 */
   maxAtomLines: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 40 }),
   retry: Schema.optionalWith(RetryPolicy, { default: () => RetryPolicy.make({}) }),
