@@ -69,6 +69,7 @@ export {
 export { Budget, softLimitUsd } from "./schema/Budget.js"
 export {
   maxAtoms,
+  maxConcurrency,
   maxDurationMs,
   maxEchoLength,
   maxIdLength,

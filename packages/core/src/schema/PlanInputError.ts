@@ -2,6 +2,7 @@ import { Data, Either, Schema } from "effect"
 import { tooDeepAt } from "./inputDepth.js"
 import { maxInputDepth, maxReportedProblems } from "./inputLimits.js"
 import { PlanInput } from "./PlanInput.js"
+import { RunOptions } from "./RunOptions.js"
 import { referenceProblems } from "./planReferences.js"
 import { pathOf, problemsOf } from "./problemsOf.js"
 import type { InputProblem } from "./problemsOf.js"
@@ -80,6 +81,25 @@ const decodeStrictPlan = (source: string) => decodeInput(PlanInput, source, { on
  */
 export const decodePlanInput = (input: unknown, source = "plan"): Either.Either<PlanInput, PlanInputError> =>
   Either.flatMap(decodeStrictPlan(source)(input), (plan) => {
-    const problems = referenceProblems(plan)
+    const problems = [...optionProblems(plan), ...referenceProblems(plan)]
     return problems.length === 0 ? Either.right(plan) : Either.left(new PlanInputError({ source, problems }))
   })
+
+const decodeOptions = decodeInput(RunOptions, "options")
+
+/**
+ * The plan's `options` out of their ranges. The plan keeps them as given (the schema checks
+ * their types only: defaults are filled in when they are resolved with the submission's), but a
+ * plan whose options cannot run (`callTimeoutMs: 1e309`) is not accepted.
+ */
+const optionProblems = (plan: PlanInput): ReadonlyArray<InputProblem> =>
+  plan.options === undefined
+    ? []
+    : Either.match(decodeOptions(plan.options), {
+        onLeft: (error) =>
+          error.problems.map((p) => ({
+            path: p.path === "" ? "options" : `options.${p.path}`,
+            message: p.message
+          })),
+        onRight: () => []
+      })

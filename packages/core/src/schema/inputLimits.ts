@@ -29,6 +29,9 @@ export const maxListLength = 10_000
 /** Deepest nesting of arrays and objects in an input (a plan needs 5). Checked before decoding. */
 export const maxInputDepth = 64
 
+/** Most model calls in flight (`concurrency`). */
+export const maxConcurrency = 10_000
+
 /** Longest duration in milliseconds (a call timeout, a retry delay, a scripted latency): one day. */
 export const maxDurationMs = 86_400_000
 

@@ -142,9 +142,15 @@ const keysOf = (path: ParseResult.Path): Path => (typeof path === "object" ? pat
 
 const compositeProblems = (issue: ParseResult.Composite, path: Path): Array<InputProblem> => {
   const ast = issue.ast
-  const children: ReadonlyArray<ParseResult.ParseIssue> = Array.isArray(issue.issues)
+  const all: ReadonlyArray<ParseResult.ParseIssue> = Array.isArray(issue.issues)
     ? issue.issues
     : [issue.issues as ParseResult.ParseIssue]
+  // A list too long fails both its length and (often) its entries: the length comes first, as
+  // the problem that matters when only the first few are reported.
+  const children = [
+    ...all.filter((child) => child._tag === "Refinement" && child.kind === "Predicate"),
+    ...all.filter((child) => !(child._tag === "Refinement" && child.kind === "Predicate"))
+  ]
   if (AST.isUnion(ast)) {
     const literals = literalsOf(ast)
     if (literals !== undefined)
