@@ -68,6 +68,7 @@ export {
 } from "./schema/Atom.js"
 export { Budget, softLimitUsd } from "./schema/Budget.js"
 export {
+  maxAgeMs,
   maxAtoms,
   maxConcurrency,
   maxDurationMs,
@@ -82,6 +83,7 @@ export {
   maxReportedProblems,
   maxRetries,
   maxRetryFactor,
+  maxSeq,
   maxTextLength,
   maxUsd
 } from "./schema/inputLimits.js"

@@ -44,6 +44,12 @@ export const maxRetries = 1_000
 /** Largest backoff factor. */
 export const maxRetryFactor = 1_000
 
+/** Highest journal seq a command line may ask for (`--from-seq`): stores keep seq as a 32-bit integer. */
+export const maxSeq = 2_147_483_647
+
+/** Longest age a command line may give (`cleanup --older-than`): 100 years. */
+export const maxAgeMs = 100 * 365 * 86_400_000
+
 /** Problems of an input reported by name; the rest are counted ("and 99,980 more"). */
 export const maxReportedProblems = 20
 

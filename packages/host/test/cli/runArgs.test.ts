@@ -1,5 +1,7 @@
-import { maxIdLength } from "@devmatrix/core"
+import { maxAgeMs, maxIdLength, maxSeq } from "@devmatrix/core"
 import { describe, expect, it } from "vitest"
+import { parseAge } from "../../src/cli/cleanupCommand.js"
+import { parseEventsArgs } from "../../src/cli/eventsCommand.js"
 import { parseRunArgs } from "../../src/cli/runArgs.js"
 
 const env = { DEVMATRIX_STORE: "memory:" }
@@ -71,5 +73,31 @@ describe("parseRunArgs: --model", () => {
   it("overrides the plan's model only when given", () => {
     expect(run().overrides).toEqual({})
     expect(run("--model", "scripted").overrides).toEqual({ model: "scripted" })
+  })
+})
+
+describe("other commands' numbers stay within what the stores hold", () => {
+  const refused = (parse: () => unknown) => {
+    try {
+      parse()
+      return "accepted"
+    } catch (error) {
+      return (error as Error).message
+    }
+  }
+
+  it("events --from-seq: at most a 32-bit seq (PostgreSQL failed with 'out of range for type integer')", () => {
+    expect(parseEventsArgs(["mp", "--from-seq", String(maxSeq)], env).fromSeq).toBe(maxSeq)
+    for (const seq of ["1e20", "3000000000", "Infinity"])
+      expect(refused(() => parseEventsArgs(["mp", "--from-seq", seq], env))).toBe(
+        `--from-seq must be a whole number from 1 to ${maxSeq}, got "${seq}"`
+      )
+  })
+
+  it("cleanup --older-than: at most 100 years (PostgreSQL failed on a cutoff of -8.6e27)", () => {
+    expect(parseAge("36500d")).toBe(maxAgeMs)
+    expect(refused(() => parseAge("99999999999999999999d"))).toBe(
+      '--older-than must be at most 100 years (36500d), got "99999999999999999999d"'
+    )
   })
 })
