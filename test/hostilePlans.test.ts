@@ -83,7 +83,9 @@ const oddChar = fc.constantFrom(
 )
 const oddString = fc.oneof(
   fc.array(oddChar, { maxLength: 8 }).map((chars) => chars.join("")),
-  fc.constantFrom("", " ", "a".repeat(maxIdLength), "a".repeat(maxIdLength + 1), "x".repeat(300_000))
+  fc.constantFrom("", " ", "a".repeat(maxIdLength), "a".repeat(maxIdLength + 1), "x".repeat(300_000)),
+  // Names of Object.prototype: valid ids, and no safe keys of a plain object.
+  fc.constantFrom("__proto__", "constructor", "toString")
 )
 /** Number literals as a file spells them: `1e309` and `-1e309` are read as ±Infinity. */
 const oddNumber = fc.constantFrom(
@@ -356,7 +358,7 @@ describe("devmatrix run on hostile plan files", () => {
 describe("a plan with odd but valid ids, interrupted, resumes from its stored copy", () => {
   it("Ctrl-C mid-run, then `status` and `resume` read it back; every atom completes once", async () => {
     const ids = ["😀", "e\u0301", "שלום", `it's "q" \\ 100%`, "a".repeat(maxIdLength), "x\u00a0y", "ü/ü"]
-    const atoms = Array.from({ length: 24 }, (_, i) => ({
+    const atoms = Array.from({ length: 22 }, (_, i) => ({
       id: `${ids[i % ids.length]!.slice(0, maxIdLength - 3)}-${i}`,
       instruction: `write\n\tpart ${i} 😀`,
       ...(i >= ids.length
@@ -365,6 +367,11 @@ describe("a plan with odd but valid ids, interrupted, resumes from its stored co
           }
         : {})
     }))
+    // Names of Object.prototype too: valid ids, no safe keys of a plain object.
+    atoms.push(
+      { id: "__proto__", instruction: "write it" },
+      { id: "constructor", instruction: "write it", dependsOn: ["__proto__"] }
+    )
     const file = fresh("odd.json")
     writeFileSync(
       file,

@@ -487,6 +487,8 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
         "שלום عالم",
         `it's "q" \\ 100% _%s $1 ?`,
         "Robert'); DROP TABLE dm_atoms;--",
+        "__proto__",
+        "constructor",
         "x\u00a0y\u200bz",
         "a".repeat(maxIdLength),
         "𝒳".repeat(maxIdLength / 2),
