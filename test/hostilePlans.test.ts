@@ -313,6 +313,11 @@ describe("devmatrix run on hostile plan files", () => {
       /and 99,981 more problems\n$/
     ],
     [
+      "5,000,000 bad dependsOn entries (33 s and 3.5 GB to list them all)",
+      () => planText([{ kind: "many", what: "badDependsOn", n: 5_000_000 }]),
+      /only the first problem is looked for in an input of more than 1,000,000 values/
+    ],
+    [
       "200,000 unknown keys (27 MB)",
       () => planText([{ kind: "many", what: "keys", n: 200_000 }]),
       /and 199,980 more problems\n$/

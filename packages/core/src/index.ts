@@ -85,9 +85,10 @@ export {
   maxRetryFactor,
   maxSeq,
   maxTextLength,
-  maxUsd
+  maxUsd,
+  maxValuesSearched
 } from "./schema/inputLimits.js"
-export { tooDeepAt } from "./schema/inputDepth.js"
+export { measureInput, tooDeepAt, type InputMeasure } from "./schema/inputDepth.js"
 export { referenceProblems } from "./schema/planReferences.js"
 export { DurationMs, numberIn, PositiveDurationMs, PositiveUsd } from "./schema/PlanNumber.js"
 export { FilePath, FreeText, Id, idProblem, Name, NonEmptyFreeText } from "./schema/PlanText.js"

@@ -1,6 +1,6 @@
 import { Data, Either, Schema } from "effect"
-import { tooDeepAt } from "./inputDepth.js"
-import { maxInputDepth, maxReportedProblems } from "./inputLimits.js"
+import { measureInput } from "./inputDepth.js"
+import { maxInputDepth, maxReportedProblems, maxValuesSearched } from "./inputLimits.js"
 import { PlanInput } from "./PlanInput.js"
 import { RunOptions } from "./RunOptions.js"
 import { referenceProblems } from "./planReferences.js"
@@ -11,11 +11,14 @@ export { problemsOf, type InputProblem } from "./problemsOf.js"
 
 /**
  * An input (plan file, options, frame) that does not match its schema; `problems` names every
- * field at fault, the message the first `maxReportedProblems` of them and how many more there are.
+ * field at fault (or, for an input too big to search whole, the first: `onlyFirst`), the message
+ * the first `maxReportedProblems` of them and how many more there are.
  */
 export class PlanInputError extends Data.TaggedError("PlanInputError")<{
   readonly source: string
   readonly problems: ReadonlyArray<InputProblem>
+  /** Only the first problem was looked for: the input has more than `maxValuesSearched` values. */
+  readonly onlyFirst?: boolean
 }> {
   override get message(): string {
     const shown = this.problems.slice(0, maxReportedProblems)
@@ -23,7 +26,12 @@ export class PlanInputError extends Data.TaggedError("PlanInputError")<{
     return [
       `${this.source} is invalid:`,
       ...shown.map((p) => `  - ${p.path || "(root)"}: ${p.message}`),
-      ...(more > 0 ? [`  … and ${more.toLocaleString("en-US")} more problem${more === 1 ? "" : "s"}`] : [])
+      ...(more > 0 ? [`  … and ${more.toLocaleString("en-US")} more problem${more === 1 ? "" : "s"}`] : []),
+      ...(this.onlyFirst === true
+        ? [
+            `  (only the first problem is looked for in an input of more than ${maxValuesSearched.toLocaleString("en-US")} values; there may be more)`
+          ]
+        : [])
     ].join("\n")
   }
 }
@@ -41,19 +49,20 @@ export interface DecodeInputOptions {
 
 /**
  * Decodes with a schema, reporting every problem (not only the first) under the given source
- * name. A value nested deeper than `maxInputDepth` is refused before the schema sees it.
+ * name. A value nested deeper than `maxInputDepth` is refused before the schema sees it; in an
+ * input of more than `maxValuesSearched` values only the first problem is looked for.
  */
 export const decodeInput = <A, I>(
   schema: Schema.Schema<A, I>,
   source: string,
   options: DecodeInputOptions = {}
 ) => {
-  const decode = Schema.decodeUnknownEither(schema, {
-    errors: "all",
-    onExcessProperty: options.onExcessProperty ?? "ignore"
-  })
+  const onExcessProperty = options.onExcessProperty ?? "ignore"
+  // A valid input decodes alike either way; the first problem is found without the cost of all.
+  const decodeFirst = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty })
+  const decodeAll = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty })
   return (input: unknown): Either.Either<A, PlanInputError> => {
-    const deep = tooDeepAt(input, maxInputDepth)
+    const { tooDeepAt: deep, values } = measureInput(input, maxInputDepth)
     if (deep !== undefined)
       return Either.left(
         new PlanInputError({
@@ -66,7 +75,11 @@ export const decodeInput = <A, I>(
           ]
         })
       )
-    return decode(input).pipe(
+    const first = decodeFirst(input)
+    if (Either.isRight(first)) return Either.right(first.right)
+    if (values > maxValuesSearched)
+      return Either.left(new PlanInputError({ source, problems: problemsOf(first.left), onlyFirst: true }))
+    return decodeAll(input).pipe(
       Either.mapLeft((error) => new PlanInputError({ source, problems: problemsOf(error) }))
     )
   }

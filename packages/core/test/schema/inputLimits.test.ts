@@ -12,6 +12,8 @@ import {
   maxRetryFactor,
   maxTextLength,
   maxUsd,
+  maxValuesSearched,
+  measureInput,
   PlanInput,
   RunOptions,
   tooDeepAt
@@ -272,6 +274,22 @@ describe("what is reported is bounded", () => {
     expect(lines.at(-1)).toBe(
       `  … and ${(100_001 - maxReportedProblems).toLocaleString("en-US")} more problems`
     )
+  })
+
+  it("in an input of more than a million values, only the first problem is looked for (5,000,000 took 33 s, 3.5 GB)", () => {
+    const input = plan({ atoms: [{ ...atom, dependsOn: Array(maxValuesSearched).fill(1) }] })
+    expect(messageOf(decodePlanInput(input, "plan.json"))).toBe(
+      [
+        "plan.json is invalid:",
+        "  - atoms[0].dependsOn[0]: Expected string, actual 1",
+        "  (only the first problem is looked for in an input of more than 1,000,000 values; there may be more)"
+      ].join("\n")
+    )
+  })
+
+  it("measureInput counts every value, through every level", () => {
+    expect(measureInput({ a: [1, { b: 2 }], c: "x" }, maxInputDepth)).toEqual({ values: 6 })
+    expect(measureInput(3, maxInputDepth)).toEqual({ values: 1 })
   })
 
   it("20,000 unknown keys make a message of a few KB (it was 2.8 MB)", () => {
