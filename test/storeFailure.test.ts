@@ -77,7 +77,9 @@ describe("a store that can no longer be written, mid-run", () => {
     const lines = run.stderr.split("\n").filter((line) => !/^(no ANTHROPIC_API_KEY|budget:)/.test(line))
     expect(lines).toEqual([
       expect.stringMatching(
-        new RegExp(`^devmatrix: store ${storeUrl}: Unavailable: cannot commit to "${id}": .*injected fault`)
+        new RegExp(
+          `^devmatrix: store ${storeUrl}: Conflict: the database refused the change \\(a constraint\\): cannot commit to "${id}": .*injected fault`
+        )
       ),
       `masterplan ${id} stopped with its state as stored; continue it with`,
       `  devmatrix resume ${id} --store ${storeUrl}`,

@@ -63,10 +63,36 @@ export {
   AtomSpec,
   AtomStatus,
   Language,
+  listOf,
   SimulatedFault,
   terminalAtomStatuses
 } from "./schema/Atom.js"
 export { Budget, softLimitUsd } from "./schema/Budget.js"
+export {
+  maxAgeMs,
+  maxAtoms,
+  maxConcurrency,
+  maxDurationMs,
+  maxEchoLength,
+  maxIdLength,
+  maxInputDepth,
+  maxListLength,
+  maxNameLength,
+  maxPathLength,
+  maxPlanFileBytes,
+  maxProblemLength,
+  maxReportedProblems,
+  maxRetries,
+  maxRetryFactor,
+  maxSeq,
+  maxTextLength,
+  maxUsd,
+  maxValuesSearched
+} from "./schema/inputLimits.js"
+export { measureInput, tooDeepAt, type InputMeasure } from "./schema/inputDepth.js"
+export { referenceProblems } from "./schema/planReferences.js"
+export { DurationMs, numberIn, PositiveDurationMs, PositiveUsd } from "./schema/PlanNumber.js"
+export { FilePath, FreeText, Id, idProblem, Name, NonEmptyFreeText } from "./schema/PlanText.js"
 export { emptySummary } from "./schema/emptySummary.js"
 export { Event, isTerminalEvent, type EventBody, type EventOf, type EventType } from "./schema/Event.js"
 export { Masterplan, MasterplanStatus, PhaseStatus, PipelinePhase } from "./schema/Masterplan.js"

@@ -2,19 +2,13 @@ import {
   buildPlanGraph,
   decodeInput,
   decodePlanInput,
+  idProblem,
   isTerminalEvent,
   PlanInput,
+  PlanInputError,
   RunOptions
 } from "@devmatrix/core"
-import type {
-  Event,
-  EventBody,
-  EventOf,
-  PlanGraph,
-  PlanGraphError,
-  PlanInputError,
-  RunOptionsInput
-} from "@devmatrix/core"
+import type { Event, EventBody, EventOf, PlanGraph, PlanGraphError, RunOptionsInput } from "@devmatrix/core"
 import {
   Chunk,
   Context,
@@ -81,7 +75,7 @@ export type TerminalEvent = EventOf<"masterplan.completed" | "masterplan.failed"
 
 /** Options of one submission; what it does not say comes from the plan, then from the defaults. */
 export interface SubmitOptions {
-  /** Use this id instead of a generated one. */
+  /** Use this id instead of a generated one; it must be an `Id` (well-formed, no control characters, at most 256 long). */
   readonly masterplanId?: string
   /** Overrides of the plan's own options (the CLI's flags). */
   readonly options?: Partial<RunOptionsInput>
@@ -348,6 +342,14 @@ export const make = Effect.gen(function* () {
   const submit: EngineService["submit"] = (input, submitOptions) =>
     Effect.gen(function* () {
       const { plan, options, graph } = yield* compile(input, submitOptions?.options)
+      // A given id is stored and looked up again: it must be an id the stores keep exactly.
+      const idIssue =
+        submitOptions?.masterplanId === undefined ? undefined : idProblem(submitOptions.masterplanId)
+      if (idIssue !== undefined)
+        return yield* new PlanInputError({
+          source: "submit",
+          problems: [{ path: "masterplanId", message: idIssue }]
+        })
       const masterplanId =
         submitOptions?.masterplanId ?? `mp_${randomUUID().replaceAll("-", "").slice(0, 16)}`
       yield* store.createMasterplan({

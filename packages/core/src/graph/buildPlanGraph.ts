@@ -10,7 +10,11 @@ import { topologicalWaves } from "./topologicalWaves.js"
  * atom at position `i` of the plan.
  */
 export interface PlanGraph {
-  /** The graph itself (edge dependency -> dependent), for analysis. */
+  /**
+   * The graph itself (edge dependency -> dependent), for analysis. Its nodes are keyed by the
+   * atom's index as a string (`"0"`, `"1"`...), not by its id: graphology keeps neighbours in
+   * plain objects, where an id such as `__proto__` is no safe key.
+   */
   readonly graph: DirectedGraph
   readonly ids: ReadonlyArray<string>
   readonly indexOf: ReadonlyMap<string, number>
@@ -38,7 +42,7 @@ export const buildPlanGraph = (
     if (indexOf.has(atom.id))
       return Either.left(new PlanGraphError({ reason: "DuplicateAtom", atomIds: [atom.id] }))
     indexOf.set(atom.id, i)
-    graph.addNode(atom.id)
+    graph.addNode(String(i))
   }
   const deps: Array<Array<number>> = []
   const dependents: Array<Array<number>> = atoms.map(() => [])
@@ -52,14 +56,19 @@ export const buildPlanGraph = (
       if (own.has(d)) continue
       own.add(d)
       dependents[d]!.push(i)
-      graph.addDirectedEdge(dep, atom.id)
+      graph.addDirectedEdge(String(d), String(i))
     }
     deps.push([...own])
   }
   const cycle = findCycle(graph)
   // Edges point from a dependency to its dependent; the error lists the cycle as "depends on".
   if (cycle !== undefined)
-    return Either.left(new PlanGraphError({ reason: "Cycle", atomIds: [...cycle].reverse() }))
+    return Either.left(
+      new PlanGraphError({
+        reason: "Cycle",
+        atomIds: [...cycle].reverse().map((key) => atoms[Number(key)]!.id)
+      })
+    )
   const { waveOf, waves } = topologicalWaves(deps, dependents)
   const { remaining, path } = criticalPath(dependents, waves)
   return Either.right({

@@ -1,4 +1,7 @@
 import { Schema } from "effect"
+import { maxListLength } from "./inputLimits.js"
+import { DurationMs, numberIn } from "./PlanNumber.js"
+import { FilePath, FreeText, Id, NonEmptyFreeText } from "./PlanText.js"
 
 /** Languages the atomizer and validator understand. */
 export const Language = Schema.Literal("typescript", "javascript", "python")
@@ -29,6 +32,19 @@ export const terminalAtomStatuses: ReadonlySet<AtomStatus> = new Set([
   "cancelled"
 ])
 
+/**
+ * `must have at most 10,000 entries, got 12,000`. (A refinement's message is also asked for
+ * when what it refines fails, with a value that may be no array; it is not used then.)
+ */
+export const tooManyEntries =
+  (max: number, what = "entries") =>
+  (issue: { readonly actual: unknown }) =>
+    `must have at most ${max.toLocaleString("en-US")} ${what}${Array.isArray(issue.actual) ? `, got ${issue.actual.length.toLocaleString("en-US")}` : ""}`
+
+/** An array of at most `max` entries (`maxListLength` unless said). */
+export const listOf = <A, I, R>(item: Schema.Schema<A, I, R>, max: number = maxListLength) =>
+  Schema.Array(item).pipe(Schema.maxItems(max, { message: tooManyEntries(max) }))
+
 /** The kinds of model failure the scripted model can be told to produce, in order, per attempt. */
 export const SimulatedFault = Schema.Literal(
   "transient",
@@ -43,25 +59,26 @@ export type SimulatedFault = typeof SimulatedFault.Type
 /** Behaviour the offline `scripted` model gives this atom; real providers ignore it. */
 export const AtomSimulation = Schema.Struct({
   /** Faults returned by the first attempts, one per attempt, before a success. */
-  faults: Schema.optionalWith(Schema.Array(SimulatedFault), { default: () => [] }),
+  faults: Schema.optionalWith(listOf(SimulatedFault), { default: () => [] }),
   /** Confidence reported for the generated code. */
-  confidence: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
+  confidence: Schema.optional(numberIn(0, 1)),
   /** Exact output to return instead of generated code. */
-  output: Schema.optional(Schema.String),
-  latencyMs: Schema.optional(Schema.NonNegative)
+  output: Schema.optional(FreeText),
+  latencyMs: Schema.optional(DurationMs)
 })
 export type AtomSimulation = typeof AtomSimulation.Type
 
 /** One atom as a plan gives it: what to generate and what it depends on. */
 export const AtomSpec = Schema.Struct({
-  id: Schema.NonEmptyTrimmedString,
-  dependsOn: Schema.optionalWith(Schema.Array(Schema.NonEmptyTrimmedString), { default: () => [] }),
-  instruction: Schema.NonEmptyTrimmedString,
+  id: Id,
+  dependsOn: Schema.optionalWith(listOf(Id), { default: () => [] }),
+  instruction: NonEmptyFreeText,
   language: Schema.optionalWith(Language, { default: () => "typescript" as const }),
-  file: Schema.optional(Schema.NonEmptyTrimmedString),
-  taskId: Schema.optional(Schema.NonEmptyTrimmedString),
+  file: Schema.optional(FilePath),
+  /** The task it implements: one of the plan's `tasks`. */
+  taskId: Schema.optional(Id),
   /** Symbols the generated code must define (checked by validation). */
-  defines: Schema.optionalWith(Schema.Array(Schema.NonEmptyTrimmedString), { default: () => [] }),
+  defines: Schema.optionalWith(listOf(Id), { default: () => [] }),
   simulate: Schema.optional(AtomSimulation)
 })
 export type AtomSpec = typeof AtomSpec.Type

@@ -1,16 +1,18 @@
 import { Schema } from "effect"
+import { PositiveUsd } from "./PlanNumber.js"
 
 /**
  * Spend limits of a masterplan in USD. Crossing `softUsd` warns once; a call whose estimate does not
- * fit under `hardUsd` is not made. `softUsd` defaults to 80% of `hardUsd`.
+ * fit under `hardUsd` is not made. `softUsd` defaults to 80% of `hardUsd`. Each is above 0 and at
+ * most `maxUsd`.
  */
 export const Budget = Schema.Struct({
   /** @default 100 */
-  hardUsd: Schema.optionalWith(Schema.Positive, { default: () => 100 }),
+  hardUsd: Schema.optionalWith(PositiveUsd, { default: () => 100 }),
   /** @default 80% of hardUsd */
-  softUsd: Schema.optional(Schema.Positive),
+  softUsd: Schema.optional(PositiveUsd),
   /** Optional ceiling for a single atom. */
-  perAtomUsd: Schema.optional(Schema.Positive)
+  perAtomUsd: Schema.optional(PositiveUsd)
 }).pipe(
   Schema.filter((b) => b.softUsd === undefined || b.softUsd <= b.hardUsd || "softUsd must not exceed hardUsd")
 )

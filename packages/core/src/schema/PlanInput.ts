@@ -1,6 +1,8 @@
 import { Predicate, Schema } from "effect"
-import { AtomSpec } from "./Atom.js"
+import { AtomSpec, listOf, tooManyEntries } from "./Atom.js"
 import { Budget } from "./Budget.js"
+import { maxAtoms, maxListLength } from "./inputLimits.js"
+import { FreeText, Name, NonEmptyFreeText } from "./PlanText.js"
 import { Requirement } from "./Requirement.js"
 import { RunOptions } from "./RunOptions.js"
 import { Milestone, Phase, Task } from "./Task.js"
@@ -11,20 +13,22 @@ import { Milestone, Phase, Task } from "./Task.js"
  * as a whole: not an object, no atoms.)
  */
 export const PlanInput = Schema.Struct({
-  name: Schema.NonEmptyTrimmedString,
-  description: Schema.optional(Schema.String),
+  name: Name,
+  description: Schema.optional(FreeText),
   budget: Schema.optional(Budget),
   options: Schema.optional(Schema.encodedSchema(RunOptions)),
-  phases: Schema.optionalWith(Schema.Array(Phase), { default: () => [] }),
-  milestones: Schema.optionalWith(Schema.Array(Milestone), { default: () => [] }),
-  tasks: Schema.optionalWith(Schema.Array(Task), { default: () => [] }),
-  requirements: Schema.optionalWith(Schema.Array(Requirement), { default: () => [] }),
-  atoms: Schema.NonEmptyArray(AtomSpec).annotations({
-    message: (issue) =>
-      Array.isArray(issue.actual)
-        ? { message: "a plan needs at least one atom", override: issue.actual.length === 0 }
-        : "expected a non-empty array of atoms"
-  })
+  phases: Schema.optionalWith(listOf(Phase, maxListLength), { default: () => [] }),
+  milestones: Schema.optionalWith(listOf(Milestone, maxListLength), { default: () => [] }),
+  tasks: Schema.optionalWith(listOf(Task, maxAtoms), { default: () => [] }),
+  requirements: Schema.optionalWith(listOf(Requirement, maxListLength), { default: () => [] }),
+  atoms: Schema.NonEmptyArray(AtomSpec)
+    .annotations({
+      message: (issue) =>
+        Array.isArray(issue.actual)
+          ? { message: "a plan needs at least one atom", override: issue.actual.length === 0 }
+          : "expected a non-empty array of atoms"
+    })
+    .pipe(Schema.maxItems(maxAtoms, { message: tooManyEntries(maxAtoms, "atoms") }))
 }).annotations({
   message: (issue) => ({
     message: "a plan must be a JSON object",
@@ -36,8 +40,8 @@ export type PlanInputEncoded = typeof PlanInput.Encoded
 
 /** A free-text request (or markdown spec) that the pipeline turns into a plan. */
 export const RequestSpec = Schema.Struct({
-  name: Schema.NonEmptyTrimmedString,
-  request: Schema.NonEmptyString,
+  name: Name,
+  request: NonEmptyFreeText,
   budget: Schema.optional(Budget),
   options: Schema.optional(Schema.encodedSchema(RunOptions))
 })

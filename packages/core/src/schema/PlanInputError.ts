@@ -1,17 +1,38 @@
 import { Data, Either, Schema } from "effect"
+import { measureInput } from "./inputDepth.js"
+import { maxInputDepth, maxReportedProblems, maxValuesSearched } from "./inputLimits.js"
 import { PlanInput } from "./PlanInput.js"
-import { problemsOf } from "./problemsOf.js"
+import { RunOptions } from "./RunOptions.js"
+import { referenceProblems } from "./planReferences.js"
+import { pathOf, problemsOf } from "./problemsOf.js"
 import type { InputProblem } from "./problemsOf.js"
 
 export { problemsOf, type InputProblem } from "./problemsOf.js"
 
-/** An input (plan file, options, frame) that does not match its schema; names every field at fault. */
+/**
+ * An input (plan file, options, frame) that does not match its schema; `problems` names every
+ * field at fault (or, for an input too big to search whole, the first: `onlyFirst`), the message
+ * the first `maxReportedProblems` of them and how many more there are.
+ */
 export class PlanInputError extends Data.TaggedError("PlanInputError")<{
   readonly source: string
   readonly problems: ReadonlyArray<InputProblem>
+  /** Only the first problem was looked for: the input has more than `maxValuesSearched` values. */
+  readonly onlyFirst?: boolean
 }> {
   override get message(): string {
-    return `${this.source} is invalid:\n${this.problems.map((p) => `  - ${p.path || "(root)"}: ${p.message}`).join("\n")}`
+    const shown = this.problems.slice(0, maxReportedProblems)
+    const more = this.problems.length - shown.length
+    return [
+      `${this.source} is invalid:`,
+      ...shown.map((p) => `  - ${p.path || "(root)"}: ${p.message}`),
+      ...(more > 0 ? [`  … and ${more.toLocaleString("en-US")} more problem${more === 1 ? "" : "s"}`] : []),
+      ...(this.onlyFirst === true
+        ? [
+            `  (only the first problem is looked for in an input of more than ${maxValuesSearched.toLocaleString("en-US")} values; there may be more)`
+          ]
+        : [])
+    ].join("\n")
   }
 }
 
@@ -26,18 +47,72 @@ export interface DecodeInputOptions {
   readonly onExcessProperty?: "error" | "ignore"
 }
 
-/** Decodes with a schema, reporting every problem (not only the first) under the given source name. */
-export const decodeInput =
-  <A, I>(schema: Schema.Schema<A, I>, source: string, options: DecodeInputOptions = {}) =>
-  (input: unknown): Either.Either<A, PlanInputError> =>
-    Schema.decodeUnknownEither(schema, {
-      errors: "all",
-      onExcessProperty: options.onExcessProperty ?? "ignore"
-    })(input).pipe(Either.mapLeft((error) => new PlanInputError({ source, problems: problemsOf(error) })))
+/**
+ * Decodes with a schema, reporting every problem (not only the first) under the given source
+ * name. A value nested deeper than `maxInputDepth` is refused before the schema sees it; in an
+ * input of more than `maxValuesSearched` values only the first problem is looked for.
+ */
+export const decodeInput = <A, I>(
+  schema: Schema.Schema<A, I>,
+  source: string,
+  options: DecodeInputOptions = {}
+) => {
+  const onExcessProperty = options.onExcessProperty ?? "ignore"
+  // A valid input decodes alike either way; the first problem is found without the cost of all.
+  const decodeFirst = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty })
+  const decodeAll = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty })
+  return (input: unknown): Either.Either<A, PlanInputError> => {
+    const { tooDeepAt: deep, values } = measureInput(input, maxInputDepth)
+    if (deep !== undefined)
+      return Either.left(
+        new PlanInputError({
+          source,
+          problems: [
+            {
+              path: pathOf(deep),
+              message: `is nested too deep (more than ${maxInputDepth} levels of arrays and objects)`
+            }
+          ]
+        })
+      )
+    const first = decodeFirst(input)
+    if (Either.isRight(first)) return Either.right(first.right)
+    if (values > maxValuesSearched)
+      return Either.left(new PlanInputError({ source, problems: problemsOf(first.left), onlyFirst: true }))
+    return decodeAll(input).pipe(
+      Either.mapLeft((error) => new PlanInputError({ source, problems: problemsOf(error) }))
+    )
+  }
+}
+
+const decodeStrictPlan = (source: string) => decodeInput(PlanInput, source, { onExcessProperty: "error" })
 
 /**
  * Decodes a structured plan (`plan.json`). A field the plan schema does not know is a problem: in
  * an atom `{ "id": "b", "dependOn": ["a"] }` the misspelt `dependsOn` must not drop b's dependency.
+ * So is an id that a part of the plan names and the plan does not have (`referenceProblems`).
  */
 export const decodePlanInput = (input: unknown, source = "plan"): Either.Either<PlanInput, PlanInputError> =>
-  decodeInput(PlanInput, source, { onExcessProperty: "error" })(input)
+  Either.flatMap(decodeStrictPlan(source)(input), (plan) => {
+    const problems = [...optionProblems(plan), ...referenceProblems(plan)]
+    return problems.length === 0 ? Either.right(plan) : Either.left(new PlanInputError({ source, problems }))
+  })
+
+const decodeOptions = decodeInput(RunOptions, "options")
+
+/**
+ * The plan's `options` out of their ranges. The plan keeps them as given (the schema checks
+ * their types only: defaults are filled in when they are resolved with the submission's), but a
+ * plan whose options cannot run (`callTimeoutMs: 1e309`) is not accepted.
+ */
+const optionProblems = (plan: PlanInput): ReadonlyArray<InputProblem> =>
+  plan.options === undefined
+    ? []
+    : Either.match(decodeOptions(plan.options), {
+        onLeft: (error) =>
+          error.problems.map((p) => ({
+            path: p.path === "" ? "options" : `options.${p.path}`,
+            message: p.message
+          })),
+        onRight: () => []
+      })

@@ -1,5 +1,8 @@
 import { Schema } from "effect"
 import { Budget } from "./Budget.js"
+import { maxConcurrency } from "./inputLimits.js"
+import { numberIn, PositiveDurationMs } from "./PlanNumber.js"
+import { Id } from "./PlanText.js"
 import { RetryPolicy } from "./RetryPolicy.js"
 
 /** `eager` starts an atom as soon as its own dependencies completed; `waves` runs one wave at a time. */
@@ -11,13 +14,15 @@ export const RunOptions = Schema.Struct({
   /** @default "eager" */
   mode: Schema.optionalWith(ScheduleMode, { default: () => "eager" as const }),
   /** Model calls in flight at most. @default 100 */
-  concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 100 }),
+  concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, maxConcurrency)), {
+    default: () => 100
+  }),
   /** `scripted` (offline) or a provider model name. @default "scripted" */
-  model: Schema.optionalWith(Schema.NonEmptyTrimmedString, { default: () => "scripted" }),
-  /** A single model call is abandoned (and retried) after this long. @default 120000 */
-  callTimeoutMs: Schema.optionalWith(Schema.Positive, { default: () => 120_000 }),
+  model: Schema.optionalWith(Id, { default: () => "scripted" }),
+  /** A single model call is abandoned (and retried) after this long, at most a day. @default 120000 */
+  callTimeoutMs: Schema.optionalWith(PositiveDurationMs, { default: () => 120_000 }),
   /** Atoms whose confidence is below this wait for a human review. @default 0.85 */
-  reviewThreshold: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.85 }),
+  reviewThreshold: Schema.optionalWith(numberIn(0, 1), { default: () => 0.85 }),
   /** Longest generated atom accepted, in lines of code. @default 40 */
   maxAtomLines: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 40 }),
   retry: Schema.optionalWith(RetryPolicy, { default: () => RetryPolicy.make({}) }),

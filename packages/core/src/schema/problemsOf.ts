@@ -1,4 +1,5 @@
 import { ParseResult, SchemaAST as AST } from "effect"
+import { maxEchoLength, maxProblemLength } from "./inputLimits.js"
 
 /** One problem of an input, at a path such as `atoms[3].dependsOn`. */
 export interface InputProblem {
@@ -8,12 +9,25 @@ export interface InputProblem {
 
 type Path = ReadonlyArray<PropertyKey>
 
-const pathOf = (path: Path): string =>
-  path.reduce<string>(
-    (acc, key) =>
-      typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`,
-    ""
-  )
+/** `text` cut to `max` characters at most, with "…" at the cut (never between a surrogate pair). */
+export const cut = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const end = /[\ud800-\udbff]/.test(text[max - 2] ?? "") ? max - 2 : max - 1
+  return `${text.slice(0, end)}…`
+}
+
+// A key that is a plain name is shown as it is; any other (spaces, quotes, control characters,
+// which would garble or forge the line it is printed on) as a quoted JSON string, cut short.
+const plainKey = /^[\p{L}\p{N}_$-]+$/u
+
+/** `atoms[3].dependsOn`, `options["odd key"]`. */
+export const pathOf = (path: Path): string =>
+  path.reduce<string>((acc, key) => {
+    if (typeof key === "number") return `${acc}[${key}]`
+    const name = cut(String(key), maxEchoLength)
+    if (!plainKey.test(name)) return `${acc}[${JSON.stringify(name)}]`
+    return acc === "" ? name : `${acc}.${name}`
+  }, "")
 
 /** A value as the input gave it, cut short: `"fast"`, `[]`, `{"mode":"fast"}`. */
 const show = (value: unknown): string => {
@@ -23,7 +37,7 @@ const show = (value: unknown): string => {
   } catch {
     text = String(value)
   }
-  return text.length > 40 ? `${text.slice(0, 39)}…` : text
+  return cut(text, 40)
 }
 
 /** `"a"`, `"a" or "b"`, `"a", "b" or "c"`. */
@@ -45,20 +59,31 @@ const distance = (a: string, b: string): number => {
   return d[s.length]![t.length]!
 }
 
-/** Whether `key` is probably a typo of `name`: a third of the letters off at most, or cut short. */
-const closeTo = (key: string, name: string, edits: number): boolean => {
+/**
+ * How many edits `key` is from `name` if it is probably a typo of it (a third of the letters off
+ * at most, or cut short), else undefined. The edit distance, quadratic in the lengths, is only
+ * computed when the lengths are close enough for it to matter: a long key costs no more than a
+ * short one.
+ */
+const typoOf = (key: string, name: string): number | undefined => {
   const [k, n] = [key.toLowerCase(), name.toLowerCase()]
-  return (
-    edits <= Math.max(1, Math.floor(Math.max(k.length, n.length) / 3)) ||
-    (Math.min(k.length, n.length) >= 3 && (n.startsWith(k) || k.startsWith(n)))
-  )
+  const allowed = Math.max(1, Math.floor(Math.max(k.length, n.length) / 3))
+  if (Math.abs(k.length - n.length) <= allowed) {
+    const edits = distance(k, n)
+    if (edits <= allowed) return edits
+  }
+  return Math.min(k.length, n.length) >= 3 && (n.startsWith(k) || k.startsWith(n))
+    ? Math.abs(k.length - n.length)
+    : undefined
 }
 
 /** An unknown key, with the known key it is probably a typo of, or else every known key. */
 const unknownField = (key: string, known: ReadonlyArray<string>): string => {
   const [closest] = known
-    .map((name) => ({ name, edits: distance(key, name) }))
-    .filter((c) => closeTo(key, c.name, c.edits))
+    .flatMap((name) => {
+      const edits = typoOf(key, name)
+      return edits === undefined ? [] : [{ name, edits }]
+    })
     .sort((a, b) => a.edits - b.edits)
   return closest !== undefined
     ? `unknown field, did you mean "${closest.name}"?`
@@ -89,7 +114,8 @@ const overridingMessage = (issue: ParseResult.ParseIssue): string | undefined =>
 const asEffectSays = (issue: ParseResult.ParseIssue, path: Path): Array<InputProblem> =>
   ParseResult.ArrayFormatter.formatIssueSync(issue).map((problem) => ({
     path: pathOf([...path, ...problem.path]),
-    message: problem.message
+    // Effect's wording echoes the value whole: a 1 MB string would be printed back.
+    message: cut(problem.message, maxProblemLength)
   }))
 
 /** What kind of JSON value a schema takes, when it takes one kind only: an object, an array. */
@@ -116,9 +142,15 @@ const keysOf = (path: ParseResult.Path): Path => (typeof path === "object" ? pat
 
 const compositeProblems = (issue: ParseResult.Composite, path: Path): Array<InputProblem> => {
   const ast = issue.ast
-  const children: ReadonlyArray<ParseResult.ParseIssue> = Array.isArray(issue.issues)
+  const all: ReadonlyArray<ParseResult.ParseIssue> = Array.isArray(issue.issues)
     ? issue.issues
     : [issue.issues as ParseResult.ParseIssue]
+  // A list too long fails both its length and (often) its entries: the length comes first, as
+  // the problem that matters when only the first few are reported.
+  const children = [
+    ...all.filter((child) => child._tag === "Refinement" && child.kind === "Predicate"),
+    ...all.filter((child) => !(child._tag === "Refinement" && child.kind === "Predicate"))
+  ]
   if (AST.isUnion(ast)) {
     const literals = literalsOf(ast)
     if (literals !== undefined)

@@ -167,3 +167,25 @@ describe("buildPlanGraph errors name the atoms", () => {
     expect(g.deps[1]).toEqual([0])
   })
 })
+
+describe("buildPlanGraph with ids that are names of Object.prototype", () => {
+  it("compiles them as any other id (graphology keys neighbours in plain objects)", () => {
+    const atoms = [
+      { id: "__proto__", dependsOn: [] },
+      { id: "constructor", dependsOn: ["__proto__"] },
+      { id: "toString", dependsOn: ["constructor", "__proto__"] },
+      { id: "hasOwnProperty", dependsOn: ["toString"] }
+    ]
+    const g = build(atoms)
+    expect(g.waveOf).toEqual([0, 1, 2, 3])
+    expect(g.criticalPath).toEqual(["__proto__", "constructor", "toString", "hasOwnProperty"])
+  })
+
+  it("names them in a cycle", () => {
+    const cycle = buildPlanGraph([
+      { id: "__proto__", dependsOn: ["constructor"] },
+      { id: "constructor", dependsOn: ["__proto__"] }
+    ])
+    expect(Either.isLeft(cycle) && cycle.left.atomIds).toEqual(["__proto__", "constructor", "__proto__"])
+  })
+})

@@ -102,7 +102,7 @@ describe("decodePlanInput", () => {
     [
       "an empty id",
       plan({ atoms: [{ ...atom, dependsOn: [""] }] }),
-      ['atoms[0].dependsOn[0]: Expected a non empty string, actual ""']
+      ["atoms[0].dependsOn[0]: must not be empty"]
     ],
     [
       "a refinement of the budget",
@@ -113,7 +113,7 @@ describe("decodePlanInput", () => {
       "every problem at once, each by its path",
       { name: "", options: { mode: "x" }, atoms: [{ ...atom, dependOn: [] }, { id: "b" }] },
       [
-        'name: Expected a non empty string, actual ""',
+        "name: must not be empty",
         'options.mode: expected "eager" or "waves", got "x"',
         'atoms[0].dependOn: unknown field, did you mean "dependsOn"?',
         "atoms[1].instruction: is missing"

@@ -1,3 +1,4 @@
+import { maxAgeMs } from "@devmatrix/core"
 import { Store } from "@devmatrix/runtime"
 import { Clock, Effect } from "effect"
 import { parseArgs } from "node:util"
@@ -17,7 +18,9 @@ const units: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86
 export const parseAge = (text: string): number => {
   const match = /^(\d+)([smhd])$/.exec(text.trim())
   if (!match) throw new UsageError(`--older-than must be an age such as 7d, 12h, 30m or 45s, got "${text}"`)
-  return Number(match[1]) * units[match[2]!]!
+  const ms = Number(match[1]) * units[match[2]!]!
+  if (ms > maxAgeMs) throw new UsageError(`--older-than must be at most 100 years (36500d), got "${text}"`)
+  return ms
 }
 
 export const parseCleanupArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): CleanupArgs => {

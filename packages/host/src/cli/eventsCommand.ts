@@ -1,3 +1,4 @@
+import { maxSeq } from "@devmatrix/core"
 import type { Event } from "@devmatrix/core"
 import { Engine, Store } from "@devmatrix/runtime"
 import { Clock, Duration, Effect, Option, Stream } from "effect"
@@ -39,8 +40,8 @@ export const parseEventsArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
   })
   if (positionals.length !== 1) throw new UsageError(`usage: ${synopsis.events}`)
   const fromSeq = Number(values["from-seq"] ?? "1")
-  if (!Number.isInteger(fromSeq) || fromSeq < 1)
-    throw new UsageError(`--from-seq must be a whole number ≥ 1, got "${values["from-seq"]}"`)
+  if (!Number.isInteger(fromSeq) || fromSeq < 1 || fromSeq > maxSeq)
+    throw new UsageError(`--from-seq must be a whole number from 1 to ${maxSeq}, got "${values["from-seq"]}"`)
   return {
     store: storeOf(values.store, env),
     masterplanId: positionals[0]!,

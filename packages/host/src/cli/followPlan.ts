@@ -72,7 +72,13 @@ export const followPlan = (
       const line = plainLine(event)
       return line === undefined ? Effect.void : writeLine(terminal.stdout, line)
     }
-    const shown = Stream.runForEach(engine.events(masterplanId, { fromSeq: options.fromSeq ?? 1 }), show)
+    let nextSeq = options.fromSeq ?? 1
+    const showFrom = (fromSeq: number) =>
+      Stream.runForEach(engine.events(masterplanId, { fromSeq }), (event) => {
+        nextSeq = event.seq + 1
+        return show(event)
+      })
+    const shown = showFrom(nextSeq)
     const stopped = Effect.raceFirst(
       Effect.map(Deferred.await(stop.first), (signal) => `interrupted (${signal})`),
       Effect.as(
@@ -87,6 +93,9 @@ export const followPlan = (
     progress?.stop()
     if (Option.isSome(outcome)) {
       yield* stopRunning(engine, [masterplanId, ...(options.alsoRunning ?? [])], stop, terminal)
+      // What the calls in flight journaled during the grace period is shown too (unless the
+      // output is gone): run and resume together show the whole journal, each event once.
+      if (outcome.value !== "output closed") yield* Effect.ignore(showFrom(nextSeq))
       for (const id of [masterplanId, ...(options.alsoRunning ?? [])])
         terminal.stderr.write(`${outcome.value}: ${howToContinue(args, id, "is saved")}`)
       return ExitCode.interrupted

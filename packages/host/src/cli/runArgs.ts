@@ -1,3 +1,4 @@
+import { idProblem, maxConcurrency, maxDurationMs, maxEchoLength, maxUsd } from "@devmatrix/core"
 import type { RunOptionsInput } from "@devmatrix/core"
 import { defaultStoreUrl, redactUrl } from "@devmatrix/runtime"
 import type { ScriptedModelOptions } from "@devmatrix/runtime"
@@ -23,26 +24,40 @@ export interface RunArgs extends EngineArgs {
   readonly overrides: Partial<RunOptionsInput>
 }
 
+/** A flag's value as the user gave it, quoted and cut short (it is printed back). */
+const given = (text: string) =>
+  JSON.stringify(text.length > maxEchoLength ? `${text.slice(0, maxEchoLength - 1)}…` : text)
+
+/** A flag's number: finite (`1e309` reads as Infinity) and as `check` wants it, else a `UsageError`. */
 const number = (flag: string, text: string | undefined, check: (n: number) => boolean, what: string) => {
   if (text === undefined) return undefined
   const value = Number(text)
   if (text.trim() === "" || !Number.isFinite(value) || !check(value))
-    throw new UsageError(`--${flag} must be ${what}, got "${text}"`)
-  return value
+    throw new UsageError(`--${flag} must be ${what}, got ${given(text)}`)
+  return value + 0 // -0 is 0
 }
 
-/** `20` (fixed) or `5-30` (uniform range), in milliseconds. */
+const latencyWhat = `a number of milliseconds up to ${maxDurationMs} or a range such as 5-30`
+const isLatency = (n: number) => n >= 0 && n <= maxDurationMs
+
+/** `20` (fixed) or `5-30` (uniform range), in milliseconds, each at most `maxDurationMs`. */
 const latency = (text: string | undefined): ScriptedModelOptions["latencyMs"] => {
   if (text === undefined) return undefined
   const range = /^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$/.exec(text)
   if (range) {
-    const min = Number(range[1])
-    const max = Number(range[2])
-    if (min > max) throw new UsageError(`--latency-ms range "${text}" has its minimum above its maximum`)
+    const min = number("latency-ms", range[1], isLatency, latencyWhat)!
+    const max = number("latency-ms", range[2], isLatency, latencyWhat)!
+    if (min > max) throw new UsageError(`--latency-ms range ${given(text)} has its minimum above its maximum`)
     return { min, max }
   }
-  return number("latency-ms", text, (n) => n >= 0, "a number of milliseconds or a range such as 5-30")
+  return number("latency-ms", text, isLatency, latencyWhat)
 }
+
+/** Why this build cannot run a model (a `--model` flag, a plan's `options.model`), or undefined if it can. */
+export const modelProblem = (model: string): string | undefined =>
+  model === "scripted"
+    ? undefined
+    : `${given(model)}: only the offline "scripted" model is available in this build`
 
 /** The flags of commands that run plans (`run`, `resume`). */
 export const engineFlags = {
@@ -86,10 +101,9 @@ type EngineFlagValues = {
 
 /** Reads the shared flags; a bad value is a `UsageError` naming the flag. */
 export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): EngineArgs => {
-  const model = values.model ?? "scripted"
-  if (model !== "scripted")
-    throw new UsageError(`--model "${model}": only the offline "scripted" model is available in this build`)
-  const seed = number("seed", values.seed, Number.isInteger, "a whole number")
+  const model = modelProblem(values.model ?? "scripted")
+  if (model !== undefined) throw new UsageError(`--model ${model}`)
+  const seed = number("seed", values.seed, Number.isSafeInteger, "a whole number")
   const faultRate = number("fault-rate", values["fault-rate"], (n) => n >= 0 && n <= 1, "between 0 and 1")
   const latencyMs = latency(values["latency-ms"])
   const callLog = env["DEVMATRIX_SCRIPTED_CALL_LOG"]
@@ -146,17 +160,25 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const concurrency = number(
     "concurrency",
     values.concurrency,
-    (n) => Number.isInteger(n) && n >= 1,
-    "a whole number ≥ 1"
+    (n) => Number.isInteger(n) && n >= 1 && n <= maxConcurrency,
+    `a whole number from 1 to ${maxConcurrency}`
   )
-  const budget = number("budget", values.budget, (n) => n > 0, "a positive amount of USD")
-  if (values.id?.trim() === "") throw new UsageError(`--id must name the masterplan, got "${values.id}"`)
+  const budget = number(
+    "budget",
+    values.budget,
+    (n) => n > 0 && n <= maxUsd,
+    `a positive amount of USD up to ${maxUsd}`
+  )
+  const idIssue = values.id === undefined ? undefined : idProblem(values.id)
+  if (idIssue !== undefined)
+    throw new UsageError(`--id must name the masterplan, got ${given(values.id!)}: it ${idIssue}`)
   return {
     ...engineArgs(values, env),
     file: positionals[0]!,
     ...(values.id !== undefined ? { masterplanId: values.id } : {}),
     overrides: {
-      model: values.model ?? "scripted",
+      // Only a model the user names overrides the plan's (which `readPlanFile` checks).
+      ...(values.model !== undefined ? { model: values.model } : {}),
       ...(mode !== undefined ? { mode } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(budget !== undefined ? { budget: { hardUsd: budget } } : {})

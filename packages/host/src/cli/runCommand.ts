@@ -15,7 +15,7 @@ export interface RunInput extends RunArgs {
 
 /** Reads and checks the plan file; nothing is opened or written before this succeeds. */
 export const prepareRun = (args: RunArgs) =>
-  Effect.map(readPlanFile(args.file), (planFile): RunInput => ({ ...args, planFile }))
+  Effect.map(readPlanFile(args.file, args.overrides.model), (planFile): RunInput => ({ ...args, planFile }))
 
 /** The hard budget the user set, by the engine's precedence: `--budget`, the plan's `budget`, its `options.budget`. */
 const budgetSetUsd = (args: RunInput): number | undefined => {

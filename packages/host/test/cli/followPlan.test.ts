@@ -156,6 +156,8 @@ describe("followPlan", () => {
         const stop = yield* stopRequests
         const graceStarted = yield* Deferred.make<void>()
         const engine = fakeEngine({
+          // A detached plan's journal is read to its end (what the grace period journaled).
+          events: () => (detached.length > 0 ? Stream.empty : Stream.never),
           // A grace period that never ends by itself: only the second signal can cut it short.
           detach: (id, options) =>
             Effect.suspend(() => {

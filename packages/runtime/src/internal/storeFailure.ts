@@ -22,7 +22,9 @@ const sqliteCodes: ReadonlyArray<readonly [RegExp, StoreFailure]> = [
     { reason: "Unavailable", words: "the database is busy (locked by another process)" }
   ],
   [/^SQLITE_(CORRUPT|NOTADB)/, { reason: "Corrupt", words: "the database is damaged" }],
-  [/^SQLITE_CONSTRAINT/, { reason: "Conflict", words: "the row exists already" }],
+  [/^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/, { reason: "Conflict", words: "the row exists already" }],
+  // A trigger, a CHECK, NOT NULL or a foreign key: a rule of the database, not a duplicate.
+  [/^SQLITE_CONSTRAINT/, { reason: "Conflict", words: "the database refused the change (a constraint)" }],
   [/^SQLITE_IOERR/, { reason: "Unavailable", words: "the database file cannot be read or written" }],
   [/^SQLITE_CANTOPEN/, { reason: "Unavailable", words: "the database file cannot be opened" }]
 ]

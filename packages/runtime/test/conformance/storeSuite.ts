@@ -1,5 +1,5 @@
 import type { Event, EventBody, RunOptions } from "@devmatrix/core"
-import { emptySummary, RunOptions as RunOptionsSchema } from "@devmatrix/core"
+import { emptySummary, idProblem, maxIdLength, RunOptions as RunOptionsSchema } from "@devmatrix/core"
 import type { Store, StoreError } from "@devmatrix/runtime"
 import { Store as StoreTag } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
@@ -602,4 +602,222 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
         )
       )
     )
+    describe("odd but valid values come back exactly as given", () => {
+      // Ids at their limits and in every script (DESIGN.md §6: what is accepted is what is stored).
+      // Each is an `Id` the plan schema accepts: checked first, so that this proves what it says.
+      const oddIds = [
+        "😀𝄞\u{10FFFF}",
+        "e\u0301",
+        "\u00e9",
+        "שלום عالم",
+        `it's "q" \\ 100% _%s $1 ?`,
+        "Robert'); DROP TABLE dm_atoms;--",
+        "__proto__",
+        "constructor",
+        "x\u00a0y\u200bz",
+        "a".repeat(maxIdLength),
+        "𝒳".repeat(maxIdLength / 2),
+        "A",
+        "a"
+      ]
+      const oddText = `line 1\n\tline 2 \r\n ${oddIds.join(" | ")} \u2028 \\u0000 %`
+
+      it("the plan checks each of them as an id", () => {
+        assert.deepStrictEqual(
+          oddIds.map((id) => idProblem(id)),
+          oddIds.map(() => undefined)
+        )
+      })
+
+      it.effect(
+        "ids, names, plans, journals, errors and code; costs from 1e-12 to 1e15; times to 2^53 - 1",
+        () =>
+          withStore((store) =>
+            Effect.gen(function* () {
+              const masterplanId = oddIds[0]!
+              const createdAt = Number.MAX_SAFE_INTEGER
+              const plan = {
+                name: oddText,
+                atoms: oddIds.map((id, i) => ({
+                  id,
+                  instruction: oddText,
+                  dependsOn: i > 0 ? [oddIds[i - 1]] : []
+                })),
+                options: {
+                  ...options,
+                  callTimeoutMs: 86_400_000,
+                  retry: { ...options.retry, initialMs: 1e-12 }
+                },
+                extreme: [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e-12, 1e308, 5e-324, 0.1 + 0.2]
+              }
+              yield* store.createMasterplan({
+                masterplan: { ...newPlan(masterplanId, oddIds).masterplan, name: oddText, createdAt },
+                plan,
+                atoms: oddIds.map((atomId, index) => ({ atomId, index, wave: index }))
+              })
+              const at = Number.MAX_SAFE_INTEGER
+              const events = oddIds.flatMap((atomId, i): Array<Event> => {
+                const seq = i * 3
+                const costUsd = i % 2 === 0 ? 1e-12 : 1e15
+                return [
+                  { type: "atom.started", masterplanId, seq: seq + 1, at, atomId, wave: i, attempt: 1 },
+                  {
+                    type: "cost.updated",
+                    masterplanId,
+                    seq: seq + 2,
+                    at,
+                    atomId,
+                    attempt: 1,
+                    model: oddText,
+                    inputTokens: 2_147_483_647,
+                    outputTokens: 0,
+                    costUsd,
+                    totalUsd: costUsd
+                  },
+                  i === oddIds.length - 1
+                    ? {
+                        type: "atom.failed",
+                        masterplanId,
+                        seq: seq + 3,
+                        at,
+                        atomId,
+                        wave: i,
+                        reason: "invalid_request",
+                        error: oddText,
+                        attempts: 1
+                      }
+                    : {
+                        type: "atom.completed",
+                        masterplanId,
+                        seq: seq + 3,
+                        at,
+                        atomId,
+                        wave: i,
+                        attempts: 1,
+                        model: oddText,
+                        confidence: 1e-12,
+                        inputTokens: 2_147_483_647,
+                        outputTokens: 0,
+                        costUsd,
+                        acceptedBy: "validation"
+                      }
+                ]
+              })
+              yield* store.commit(masterplanId, {
+                events,
+                results: oddIds.slice(0, -1).map((atomId) => ({ atomId, code: oddText }))
+              })
+              const record = Option.getOrThrow(yield* store.getMasterplan(masterplanId))
+              assert.deepStrictEqual(
+                [record.id, record.name, record.createdAt, record.lastSeq],
+                [masterplanId, oddText, createdAt, events.length]
+              )
+              assert.deepStrictEqual(record.plan, plan)
+              assert.deepStrictEqual(
+                (yield* store.listMasterplans()).map((p) => p.id),
+                [masterplanId]
+              )
+              assert.deepStrictEqual(yield* store.readEvents(masterplanId, 1), events)
+              const atoms = yield* store.listAtoms(masterplanId)
+              assert.deepStrictEqual(
+                atoms.map((a) => [a.atomId, a.code, a.error]),
+                oddIds.map((id, i) => [
+                  id,
+                  i < oddIds.length - 1 ? oddText : undefined,
+                  i < oddIds.length - 1 ? undefined : `invalid_request: ${oddText}`
+                ])
+              )
+              assert.deepStrictEqual(
+                atoms.map((a) => a.costUsd),
+                oddIds.map((_, i) => (i % 2 === 0 ? 1e-12 : 1e15))
+              )
+              assert.deepStrictEqual(
+                // In the order of their ids (which a store may list them by).
+                (yield* store.listCostCommits(masterplanId))
+                  .map((c) => [c.atomId, c.costUsd, c.inputTokens, c.model] as const)
+                  .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+                oddIds
+                  .map((id, i) => [id, i % 2 === 0 ? 1e-12 : 1e15, 2_147_483_647, oddText] as const)
+                  .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              )
+              const snapshot = Option.getOrThrow(yield* store.loadForRecovery(masterplanId))
+              assert.deepStrictEqual(snapshot.record.plan, plan)
+              assert.deepStrictEqual(
+                snapshot.atoms.map((a) => a.atomId),
+                oddIds
+              )
+            })
+          )
+      )
+
+      it.effect("ids that differ only in normalization, case or invisible characters are different ids", () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            const lookalikes = ["\u00e9", "e\u0301", "A", "a", "x y", "x\u00a0y", "xy", "x\u200by"]
+            for (const id of lookalikes) yield* store.createMasterplan(newPlan(id, lookalikes))
+            assert.deepStrictEqual(
+              (yield* store.listMasterplans()).map((p) => p.id).sort(),
+              [...lookalikes].sort()
+            )
+            for (const id of lookalikes) {
+              assert.strictEqual(Option.getOrThrow(yield* store.getMasterplan(id)).name, `plan ${id}`)
+              assert.deepStrictEqual(
+                (yield* store.listAtoms(id)).map((a) => a.atomId),
+                lookalikes
+              )
+            }
+          })
+        )
+      )
+
+      it.effect("any ids the plan schema accepts, as masterplan and atom ids (property)", () =>
+        Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.uniqueArray(
+                fc
+                  .fullUnicodeString({ minLength: 1, maxLength: 12 })
+                  .filter((id) => idProblem(id) === undefined),
+                { minLength: 1, maxLength: 8 }
+              ),
+              async (ids) => {
+                const read = await Effect.runPromise(
+                  withStore((store) =>
+                    Effect.gen(function* () {
+                      yield* store.createMasterplan(newPlan(ids[0]!, ids))
+                      yield* store.commit(ids[0]!, {
+                        events: ids.map((atomId, i) => ({
+                          type: "atom.started" as const,
+                          masterplanId: ids[0]!,
+                          seq: i + 1,
+                          at: 1_000,
+                          atomId,
+                          wave: 0,
+                          attempt: 1
+                        })),
+                        results: []
+                      })
+                      return {
+                        plan: Option.getOrThrow(yield* store.getMasterplan(ids[0]!)).plan,
+                        atoms: (yield* store.listAtoms(ids[0]!)).map((a) => [a.atomId, a.status]),
+                        journal: (yield* store.readEvents(ids[0]!, 1)).map((e) =>
+                          e.type === "atom.started" ? e.atomId : ""
+                        )
+                      }
+                    })
+                  )
+                )
+                assert.deepStrictEqual(read.plan, newPlan(ids[0]!, ids).plan)
+                assert.deepStrictEqual(
+                  read.atoms,
+                  ids.map((id) => [id, "running"])
+                )
+                assert.deepStrictEqual(read.journal, ids)
+              }
+            ),
+            { numRuns: Number(process.env["DEVMATRIX_PROPERTY_RUNS"] ?? 10) }
+          )
+        )
+      )
+    })
   })

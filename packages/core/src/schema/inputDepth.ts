@@ -1,0 +1,41 @@
+/** How big an input is, as far as checking it goes. */
+export interface InputMeasure {
+  /** The path of the first array or object nested more than `maxDepth` deep, if one is. */
+  readonly tooDeepAt?: ReadonlyArray<PropertyKey>
+  /** Values in it: the root, and every array element and object property, however deep. */
+  readonly values: number
+}
+
+/**
+ * Measures an input in one walk without recursion, so that no input can overflow the stack
+ * here, and schemas (and their error reports, which recurse) only ever see values of bounded
+ * depth. A cyclic value (given in process) is found too deep. The walk stops at the first
+ * container too deep.
+ */
+export const measureInput = (value: unknown, maxDepth: number): InputMeasure => {
+  let values = 1
+  if (typeof value !== "object" || value === null) return { values }
+  const stack: Array<readonly [object, ReadonlyArray<PropertyKey>]> = [[value, []]]
+  while (stack.length > 0) {
+    const [current, path] = stack.pop()!
+    if (path.length >= maxDepth) return { tooDeepAt: path, values }
+    if (Array.isArray(current)) {
+      values += current.length
+      for (let i = current.length - 1; i >= 0; i--)
+        if (typeof current[i] === "object" && current[i] !== null)
+          stack.push([current[i] as object, [...path, i]])
+    } else {
+      const keys = Object.keys(current)
+      values += keys.length
+      for (const key of keys.reverse()) {
+        const child = (current as Record<string, unknown>)[key]
+        if (typeof child === "object" && child !== null) stack.push([child, [...path, key]])
+      }
+    }
+  }
+  return { values }
+}
+
+/** Where a value nests arrays and objects more than `maxDepth` deep (see `measureInput`), or undefined. */
+export const tooDeepAt = (value: unknown, maxDepth: number): ReadonlyArray<PropertyKey> | undefined =>
+  measureInput(value, maxDepth).tooDeepAt

@@ -1,0 +1,103 @@
+import { maxAgeMs, maxIdLength, maxSeq } from "@devmatrix/core"
+import { describe, expect, it } from "vitest"
+import { parseAge } from "../../src/cli/cleanupCommand.js"
+import { parseEventsArgs } from "../../src/cli/eventsCommand.js"
+import { parseRunArgs } from "../../src/cli/runArgs.js"
+
+const env = { DEVMATRIX_STORE: "memory:" }
+const run = (...flags: ReadonlyArray<string>) => parseRunArgs(["plan.json", ...flags], env)
+/** The message `parseRunArgs` refuses the flags with, or "accepted". */
+const refusal = (...flags: ReadonlyArray<string>) => {
+  try {
+    run(...flags)
+    return "accepted"
+  } catch (error) {
+    return (error as Error).message
+  }
+}
+
+describe("parseRunArgs: numbers are finite and within the schema's ranges", () => {
+  it.each([
+    [["--latency-ms", "1e309"], /^--latency-ms must be a number of milliseconds up to 86400000/],
+    [
+      ["--latency-ms", `0-${"9".repeat(400)}`],
+      /^--latency-ms must be a number of milliseconds up to 86400000/
+    ],
+    [["--latency-ms", "86400001"], /^--latency-ms must be/],
+    [["--budget", "1e309"], /^--budget must be a positive amount of USD up to 1000000000, got "1e309"$/],
+    [["--budget", "2e9"], /^--budget must be a positive amount of USD/],
+    [["--concurrency", "20000"], /^--concurrency must be a whole number from 1 to 10000, got "20000"$/],
+    [["--seed", "1e20"], /^--seed must be a whole number/],
+    [["--fault-rate", "Infinity"], /^--fault-rate must be between 0 and 1/]
+  ])("%j is refused", (flags, message) => {
+    expect(refusal(...flags)).toMatch(message)
+  })
+
+  it("takes the bounds, and reads -0 as 0", () => {
+    const args = run("--latency-ms", "0-86400000", "--concurrency", "10000", "--budget", "1000000000")
+    expect(args.scripted.latencyMs).toEqual({ min: 0, max: 86_400_000 })
+    expect(args.overrides).toEqual({ concurrency: 10_000, budget: { hardUsd: 1_000_000_000 } })
+    expect(Object.is(run("--latency-ms=-0").scripted.latencyMs, 0)).toBe(true)
+  })
+
+  it("echoes a bad value cut short", () => {
+    expect(refusal("--budget", "x".repeat(1_000_000)).length).toBeLessThan(200)
+  })
+})
+
+describe("parseRunArgs: --id is an id", () => {
+  it.each([
+    ["", "must not be empty"],
+    ["a\ud800", "is not well-formed Unicode: an unpaired surrogate (U+D800) at position 1"],
+    ["a\u0000", "must not contain a control character: U+0000 at position 1"],
+    [" a", "must not start or end with whitespace"],
+    ["x".repeat(maxIdLength + 1), `must be at most ${maxIdLength} characters long, got ${maxIdLength + 1}`]
+  ])("%j is refused, naming --id", (id, problem) => {
+    expect(refusal("--id", id)).toMatch(/^--id must name the masterplan, got ".*": it /)
+    expect(refusal("--id", id).endsWith(problem)).toBe(true)
+  })
+
+  it("takes any well-formed id, stored as given", () => {
+    for (const id of ["mp 😀", "x".repeat(maxIdLength), 'it\'s "q" \\ 100%'])
+      expect(run("--id", id).masterplanId).toBe(id)
+  })
+})
+
+describe("parseRunArgs: --model", () => {
+  it("is refused unless this build runs it, as a plan's options.model is", () => {
+    expect(refusal("--model", "claude-sonnet-4")).toBe(
+      '--model "claude-sonnet-4": only the offline "scripted" model is available in this build'
+    )
+  })
+
+  it("overrides the plan's model only when given", () => {
+    expect(run().overrides).toEqual({})
+    expect(run("--model", "scripted").overrides).toEqual({ model: "scripted" })
+  })
+})
+
+describe("other commands' numbers stay within what the stores hold", () => {
+  const refused = (parse: () => unknown) => {
+    try {
+      parse()
+      return "accepted"
+    } catch (error) {
+      return (error as Error).message
+    }
+  }
+
+  it("events --from-seq: at most a 32-bit seq (PostgreSQL failed with 'out of range for type integer')", () => {
+    expect(parseEventsArgs(["mp", "--from-seq", String(maxSeq)], env).fromSeq).toBe(maxSeq)
+    for (const seq of ["1e20", "3000000000", "Infinity"])
+      expect(refused(() => parseEventsArgs(["mp", "--from-seq", seq], env))).toBe(
+        `--from-seq must be a whole number from 1 to ${maxSeq}, got "${seq}"`
+      )
+  })
+
+  it("cleanup --older-than: at most 100 years (PostgreSQL failed on a cutoff of -8.6e27)", () => {
+    expect(parseAge("36500d")).toBe(maxAgeMs)
+    expect(refused(() => parseAge("99999999999999999999d"))).toBe(
+      '--older-than must be at most 100 years (36500d), got "99999999999999999999d"'
+    )
+  })
+})
