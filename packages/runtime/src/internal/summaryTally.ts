@@ -19,7 +19,8 @@ export class SummaryTally {
   private inputTokens = 0
   private outputTokens = 0
   private cacheHits = 0
-  private readonly costByModel: Record<string, number> = {}
+  /** Without a prototype: a model is any name, `__proto__` or `constructor` included. */
+  private readonly costByModel: Record<string, number> = Object.create(null) as Record<string, number>
   private readonly failures: Array<AtomFailure> = []
   /** Atoms that ended in an earlier process, per wave (a recovered plan). */
   private readonly restoredWaves = new Map<number, WaveCounts>()
@@ -145,7 +146,7 @@ export class SummaryTally {
       retries: this.retries,
       repeatedCalls: this.repeatedCalls,
       costUsd: this.costUsd,
-      costByModel: { ...this.costByModel },
+      costByModel: Object.fromEntries(Object.entries(this.costByModel)),
       inputTokens: this.inputTokens,
       outputTokens: this.outputTokens,
       cacheHits: this.cacheHits,
