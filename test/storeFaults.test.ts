@@ -236,4 +236,25 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
       }),
     150_000
   )
+
+  it(
+    "a dropped connection costs a retry, not the run: the run rides through a drop with exit 0",
+    () =>
+      withProxiedPg(async ({ proxied }, proxy) => {
+        const atoms = layered(10, 100)
+        const { planFile, callLog } = setUp("one-drop", atoms)
+        const id = `one-drop-${Date.now()}`
+        const run = start(["run", planFile, "--id", id, "--store", proxied, ...flags], {
+          DEVMATRIX_SCRIPTED_CALL_LOG: callLog
+        })
+        // A slow link, so that reads and commits are under way when it drops.
+        proxy.setDelayMs(30)
+        while (readCallLog(callLog).length < 200) await sleep(20)
+        proxy.dropAll()
+        proxy.setDelayMs(0)
+        expect(await run.exited, run.stderr()).toBe(0)
+        expectCompletedOnce(events(run.stdout()), atoms.length)
+      }),
+    120_000
+  )
 })

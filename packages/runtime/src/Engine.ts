@@ -29,6 +29,8 @@ import {
 import { randomUUID } from "node:crypto"
 import {
   bufferEvent,
+  commitAttemptTimeoutMs,
+  commitRetry,
   drained,
   journalLagging,
   journalWriter,
@@ -422,6 +424,26 @@ export const make = Effect.gen(function* () {
     })
 
   /**
+   * One page of a journal, read as the writer commits: an attempt that does not answer within
+   * `commitAttemptTimeoutMs` (a stalled connection) counts as `Unavailable`, and `Unavailable` is
+   * retried on the commits' schedule, so a dropped connection costs a reader a retry, not its run.
+   */
+  const readPage = (masterplanId: string, from: number, upTo: number) =>
+    store.readEvents(masterplanId, from, upTo).pipe(
+      Effect.disconnect,
+      Effect.timeoutFail({
+        duration: Duration.millis(commitAttemptTimeoutMs),
+        onTimeout: () =>
+          new StoreError({
+            reason: "Unavailable",
+            store: store.name,
+            detail: `a read of the journal of "${masterplanId}" did not finish within ${commitAttemptTimeoutMs / 1000} s (the store is not answering)`
+          })
+      }),
+      Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" })
+    )
+
+  /**
    * A journal from `from` as far as `upTo` (or to its end), read in pages of at most
    * `journalPageSize` events: a reader far behind (a slow `--json` consumer, `events` on a plan of
    * 100,000 atoms) holds one page at a time, never the whole journal. Seqs are gap-free, so a
@@ -430,7 +452,7 @@ export const make = Effect.gen(function* () {
   const journalFrom = (masterplanId: string, from: number, upTo?: number) =>
     Stream.paginateChunkEffect(from, (start) => {
       const end = Math.min(upTo ?? Number.POSITIVE_INFINITY, start + journalPageSize - 1)
-      return Effect.map(store.readEvents(masterplanId, start, end), (page) => {
+      return Effect.map(readPage(masterplanId, start, end), (page) => {
         const more = page.length === end - start + 1 && end !== upTo
         return [Chunk.unsafeFromArray(page), more ? Option.some(end + 1) : Option.none()] as const
       })

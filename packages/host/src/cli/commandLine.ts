@@ -20,4 +20,7 @@ const shellWord = (word: string): string =>
 
 /** The command that picks a stopped plan (or, without an id, every one) up again in its store, ready to paste. */
 export const resumeCommandLine = (invocation: string, store: string, masterplanId?: string): string =>
-  `${invocation} resume ${masterplanId !== undefined ? `${shellWord(masterplanId)} ` : ""}--store ${shellWord(store)}`
+  masterplanId?.startsWith("-") === true
+    ? // An id that looks like a flag (`--help`) goes after `--`, where it is taken as it is.
+      `${invocation} resume --store ${shellWord(store)} -- ${shellWord(masterplanId)}`
+    : `${invocation} resume ${masterplanId !== undefined ? `${shellWord(masterplanId)} ` : ""}--store ${shellWord(store)}`

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { invocationOf, resumeCommandLine } from "../../src/cli/commandLine.js"
+import { parseResumeArgs } from "../../src/cli/resumeCommand.js"
 
 describe("invocationOf", () => {
   it.each([
@@ -32,5 +33,16 @@ describe("resumeCommandLine", () => {
       `pnpm devmatrix resume 'it'\\''s' --store 'sqlite:/tmp/my plans/x.db'`
     )
     expect(resumeCommandLine("devmatrix", "memory:")).toBe("devmatrix resume --store memory:")
+  })
+
+  it("puts an id that looks like a flag after --, and resume reads it back as that id", () => {
+    for (const id of ["--help", "-h", "--store", "-x y"]) {
+      const line = resumeCommandLine("devmatrix", "sqlite:x.db", id)
+      expect(line.startsWith("devmatrix resume --store sqlite:x.db -- ")).toBe(true)
+      // The words as the shell hands them over (the id quoted only when it holds a space).
+      const words = line.split(" -- ")[1]!
+      const argv = ["--store", "sqlite:x.db", "--", words.startsWith("'") ? words.slice(1, -1) : words]
+      expect(parseResumeArgs(argv, {}).masterplanId).toBe(id)
+    }
   })
 })

@@ -9,7 +9,9 @@ import type { StoreService } from "../Store.js"
  * A commit that fails as `Unavailable` (a dropped connection, a busy database) is tried again a
  * few times before the run is given up: 0.1 s, 0.2 s, ... 1.6 s.
  */
-const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(Schedule.intersect(Schedule.recurs(5)))
+export const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(
+  Schedule.intersect(Schedule.recurs(5))
+)
 
 /**
  * How long one commit may take before it counts as failed (`Unavailable`) and is tried again. A
