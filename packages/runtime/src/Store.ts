@@ -21,9 +21,20 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   readonly store: string
   readonly detail: string
   readonly cause?: unknown
+  /**
+   * A run this failure stopped: the calls the model had answered (and so were paid for) whose
+   * outcome the journal could not take. They are not in the plan's cost, and `resume` runs their
+   * atoms again; there are never more of them than the concurrency limit.
+   */
+  readonly unrecorded?: { readonly calls: number; readonly costUsd: number } | undefined
 }> {
   override get message(): string {
-    return `store ${this.store}: ${this.reason}: ${this.detail}`
+    const lost = this.unrecorded
+    return `store ${this.store}: ${this.reason}: ${this.detail}${
+      lost === undefined || lost.calls === 0
+        ? ""
+        : `; ${lost.calls} paid call${lost.calls === 1 ? "" : "s"} answered since the last commit ($${lost.costUsd.toFixed(4)}) could not be recorded, and resume runs ${lost.calls === 1 ? "its atom" : "their atoms"} again`
+    }`
   }
 }
 

@@ -1,7 +1,6 @@
 import { isTerminalEvent } from "@devmatrix/core"
 import type { Event } from "@devmatrix/core"
-import { Clock, Deferred, Duration, Effect, FiberId, Queue, Schedule, SubscriptionRef } from "effect"
-import type { Cause } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, FiberId, Queue, Schedule, SubscriptionRef } from "effect"
 import { StoreError } from "../Store.js"
 import type { StoreService } from "../Store.js"
 
@@ -41,6 +40,8 @@ export interface JournalBuffer {
   readonly drainWaiters: Array<{ readonly upTo: number; readonly drained: Deferred.Deferred<void> }>
   /** When the commit under way began (epoch ms, the engine's clock); undefined between commits. */
   commitStartedAtMs: number | undefined
+  /** The batch the commit under way holds (empty between commits). */
+  committing: ReadonlyArray<Event>
 }
 
 export const makeJournalBuffer = (lastSeq: number) =>
@@ -51,8 +52,21 @@ export const makeJournalBuffer = (lastSeq: number) =>
     committedSeq: lastSeq,
     writerEnded: false,
     drainWaiters: [],
-    commitStartedAtMs: undefined
+    commitStartedAtMs: undefined,
+    committing: []
   }))
+
+/** The paid calls (`cost.updated`) among events that will not be committed. */
+const unrecordedPayments = (events: ReadonlyArray<Event>) => {
+  let calls = 0
+  let costUsd = 0
+  for (const event of events)
+    if (event.type === "cost.updated") {
+      calls++
+      costUsd += event.costUsd
+    }
+  return { calls, costUsd }
+}
 
 /** Whether a commit has been under way for longer than `maxCommitLagMs`: admission waits for it. */
 export const journalLagging = (buffer: JournalBuffer, nowMs: number): boolean =>
@@ -134,10 +148,12 @@ export const journalWriter = <TTerminal extends Event>(config: JournalWriterConf
       buffer.pending = []
       buffer.results = []
       buffer.commitStartedAtMs = yield* Clock.currentTimeMillis
+      buffer.committing = events
       yield* commitOnce(config, events, results).pipe(
         Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" })
       )
       buffer.commitStartedAtMs = undefined
+      buffer.committing = []
       const committed = events[events.length - 1]!.seq
       yield* SubscriptionRef.set(config.committed, committed)
       buffer.committedSeq = committed
@@ -148,12 +164,15 @@ export const journalWriter = <TTerminal extends Event>(config: JournalWriterConf
     }
   }).pipe(
     // The journal can no longer be kept: the run stops here rather than go on paying unrecorded.
-    Effect.catchAllCause((cause) =>
-      Effect.zipRight(
+    Effect.catchAllCause((failure) => {
+      // Says what the stop costs: the payments journaled and never committed.
+      const unrecorded = unrecordedPayments([...buffer.committing, ...buffer.pending])
+      const cause = Cause.map(failure, (error) => new StoreError({ ...error, unrecorded }))
+      return Effect.zipRight(
         Effect.sync(() => config.onFailure(cause)),
         Deferred.failCause(done, cause)
       )
-    ),
+    }),
     Effect.ensuring(
       Effect.suspend(() => {
         buffer.writerEnded = true
