@@ -89,7 +89,7 @@ export {
   maxUsd,
   maxValuesSearched
 } from "./schema/inputLimits.js"
-export { measureInput, tooDeepAt, type InputMeasure } from "./schema/inputDepth.js"
+export { jsonTextTooDeepAt, measureInput, tooDeepAt, type InputMeasure } from "./schema/inputDepth.js"
 export { referenceProblems } from "./schema/planReferences.js"
 export { DurationMs, numberIn, PositiveDurationMs, PositiveUsd } from "./schema/PlanNumber.js"
 export { FilePath, FreeText, Id, idProblem, Name, NonEmptyFreeText } from "./schema/PlanText.js"

@@ -39,3 +39,26 @@ export const measureInput = (value: unknown, maxDepth: number): InputMeasure => 
 /** Where a value nests arrays and objects more than `maxDepth` deep (see `measureInput`), or undefined. */
 export const tooDeepAt = (value: unknown, maxDepth: number): ReadonlyArray<PropertyKey> | undefined =>
   measureInput(value, maxDepth).tooDeepAt
+
+/**
+ * Where JSON text nests arrays and objects more than `maxDepth` deep (as `measureInput` counts:
+ * the root container is level 0): the offset of the bracket that goes too deep, or undefined.
+ * One scan of the text before it is parsed, so that a file nested millions deep is refused
+ * without first being built in memory (a 63 MiB file of `[` took 3.3 GB to parse).
+ */
+export const jsonTextTooDeepAt = (text: string, maxDepth: number): number | undefined => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c)
+        i++ // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return i
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return undefined
+}

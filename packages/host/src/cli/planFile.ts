@@ -2,6 +2,8 @@ import {
   buildPlanGraph,
   decodeInput,
   decodePlanInput,
+  jsonTextTooDeepAt,
+  maxInputDepth,
   maxPlanFileBytes,
   maxProblemLength,
   RunOptions
@@ -116,6 +118,18 @@ export const readPlanFile = (file: string, modelFlag?: string) =>
           ? error
           : new UsageError(`cannot read ${file}: ${(error as Error).message}`)
     })
+    // Bounded before parsing: parsing alone builds the whole value (gigabytes for a deep one).
+    const tooDeep = jsonTextTooDeepAt(text, maxInputDepth)
+    if (tooDeep !== undefined) {
+      const before = text.slice(0, tooDeep)
+      const line = before.split("\n").length
+      const column = tooDeep - before.lastIndexOf("\n")
+      return yield* Effect.fail(
+        new UsageError(
+          `${file} is invalid:\n  - is nested too deep (more than ${maxInputDepth} levels of arrays and objects), at line ${line} column ${column}`
+        )
+      )
+    }
     const json = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (error) => new UsageError(`${file} is not valid JSON: ${printable((error as Error).message)}`)

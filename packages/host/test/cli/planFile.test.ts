@@ -27,6 +27,16 @@ const read = (file: string, modelFlag?: string) =>
   )
 
 describe("readPlanFile", () => {
+  it("refuses a file nested too deep before parsing it, naming where (a parse of 30 million brackets takes gigabytes)", async () => {
+    const deep = `{"name": "p", "atoms": [{"id": "a", "instruction": "x", "input":\n  ${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}}]}`
+    expect(await read(fileOf(deep))).toBe(
+      `error: ${dir}/plan-${files - 1}.json is invalid:\n  - is nested too deep (more than 64 levels of arrays and objects), at line 2 column 64`
+    )
+    // Brackets inside strings are text, not nesting.
+    const inText = { ...plan, atoms: [{ id: "a", instruction: "[".repeat(1_000) }] }
+    expect(await read(fileOf(JSON.stringify(inText)))).toBe("p")
+  })
+
   it("drops a UTF-8 byte order mark", async () => {
     expect(await read(fileOf(`\ufeff${JSON.stringify(plan)}`))).toBe("p")
   })
