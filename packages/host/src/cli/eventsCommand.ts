@@ -8,7 +8,7 @@ import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
 import { outputClosed } from "./outputClosed.js"
 import { runnerOf, unfinished } from "./planRunner.js"
-import { storeOf } from "./runArgs.js"
+import { masterplanIdArg, storeOf } from "./runArgs.js"
 import { synopsis } from "./usage.js"
 import { untilDrained } from "./writeLine.js"
 
@@ -44,7 +44,7 @@ export const parseEventsArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
     throw new UsageError(`--from-seq must be a whole number from 1 to ${maxSeq}, got "${values["from-seq"]}"`)
   return {
     store: storeOf(values.store, env),
-    masterplanId: positionals[0]!,
+    masterplanId: masterplanIdArg(positionals[0]!),
     fromSeq,
     follow: values.follow ?? false,
     invocation: invocationOf(env)

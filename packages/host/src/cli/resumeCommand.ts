@@ -4,7 +4,7 @@ import { parseArgs } from "node:util"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import { followPlan } from "./followPlan.js"
 import type { Terminal } from "./followPlan.js"
-import { engineArgs, engineFlags } from "./runArgs.js"
+import { engineArgs, engineFlags, masterplanIdArg } from "./runArgs.js"
 import { listenForStop } from "./stopSignals.js"
 import type { EngineArgs } from "./runArgs.js"
 import { synopsis } from "./usage.js"
@@ -24,7 +24,7 @@ export const parseResumeArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
   if (positionals.length > 1) throw new UsageError(`usage: ${synopsis.resume}`)
   return {
     ...engineArgs(values, env),
-    ...(positionals[0] !== undefined ? { masterplanId: positionals[0] } : {})
+    ...(positionals[0] !== undefined ? { masterplanId: masterplanIdArg(positionals[0]) } : {})
   }
 }
 

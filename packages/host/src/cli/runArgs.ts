@@ -28,6 +28,26 @@ export interface RunArgs extends EngineArgs {
 const given = (text: string) =>
   JSON.stringify(text.length > maxEchoLength ? `${text.slice(0, maxEchoLength - 1)}…` : text)
 
+/**
+ * The longest store URL or file path taken (Linux's PATH_MAX): a longer one cannot name a file,
+ * and would only be echoed back, at length, by every message that names it.
+ */
+export const maxPathLength = 4_096
+
+/** A path or URL given for `what`, refused (cut short in the message) when it is too long to be one. */
+export const pathArg = (what: string, text: string): string => {
+  if (text.length > maxPathLength)
+    throw new UsageError(`${what} is longer than ${maxPathLength} characters: ${given(text)}`)
+  return text
+}
+
+/** A masterplan id given on the command line: an id as plans have them (`idProblem`), else a `UsageError`. */
+export const masterplanIdArg = (text: string): string => {
+  const problem = idProblem(text)
+  if (problem !== undefined) throw new UsageError(`the masterplan id ${given(text)} ${problem}`)
+  return text
+}
+
 /** A flag's number: finite (`1e309` reads as Infinity) and as `check` wants it, else a `UsageError`. */
 const number = (flag: string, text: string | undefined, check: (n: number) => boolean, what: string) => {
   if (text === undefined) return undefined
@@ -81,7 +101,10 @@ const storeUrlProblem = (url: string): string | undefined => {
 
 /** The store to use: `--store`, else `DEVMATRIX_STORE`, else the embedded SQLite file; a bad URL is a `UsageError`. */
 export const storeOf = (flag: string | undefined, env: NodeJS.ProcessEnv): string => {
-  const url = flag ?? env["DEVMATRIX_STORE"] ?? defaultStoreUrl
+  const url = pathArg(
+    flag !== undefined ? "--store" : "DEVMATRIX_STORE",
+    flag ?? env["DEVMATRIX_STORE"] ?? defaultStoreUrl
+  )
   const problem = storeUrlProblem(url)
   if (problem !== undefined)
     throw new UsageError(
@@ -174,7 +197,7 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     throw new UsageError(`--id must name the masterplan, got ${given(values.id!)}: it ${idIssue}`)
   return {
     ...engineArgs(values, env),
-    file: positionals[0]!,
+    file: pathArg("the plan file", positionals[0]!),
     ...(values.id !== undefined ? { masterplanId: values.id } : {}),
     overrides: {
       // Only a model the user names overrides the plan's (which `readPlanFile` checks).

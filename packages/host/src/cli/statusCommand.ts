@@ -7,7 +7,7 @@ import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
 import { usd } from "./format.js"
 import { runnerOf, unfinished } from "./planRunner.js"
-import { storeOf } from "./runArgs.js"
+import { masterplanIdArg, storeOf } from "./runArgs.js"
 import { synopsis } from "./usage.js"
 
 export interface StatusArgs {
@@ -30,7 +30,7 @@ export const parseStatusArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
     store: storeOf(values.store, env),
     json: values.json ?? false,
     invocation: invocationOf(env),
-    ...(positionals[0] !== undefined ? { masterplanId: positionals[0] } : {})
+    ...(positionals[0] !== undefined ? { masterplanId: masterplanIdArg(positionals[0]) } : {})
   }
 }
 

@@ -2,7 +2,9 @@ import { maxAgeMs, maxIdLength, maxSeq } from "@devmatrix/core"
 import { describe, expect, it } from "vitest"
 import { parseAge } from "../../src/cli/cleanupCommand.js"
 import { parseEventsArgs } from "../../src/cli/eventsCommand.js"
-import { parseRunArgs } from "../../src/cli/runArgs.js"
+import { parseResumeArgs } from "../../src/cli/resumeCommand.js"
+import { maxPathLength, parseRunArgs } from "../../src/cli/runArgs.js"
+import { parseStatusArgs } from "../../src/cli/statusCommand.js"
 
 const env = { DEVMATRIX_STORE: "memory:" }
 const run = (...flags: ReadonlyArray<string>) => parseRunArgs(["plan.json", ...flags], env)
@@ -99,5 +101,40 @@ describe("other commands' numbers stay within what the stores hold", () => {
     expect(refused(() => parseAge("99999999999999999999d"))).toBe(
       '--older-than must be at most 100 years (36500d), got "99999999999999999999d"'
     )
+  })
+})
+
+describe("ids, paths and store URLs of the reading commands", () => {
+  /** The message a parser refuses `argv` with. */
+  const refusedWith = (parse: () => unknown): string => {
+    try {
+      parse()
+    } catch (error) {
+      return (error as Error).message
+    }
+    throw new Error("accepted")
+  }
+  const long = "x".repeat(120_000)
+
+  it("refuses a masterplan id that is not an id, naming it cut short and escaped", () => {
+    for (const parse of [parseStatusArgs, parseEventsArgs, parseResumeArgs]) {
+      const tooLong = refusedWith(() => parse([long], env))
+      expect(tooLong.length).toBeLessThan(400)
+      expect(tooLong).toContain(`at most ${maxIdLength} characters`)
+      expect(refusedWith(() => parse(["\u0001"], env))).toContain(
+        '"\\u0001" must not contain a control character'
+      )
+    }
+  })
+
+  it("refuses a store URL or a plan path longer than a path can be, cut short", () => {
+    const store = refusedWith(() => parseStatusArgs(["--store", `sqlite:/tmp/${long}`], env))
+    expect(store).toMatch(
+      new RegExp(`^--store is longer than ${maxPathLength} characters: "sqlite:/tmp/x+…"$`)
+    )
+    expect(store.length).toBeLessThan(300)
+    const file = refusedWith(() => parseRunArgs([`/tmp/${long}`], env))
+    expect(file).toMatch(/^the plan file is longer than 4096 characters/)
+    expect(file.length).toBeLessThan(300)
   })
 })
