@@ -14,7 +14,8 @@ export const isCommandName = (name: string): name is CommandName => Object.hasOw
 const notes = `--store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmatrix.db) or postgres://...
          (or DEVMATRIX_STORE).
 Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 paused on budget, 4 gate failed,
-130 interrupted (state saved: devmatrix resume continues it).`
+5 the store could not be written (state as stored: devmatrix resume continues it),
+130 interrupted (Ctrl-C, SIGTERM or SIGHUP; state saved: devmatrix resume continues it).`
 
 const indent = (text: string): string => text.replaceAll(/^/gm, "  ")
 
