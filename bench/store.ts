@@ -157,7 +157,7 @@ const report = () => {
     "Zero-work atoms (the scripted model at zero latency) on each store, each case once, in a process",
     "of its own, all in one run: layered plans (layers of 500 atoms, two dependencies each, concurrency",
     "100) of 10,000, 50,000 and 100,000 atoms, and a chain of 20,000 (each atom depends on the one",
-    "before, so every atom is a commit of its own). Time per atom is the run's wall time over its atoms;",
+    "before: one atom at a time, each ending while the previous commit runs, so a commit holds what ended meanwhile). Time per atom is the run's wall time over its atoms;",
     "`vs memory` is that time against the memory store's for the same plan in this run.",
     `Measured ${new Date().toISOString()}, Node ${process.version}; PostgreSQL 15 on the same machine`,
     "(2 cores shared with other work: differences under about 15% are noise). SQLite in WAL mode,",
