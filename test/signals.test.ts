@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -7,6 +7,8 @@ import { bin, eventsOf, root, runDevmatrix } from "./devmatrixProcess.js"
 
 // SIGTERM (a service manager's stop, `kill`) and SIGHUP (the terminal closed) stop a run as Ctrl-C
 // does: the state saved, the resume command printed, exit 130; and the printed command finishes it.
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-signals-")), "signals.db")}`
 const env = { DEVMATRIX_STORE: storeUrl }
@@ -133,4 +135,34 @@ describe("stop signals", () => {
       expect(journal.at(-1)?.type).toBe("masterplan.completed")
     }
   })
+
+  it("a signal while the plan is still being submitted stops it once stored: exit 130 and the resume command, not a silent kill", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "devmatrix-signal-submit-"))
+    const planFile = join(dir, "plan.json")
+    // Large enough that storing it takes a while (a row per atom).
+    const atoms = Array.from({ length: 100_000 }, (_, n) => ({
+      id: `a${n}`,
+      dependsOn: n >= 1_000 ? [`a${n - 1_000}`] : [],
+      instruction: "x"
+    }))
+    writeFileSync(planFile, JSON.stringify({ name: "big", atoms }))
+    const wal = join(dir, "s.db-wal")
+    const child = spawn(process.execPath, [bin, "run", planFile, "--json", "--latency-ms", "50"], {
+      cwd: root,
+      env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: `sqlite:${join(dir, "s.db")}` }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+    // The submission's rows going into the write-ahead log: the plan is being stored.
+    while ((statSync(wal, { throwIfNoEntry: false })?.size ?? 0) < 1_000_000) await sleep(5)
+    child.kill("SIGTERM")
+    expect(await exited, stderr).toBe(130)
+    expect(stderr).toMatch(
+      /interrupted \(SIGTERM\): masterplan mp_\w+ is saved; continue it with\n {2}devmatrix resume mp_\w+ --store sqlite:/
+    )
+    expect(eventsOf(stdout)[0]?.type).toBe("masterplan.submitted")
+  }, 120_000)
 })

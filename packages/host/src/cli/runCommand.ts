@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { resumeCommandLine } from "./commandLine.js"
 import { UsageError } from "./exitCodes.js"
 import { followPlan } from "./followPlan.js"
+import { listenForStop } from "./stopSignals.js"
 import type { Terminal } from "./followPlan.js"
 import { readPlanFile } from "./planFile.js"
 import type { PlanFile } from "./planFile.js"
@@ -31,6 +32,10 @@ const budgetSetUsd = (args: RunInput): number | undefined => {
 export const runCommand = (args: RunInput, terminal: Terminal) =>
   Effect.gen(function* () {
     const engine = yield* Engine
+    // Listening before the plan is submitted: a signal that comes while it is being stored stops it
+    // as soon as it runs (calls in flight get their grace, the resume command is printed), instead
+    // of killing the process with nothing said.
+    const stop = yield* listenForStop
     const masterplanId = yield* engine
       .submit(args.planFile.json, {
         ...(args.masterplanId !== undefined ? { masterplanId: args.masterplanId } : {}),
@@ -58,5 +63,5 @@ export const runCommand = (args: RunInput, terminal: Terminal) =>
           `${others.length} other unfinished masterplan(s) in ${store.name}: \`${resumeCommandLine(args.invocation, args.store)}\` continues them\n`
         )
     }
-    return yield* followPlan(engine, masterplanId, args, terminal)
+    return yield* followPlan(engine, masterplanId, args, terminal, { stop })
   })
