@@ -91,7 +91,10 @@ export const engineFlags = {
 
 /** What is wrong with a store URL, judged by the forms `storeFromUrl` opens; undefined if nothing is. */
 const storeUrlProblem = (url: string): string | undefined => {
-  if (url === "memory:" || /^postgres(ql)?:\/\/./.test(url)) return undefined
+  if (url === "memory:") return undefined
+  if (/^postgres(ql)?:\/\/./.test(url))
+    // The driver would only find out when connecting, and call it the store's failure (exit 1).
+    return URL.canParse(url) ? undefined : "is not a valid URL (its host, port or escapes cannot be read)"
   if (url.startsWith("sqlite:"))
     return url.slice("sqlite:".length).trim() === ""
       ? `names no file: give its path, as in ${defaultStoreUrl}`

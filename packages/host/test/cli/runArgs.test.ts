@@ -138,3 +138,14 @@ describe("ids, paths and store URLs of the reading commands", () => {
     expect(file.length).toBeLessThan(300)
   })
 })
+
+describe("store URLs", () => {
+  it("refuses a postgres URL that cannot be read (a port out of range) as bad usage, naming it", () => {
+    expect(() => parseStatusArgs(["--store", "postgres://u:secret@h:99999/db"], env)).toThrow(
+      '--store "postgres://u:***@h:99999/db" is not a valid URL (its host, port or escapes cannot be read)'
+    )
+    expect(parseStatusArgs(["--store", "postgres://u@h:5432/db?options=-c%20x%3Dy"], env).store).toBe(
+      "postgres://u@h:5432/db?options=-c%20x%3Dy"
+    )
+  })
+})
