@@ -29,12 +29,11 @@ import {
 import { randomUUID } from "node:crypto"
 import {
   bufferEvent,
-  commitAttemptTimeoutMs,
-  commitRetry,
   drained,
   journalLagging,
   journalWriter,
-  makeJournalBuffer
+  makeJournalBuffer,
+  retriedStoreCall
 } from "./internal/planJournal.js"
 import type { JournalBuffer } from "./internal/planJournal.js"
 import { leaseRenewMs, makePlanLeases } from "./internal/planLeases.js"
@@ -423,24 +422,12 @@ export const make = Effect.gen(function* () {
       return recovered
     })
 
-  /**
-   * One page of a journal, read as the writer commits: an attempt that does not answer within
-   * `commitAttemptTimeoutMs` (a stalled connection) counts as `Unavailable`, and `Unavailable` is
-   * retried on the commits' schedule, so a dropped connection costs a reader a retry, not its run.
-   */
+  /** One page of a journal, bounded and retried as commits are: a dropped connection costs a reader a retry. */
   const readPage = (masterplanId: string, from: number, upTo: number) =>
-    store.readEvents(masterplanId, from, upTo).pipe(
-      Effect.disconnect,
-      Effect.timeoutFail({
-        duration: Duration.millis(commitAttemptTimeoutMs),
-        onTimeout: () =>
-          new StoreError({
-            reason: "Unavailable",
-            store: store.name,
-            detail: `a read of the journal of "${masterplanId}" did not finish within ${commitAttemptTimeoutMs / 1000} s (the store is not answering)`
-          })
-      }),
-      Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" })
+    retriedStoreCall(
+      store,
+      `a read of the journal of "${masterplanId}"`,
+      store.readEvents(masterplanId, from, upTo)
     )
 
   /**

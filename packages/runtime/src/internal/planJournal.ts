@@ -8,9 +8,7 @@ import type { StoreService } from "../Store.js"
  * A commit that fails as `Unavailable` (a dropped connection, a busy database) is tried again a
  * few times before the run is given up: 0.1 s, 0.2 s, ... 1.6 s.
  */
-export const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(
-  Schedule.intersect(Schedule.recurs(5))
-)
+const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(Schedule.intersect(Schedule.recurs(5)))
 
 /**
  * How long one commit may take before it counts as failed (`Unavailable`) and is tried again. A
@@ -110,28 +108,25 @@ export interface JournalWriterConfig<TTerminal extends Event> {
 }
 
 /**
- * One try at committing a batch, bounded by `commitAttemptTimeoutMs`. The try is disconnected: a
- * timed-out commit is left to end in the background (a stalled connection may hold it, and its
- * rollback, until the network comes back) instead of holding the journal while it does. The store
- * makes a retried commit idempotent, so a try that did land and only lost its answer is not
- * appended twice.
+ * A store call bounded by `commitAttemptTimeoutMs` and retried while it fails as `Unavailable`
+ * (on `commitRetry`). A try that does not answer in time (a stalled connection) counts as
+ * `Unavailable`; it is disconnected, left to end in the background (the connection may hold it,
+ * and a transaction's rollback, until the network comes back) instead of holding its caller.
+ * `doing` names the call in that error: `a commit to "mp_1"`.
  */
-const commitOnce = <TTerminal extends Event>(
-  config: JournalWriterConfig<TTerminal>,
-  events: ReadonlyArray<Event>,
-  results: ReadonlyArray<{ readonly atomId: string; readonly code: string }>
-) =>
-  config.store.commit(config.masterplanId, { events, results, leaseOwner: config.leaseOwner }).pipe(
+export const retriedStoreCall = <A>(store: StoreService, doing: string, call: Effect.Effect<A, StoreError>) =>
+  call.pipe(
     Effect.disconnect,
     Effect.timeoutFail({
       duration: Duration.millis(commitAttemptTimeoutMs),
       onTimeout: () =>
         new StoreError({
           reason: "Unavailable",
-          store: config.store.name,
-          detail: `a commit to "${config.masterplanId}" did not finish within ${commitAttemptTimeoutMs / 1000} s (the store is not answering)`
+          store: store.name,
+          detail: `${doing} did not finish within ${commitAttemptTimeoutMs / 1000} s (the store is not answering)`
         })
-    })
+    }),
+    Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" })
   )
 
 /**
@@ -149,8 +144,12 @@ export const journalWriter = <TTerminal extends Event>(config: JournalWriterConf
       buffer.results = []
       buffer.commitStartedAtMs = yield* Clock.currentTimeMillis
       buffer.committing = events
-      yield* commitOnce(config, events, results).pipe(
-        Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" })
+      // The store makes a retried commit idempotent: a try that landed and only lost its answer
+      // is not appended twice.
+      yield* retriedStoreCall(
+        config.store,
+        `a commit to "${config.masterplanId}"`,
+        config.store.commit(config.masterplanId, { events, results, leaseOwner: config.leaseOwner })
       )
       buffer.commitStartedAtMs = undefined
       buffer.committing = []
