@@ -127,37 +127,76 @@ const setUp = (name: string, atoms: ReturnType<typeof layered>) => {
 
 const flags = ["--json", "--latency-ms", "20-40", "--seed", "5"]
 
+/**
+ * Starts `devmatrix run` of a new plan on `store` and resolves once the model has answered
+ * `answered` calls (well into the run, far from its end), with what it needs to check it later.
+ */
+const runUntil = async (name: string, atoms: ReturnType<typeof layered>, store: string, answered: number) => {
+  const { planFile, callLog } = setUp(name, atoms)
+  const id = `${name}-${Date.now()}`
+  const env = { DEVMATRIX_SCRIPTED_CALL_LOG: callLog }
+  const run = start(["run", planFile, "--id", id, "--store", store, ...flags], env)
+  while (readCallLog(callLog).length < answered) await sleep(20)
+  return { id, run, callLog, env }
+}
+
+/** Marks in the call log that the store stalls from here on; how many calls were answered after the mark. */
+const markStall = (callLog: string) => {
+  appendFileSync(callLog, `${JSON.stringify({ mark: "stall" })}\n`)
+  return () => {
+    const log = readCallLog(callLog)
+    return log.length - 1 - log.findIndex((line) => line.mark === "stall")
+  }
+}
+
+/**
+ * The plan's whole journal, read with `devmatrix events`: every atom completed once, and no more
+ * atoms paid twice than the in-flight limit. Returns it with the model's answered calls.
+ */
+const finishedJournal = async (id: string, store: string, callLog: string, atomCount: number) => {
+  const journal = start(["events", id, "--store", store], {})
+  expect(await journal.exited, journal.stderr()).toBe(0)
+  const all = events(journal.stdout())
+  expectCompletedOnce(all, atomCount)
+  const calls = readCallLog(callLog).filter((line) => line.atomId !== undefined)
+  expect(paidTwice(calls), "atoms paid twice").toBeLessThanOrEqual(concurrency)
+  return { all, calls }
+}
+
+/** Resumes a stopped plan to its end. */
+const resumeToEnd = async (id: string, store: string, env: Record<string, string>) => {
+  const resumed = start(["resume", id, "--store", store, ...flags], env)
+  expect(await resumed.exited, resumed.stderr()).toBe(0)
+}
+
+/** A run that stopped on its store: one line naming it and the cause, then how to resume; no trace. */
+const expectStoppedOnStore = (code: number | null, stderr: string, id: string, cause: RegExp) => {
+  expect(stderr).not.toMatch(/internal error|\n\s+at /)
+  expect(code, stderr).toBe(5)
+  expect(stderr).toMatch(cause)
+  expect(stderr).toContain(`resume ${id}`)
+}
+
 describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in between)", () => {
   it(
     "a 10 s stall: at most the in-flight limit of calls is made during it; kill -9 in it, then resume: every atom completed once, paid twice within the limit",
     () =>
       withProxiedPg(async ({ proxied }, proxy) => {
         const atoms = layered(20, 100)
-        const { planFile, callLog } = setUp("stall", atoms)
-        const id = `stall-${Date.now()}`
-        const env = { DEVMATRIX_SCRIPTED_CALL_LOG: callLog }
-        const run = start(["run", planFile, "--id", id, "--store", proxied, ...flags], env)
-        // Well into the run, but far from its end.
-        while (readCallLog(callLog).length < 300) await sleep(20)
+        const { id, run, callLog, env } = await runUntil("stall", atoms, proxied, 300)
         proxy.setMode("stall")
-        appendFileSync(callLog, `${JSON.stringify({ mark: "stall" })}\n`)
+        const answeredSinceStall = markStall(callLog)
         await sleep(8_000)
         run.child.kill("SIGKILL")
         await run.exited
-        const log = readCallLog(callLog)
-        const duringStall = log.length - 1 - log.findIndex((line) => line.mark === "stall")
-        expect(duringStall, "calls made while the journal stood still").toBeLessThanOrEqual(concurrency)
-        expect(log.length - 1, "the kill landed mid-run").toBeLessThan(atoms.length)
+        expect(answeredSinceStall(), "calls made while the journal stood still").toBeLessThanOrEqual(
+          concurrency
+        )
+        expect(readCallLog(callLog).length - 1, "the kill landed mid-run").toBeLessThan(atoms.length)
 
         proxy.setMode("pass")
-        const resumed = start(["resume", id, "--store", proxied, ...flags], env)
-        expect(await resumed.exited, resumed.stderr()).toBe(0)
-        const journal = start(["events", id, "--store", proxied], {})
-        expect(await journal.exited, journal.stderr()).toBe(0)
-        const all = events(journal.stdout())
-        expectCompletedOnce(all, atoms.length)
-        const calls = readCallLog(callLog).filter((line) => line.atomId !== undefined)
-        expect(paidTwice(calls), "atoms paid twice").toBeLessThanOrEqual(concurrency)
+        await resumeToEnd(id, proxied, env)
+        const { all, calls } = await finishedJournal(id, proxied, callLog, atoms.length)
         expectSummaryCounts(all, calls.length)
       }),
     120_000
@@ -168,47 +207,30 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
     () =>
       withProxiedPg(async ({ proxied }, proxy) => {
         const atoms = layered(10, 100)
-        const { planFile, callLog } = setUp("unreachable", atoms)
-        const id = `unreachable-${Date.now()}`
-        const env = { DEVMATRIX_SCRIPTED_CALL_LOG: callLog }
-        const run = start(["run", planFile, "--id", id, "--store", proxied, ...flags], env)
-        while (readCallLog(callLog).length < 200) await sleep(20)
+        const { id, run, callLog, env } = await runUntil("unreachable", atoms, proxied, 200)
         proxy.setMode("stall")
-        appendFileSync(callLog, `${JSON.stringify({ mark: "stall" })}\n`)
-        const code = await run.exited
-        const stderr = run.stderr()
-        expect(stderr).not.toMatch(/internal error|\n\s+at /)
-        expect(code, stderr).toBe(5)
-        expect(stderr).toMatch(/store postgres:\/\/.*Unavailable.*not answering/)
-        expect(stderr).toContain(`resume ${id}`)
-        const log = readCallLog(callLog)
-        expect(log.length - 1 - log.findIndex((line) => line.mark === "stall")).toBeLessThanOrEqual(
-          concurrency
+        const answeredSinceStall = markStall(callLog)
+        expectStoppedOnStore(
+          await run.exited,
+          run.stderr(),
+          id,
+          /store postgres:\/\/.*Unavailable.*not answering/
         )
+        expect(answeredSinceStall()).toBeLessThanOrEqual(concurrency)
 
         proxy.setMode("pass")
-        const resumed = start(["resume", id, "--store", proxied, ...flags], env)
-        expect(await resumed.exited, resumed.stderr()).toBe(0)
-        const journal = start(["events", id, "--store", proxied], {})
-        expect(await journal.exited, journal.stderr()).toBe(0)
-        const all = events(journal.stdout())
-        expectCompletedOnce(all, atoms.length)
-        expect(
-          paidTwice(readCallLog(callLog).filter((line) => line.atomId !== undefined))
-        ).toBeLessThanOrEqual(concurrency)
+        await resumeToEnd(id, proxied, env)
+        await finishedJournal(id, proxied, callLog, atoms.length)
       }),
     150_000
   )
+
   it(
     "drops and a short outage: commits are retried; the run rides through or stops with one clear line and the resume command; resume finishes it",
     () =>
       withProxiedPg(async ({ proxied }, proxy) => {
         const atoms = layered(15, 100)
-        const { planFile, callLog } = setUp("drops", atoms)
-        const id = `drops-${Date.now()}`
-        const env = { DEVMATRIX_SCRIPTED_CALL_LOG: callLog }
-        const run = start(["run", planFile, "--id", id, "--store", proxied, ...flags], env)
-        while (readCallLog(callLog).length < 200) await sleep(20)
+        const { id, run, callLog, env } = await runUntil("drops", atoms, proxied, 200)
         // Three dropped links 0.3 s apart, then the server refuses connections for 0.1 s.
         for (let blip = 0; blip < 3; blip++) {
           proxy.dropAll()
@@ -219,20 +241,12 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
         await sleep(100)
         proxy.setMode("pass")
         const code = await run.exited
-        const stderr = run.stderr()
-        expect(stderr).not.toMatch(/internal error|\n\s+at /)
+        expect(run.stderr()).not.toMatch(/internal error|\n\s+at /)
         if (code !== 0) {
-          // Stopped on the store: one line naming it and the cause, then how to resume.
-          expect(code, stderr).toBe(5)
-          expect(stderr).toMatch(/store postgres:\/\/.*Unavailable/)
-          expect(stderr).toContain(`resume ${id}`)
-          const resumed = start(["resume", id, "--store", proxied, ...flags], env)
-          expect(await resumed.exited, resumed.stderr()).toBe(0)
+          expectStoppedOnStore(code, run.stderr(), id, /store postgres:\/\/.*Unavailable/)
+          await resumeToEnd(id, proxied, env)
         }
-        const journal = start(["events", id, "--store", proxied], {})
-        expect(await journal.exited, journal.stderr()).toBe(0)
-        expectCompletedOnce(events(journal.stdout()), atoms.length)
-        expect(paidTwice(readCallLog(callLog)), "atoms paid twice").toBeLessThanOrEqual(concurrency)
+        await finishedJournal(id, proxied, callLog, atoms.length)
       }),
     150_000
   )
@@ -242,18 +256,14 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
     () =>
       withProxiedPg(async ({ proxied }, proxy) => {
         const atoms = layered(10, 100)
-        const { planFile, callLog } = setUp("one-drop", atoms)
-        const id = `one-drop-${Date.now()}`
-        const run = start(["run", planFile, "--id", id, "--store", proxied, ...flags], {
-          DEVMATRIX_SCRIPTED_CALL_LOG: callLog
-        })
         // A slow link, so that reads and commits are under way when it drops.
         proxy.setDelayMs(30)
-        while (readCallLog(callLog).length < 200) await sleep(20)
+        const { id, run, callLog } = await runUntil("one-drop", atoms, proxied, 200)
         proxy.dropAll()
         proxy.setDelayMs(0)
         expect(await run.exited, run.stderr()).toBe(0)
         expectCompletedOnce(events(run.stdout()), atoms.length)
+        await finishedJournal(id, proxied, callLog, atoms.length)
       }),
     120_000
   )
