@@ -252,13 +252,19 @@ describe("Engine", () => {
     }).pipe(withEngine({ latencyMs: 100 }))
   )
 
+  /** Eight atoms, three at a time, the first three mid-call (their model answers after 1 s). */
+  const threeCallsInFlight = Effect.gen(function* () {
+    const engine = yield* Engine
+    const store = yield* Store
+    const atoms = Array.from({ length: 8 }, (_, i) => atom(`a${i}`))
+    const id = yield* engine.submit(plan(atoms, { concurrency: 3 }))
+    for (let i = 0; i < 5; i++) yield* tick
+    return { engine, store, id }
+  })
+
   it.effect("detach with a grace period starts no call and keeps the answers of those in flight", () =>
     Effect.gen(function* () {
-      const engine = yield* Engine
-      const store = yield* Store
-      const atoms = Array.from({ length: 8 }, (_, i) => atom(`a${i}`))
-      const id = yield* engine.submit(plan(atoms, { concurrency: 3 }))
-      for (let i = 0; i < 5; i++) yield* tick
+      const { engine, store, id } = yield* threeCallsInFlight
       const detaching = yield* Effect.fork(engine.detach(id, { graceMs: 5_000 }))
       yield* tick
       // The three calls in flight answer within the grace period.
@@ -275,11 +281,7 @@ describe("Engine", () => {
 
   it.effect("detach without a grace period interrupts the calls in flight: nothing completes", () =>
     Effect.gen(function* () {
-      const engine = yield* Engine
-      const store = yield* Store
-      const atoms = Array.from({ length: 8 }, (_, i) => atom(`a${i}`))
-      const id = yield* engine.submit(plan(atoms, { concurrency: 3 }))
-      for (let i = 0; i < 5; i++) yield* tick
+      const { engine, store, id } = yield* threeCallsInFlight
       yield* engine.detach(id)
       yield* TestClock.adjust("1 second")
       const journal = yield* store.readEvents(id, 1)

@@ -169,7 +169,7 @@ describe("buildPlanGraph errors name the atoms", () => {
 })
 
 describe("buildPlanGraph with ids that are names of Object.prototype", () => {
-  it("compiles them as any other id (graphology keys neighbours in plain objects)", () => {
+  it("compiles them like any other id (graphology keys neighbours in plain objects)", () => {
     const atoms = [
       { id: "__proto__", dependsOn: [] },
       { id: "constructor", dependsOn: ["__proto__"] },

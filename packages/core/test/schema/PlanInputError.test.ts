@@ -3,18 +3,10 @@ import type { PlanInput } from "@devmatrix/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Option, Schema } from "effect"
 import { readdirSync, readFileSync } from "node:fs"
+import { problems } from "./problemLines.js"
 
 const atom = { id: "a", instruction: "write a" }
 const plan = (fields: Record<string, unknown>) => ({ name: "p", atoms: [atom], ...fields })
-
-/** The problems an input has, one `path: message` line each, as the CLI prints them. */
-const problems = (
-  result: Either.Either<unknown, { readonly problems: ReadonlyArray<{ path: string; message: string }> }>
-) =>
-  Either.match(result, {
-    onLeft: (error) => error.problems.map((p) => `${p.path || "(root)"}: ${p.message}`),
-    onRight: () => []
-  })
 
 describe("decodePlanInput", () => {
   const table: ReadonlyArray<[string, unknown, ReadonlyArray<string>]> = [

@@ -20,19 +20,11 @@ import {
 } from "@devmatrix/core"
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
+import { problems } from "./problemLines.js"
 
 const atom = { id: "a", instruction: "write a" }
 const plan = (fields: Record<string, unknown> = {}) => ({ name: "p", atoms: [atom], ...fields })
 const strictOptions = decodeInput(RunOptions, "options", { onExcessProperty: "error" })
-
-/** The problems of an input, one `path: message` line each, as the CLI prints them. */
-const problems = (
-  result: Either.Either<unknown, { readonly problems: ReadonlyArray<{ path: string; message: string }> }>
-) =>
-  Either.match(result, {
-    onLeft: (error) => error.problems.map((p) => `${p.path || "(root)"}: ${p.message}`),
-    onRight: () => []
-  })
 
 const messageOf = (result: Either.Either<unknown, { readonly message: string }>) =>
   Either.match(result, { onLeft: (error) => error.message, onRight: () => "accepted" })
