@@ -104,6 +104,7 @@ export {
   problemsOf,
   type InputProblem
 } from "./schema/PlanInputError.js"
+export { cut } from "./schema/problemsOf.js"
 export { Requirement, RequirementPriority } from "./schema/Requirement.js"
 export { RetryPolicy } from "./schema/RetryPolicy.js"
 export { RunOptions, ScheduleMode, type RunOptionsInput } from "./schema/RunOptions.js"

@@ -1,4 +1,4 @@
-import { idProblem, maxConcurrency, maxDurationMs, maxEchoLength, maxUsd } from "@devmatrix/core"
+import { cut, idProblem, maxConcurrency, maxDurationMs, maxEchoLength, maxUsd } from "@devmatrix/core"
 import type { RunOptionsInput } from "@devmatrix/core"
 import { defaultStoreUrl, redactUrl } from "@devmatrix/runtime"
 import type { ScriptedModelOptions } from "@devmatrix/runtime"
@@ -25,8 +25,7 @@ export interface RunArgs extends EngineArgs {
 }
 
 /** A flag's value as the user gave it, quoted and cut short (it is printed back). */
-const given = (text: string) =>
-  JSON.stringify(text.length > maxEchoLength ? `${text.slice(0, maxEchoLength - 1)}…` : text)
+const given = (text: string) => JSON.stringify(cut(text, maxEchoLength))
 
 /**
  * The longest store URL or file path taken (Linux's PATH_MAX): a longer one cannot name a file,
