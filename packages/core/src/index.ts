@@ -33,6 +33,7 @@ export {
   type AtomOutcome,
   type AttemptFailure,
   type BackoffInput,
+  type CallModelReport,
   type ModelCallInput,
   type ModelCallOutput
 } from "./machines/atomMachine.js"

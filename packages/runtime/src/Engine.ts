@@ -40,6 +40,7 @@ import { leaseRenewMs, makePlanLeases } from "./internal/planLeases.js"
 import { PlanRun } from "./internal/planRun.js"
 import type { PlanRunConfig } from "./internal/planRun.js"
 import { ModelProvider } from "./ModelProvider.js"
+import { Scheduler, SchedulerLocal } from "./Scheduler.js"
 import { finishedStatuses, Store, StoreError } from "./Store.js"
 
 /** No masterplan with this id is known to the engine or its store. */
@@ -204,6 +205,7 @@ const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> =>
 /** Builds the engine on a `ModelProvider` and a `Store`; masterplans still running when its scope closes are detached. */
 export const make = Effect.gen(function* () {
   const provider = yield* ModelProvider
+  const scheduler = yield* Scheduler
   const store = yield* Store
   // Journal writers live in a scope of their own, opened before the engine's finalizer is added:
   // scopes close last-in first-out, so on shutdown plans are detached (and their journals drained)
@@ -273,7 +275,7 @@ export const make = Effect.gen(function* () {
     masterplanId: string,
     config: Omit<
       PlanRunConfig,
-      "masterplanId" | "provider" | "runtime" | "journal" | "nowMs" | "journalLagging"
+      "masterplanId" | "provider" | "scheduler" | "runtime" | "journal" | "nowMs" | "journalLagging"
     >,
     lastSeq: number
   ) =>
@@ -298,6 +300,7 @@ export const make = Effect.gen(function* () {
         ...config,
         masterplanId,
         provider,
+        scheduler,
         runtime,
         journal,
         nowMs,
@@ -528,5 +531,13 @@ export const make = Effect.gen(function* () {
   return service
 })
 
-/** The engine on whatever `ModelProvider` and `Store` are provided. */
-export const EngineLive: Layer.Layer<Engine, never, ModelProvider | Store> = Layer.scoped(Engine, make)
+/** The engine on whatever `ModelProvider`, `Scheduler` and `Store` are provided. */
+export const EngineBase: Layer.Layer<Engine, never, ModelProvider | Scheduler | Store> = Layer.scoped(
+  Engine,
+  make
+)
+
+/** The engine on whatever `ModelProvider` and `Store` are provided, admitting with the local scheduler. */
+export const EngineLive: Layer.Layer<Engine, never, ModelProvider | Store> = EngineBase.pipe(
+  Layer.provide(SchedulerLocal)
+)

@@ -16,6 +16,7 @@
 export {
   AtomNotInReview,
   Engine,
+  EngineBase,
   EngineLive,
   MasterplanNotFound,
   MasterplanNotResumable,
@@ -42,6 +43,14 @@ export {
   type LatencyMs,
   type ScriptedModelOptions
 } from "./ModelProviderScripted.js"
+export {
+  makeLocalScheduler,
+  Scheduler,
+  SchedulerLocal,
+  type AdmissionLane,
+  type LaneConfig,
+  type SchedulerService
+} from "./Scheduler.js"
 export {
   finishedStatuses,
   makeStoreMemory,

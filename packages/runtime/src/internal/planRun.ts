@@ -1,11 +1,11 @@
-import { atomMachine, costOf, masterplanMachine, priorityOf, ReadyQueue, waveMachine } from "@devmatrix/core"
+import { atomMachine, masterplanMachine, priorityOf, waveMachine } from "@devmatrix/core"
 import type {
   AtomActor,
-  AttemptFailure,
   EventBody,
   CostCommit,
   ExecutionOutput,
   MasterplanActor,
+  CallModelReport,
   ModelCallInput,
   ModelCallOutput,
   PlanGraph,
@@ -13,10 +13,14 @@ import type {
   RunOptions,
   WaveActor
 } from "@devmatrix/core"
-import { Cause, Duration, Effect, Exit, FiberId, Option, Runtime } from "effect"
+import { Duration, Effect, FiberId, Runtime } from "effect"
+import type { Exit } from "effect"
 import { createActor, fromCallback, fromPromise } from "xstate"
 import type { ModelProviderService } from "../ModelProvider.js"
+import type { AdmissionLane, SchedulerService } from "../Scheduler.js"
 import type { AtomRow } from "../Store.js"
+import { makeAtomCall } from "./atomCall.js"
+import type { CallOutcome } from "./atomCall.js"
 import { SummaryTally } from "./summaryTally.js"
 
 /** Everything one masterplan run needs; the engine builds it from the submitted plan. */
@@ -26,6 +30,8 @@ export interface PlanRunConfig {
   readonly graph: PlanGraph
   readonly options: RunOptions
   readonly provider: ModelProviderService
+  /** Admits the plan's ready atoms: queue, permits, pause. */
+  readonly scheduler: SchedulerService
   /** Runs the side effects of the actors (model calls, waits) on the engine's services. */
   readonly runtime: Runtime.Runtime<never>
   /**
@@ -55,22 +61,12 @@ type StoppableActor = { _stop(): void }
 
 const settledStatuses: ReadonlySet<string> = new Set(["completed", "failed", "skipped", "cancelled"])
 
-/** Output tokens a single atom may use; atoms are about ten lines of code. */
-const maxTokensPerAtom = 2_048
-
-/** The failure an attempt's Effect ended with; a defect or an interruption is not retried. */
-const failureOf = (cause: Cause.Cause<AttemptFailure>): AttemptFailure =>
-  Option.getOrElse(Cause.failureOption(cause), () => ({
-    reason: "unknown" as const,
-    retryable: false,
-    message: Cause.pretty(cause)
-  }))
-
 /**
  * One masterplan in flight: its masterplan actor, a wave actor per started wave, and an atom actor
- * per atom that became ready. Atoms wait for a permit as indices in a priority queue, not as parked
- * fibers; an actor is created only when its atom is ready (or skipped), inside the plan's actor
- * system. The engine's admission lives here: `ENQUEUE` when ready, `START` when a permit is free.
+ * per atom that became ready. An actor is created only when its atom is ready (or skipped), inside
+ * the plan's actor system. Queued atoms wait in the scheduler's lane for a permit (`ENQUEUE` when
+ * ready, `START` once admitted); each call's outcome comes back as data, which the plan journals
+ * and hands to the atom's machine.
  */
 export class PlanRun {
   readonly masterplanActor: MasterplanActor
@@ -84,7 +80,6 @@ export class PlanRun {
   private readonly unsettledDeps: Int32Array
   /** The failed atom that makes each atom impossible, once one has. */
   private readonly doomedBy: Array<string | undefined>
-  private readonly holdsPermit: Uint8Array
   /** The last output each atom's model produced, journaled with the atom when it completes. */
   private readonly outputs: Array<string | undefined>
   /** Prior attempts (and interrupted ones) of atoms a recovered plan carries over. */
@@ -97,7 +92,8 @@ export class PlanRun {
   /** Recovered atoms still in a backoff the previous process began: when it ends (epoch ms). */
   private readonly backoffUntil = new Map<number, number>()
   private detaching = false
-  private readonly queue: ReadyQueue
+  private readonly lane: AdmissionLane
+  private readonly callStep: ReturnType<typeof makeAtomCall>
   private readonly tally: SummaryTally
   private readonly longestPath: number
   /** Runs a side effect as a fiber reporting its exit; the returned function interrupts it (actor stopped). */
@@ -105,25 +101,8 @@ export class PlanRun {
     effect: Effect.Effect<A, E>,
     onExit: (exit: Exit.Exit<A, E>) => void
   ) => () => void
-  /**
-   * Permits held: calls in flight, and calls that ended whose end is not committed yet. A permit
-   * comes back only once the journal holds the call's outcome, so however the store lags or
-   * stalls, the calls paid for but not recorded never outnumber the concurrency limit.
-   */
-  private running = 0
-  /** Calls in flight (a subset of `running`). */
-  private calling = 0
-  /** The seqs of call ends journaled but not committed, in journal order; `endsHead` is the oldest. */
-  private readonly endsAwaitingCommit: Array<number> = []
-  private endsHead = 0
   private lastSeq = 0
-  /** Admission is closed for good (a stop with a grace period): calls in flight may still end. */
-  private admissionClosed = false
-  private readonly idleWaiters: Array<() => void> = []
   private startedAtMs: number | undefined
-  private admittedThisTurn = 0
-  private turnPending = false
-  private paused = false
   private finished = false
   private currentWave = 0
   private settled = 0
@@ -141,16 +120,25 @@ export class PlanRun {
     this.waves = new Array<WaveActor | undefined>(graph.waves.length)
     this.unsettledDeps = Int32Array.from(graph.deps, (deps) => deps.length)
     this.doomedBy = new Array<string | undefined>(size)
-    this.holdsPermit = new Uint8Array(size)
     this.outputs = new Array<string | undefined>(size)
     this.priorAttempts = new Int32Array(size)
     this.priorInterrupted = new Int32Array(size)
     this.tally = new SummaryTally(size, graph.waves.length)
     this.longestPath = graph.criticalPath.length
     const remaining = graph.remaining
-    this.queue = new ReadyQueue(
-      (a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b)
+    this.lane = config.scheduler.lane(
+      {
+        masterplanId: config.masterplanId,
+        concurrency: config.options.concurrency,
+        before: (a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b),
+        start: (index) => this.atoms[index]!.send({ type: "START" }),
+        denied: () => undefined,
+        revoked: () => undefined,
+        journalLagging: config.journalLagging
+      },
+      config.runtime
     )
+    this.callStep = makeAtomCall(config)
     const runFork = Runtime.runFork(config.runtime)
     this.runFiber = (effect, onExit) => {
       // Scheduled on Effect's scheduler, not started inline (`immediate: false`): the scheduler
@@ -187,11 +175,8 @@ export class PlanRun {
     )
     this.masterplanActor.on("*", (event) => {
       this.record(event)
-      if (event.type === "masterplan.paused") this.paused = true
-      if (event.type === "masterplan.resumed") {
-        this.paused = false
-        this.defer(() => this.pump())
-      }
+      if (event.type === "masterplan.paused") this.lane.pause()
+      if (event.type === "masterplan.resumed") this.defer(() => this.lane.resume())
     })
   }
 
@@ -248,7 +233,7 @@ export class PlanRun {
     // stopped the way a parent stops a child (`_stop`): no event is emitted, their fibers are interrupted.
     for (const actor of this.atoms) (actor as StoppableActor | undefined)?._stop()
     for (const wave of this.waves) (wave as StoppableActor | undefined)?._stop()
-    for (const resolve of this.idleWaiters.splice(0)) resolve()
+    this.lane.stop()
     if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
   }
 
@@ -304,23 +289,12 @@ export class PlanRun {
 
   /** The journal is committed up to `seq`: permits of the calls whose ends that covers come back. */
   committed(seq: number): void {
-    const ends = this.endsAwaitingCommit
-    while (this.endsHead < ends.length && ends[this.endsHead]! <= seq) {
-      this.endsHead++
-      this.running--
-    }
-    if (this.endsHead === ends.length) {
-      ends.length = 0
-      this.endsHead = 0
-    }
-    this.defer(() => this.pump())
+    this.defer(() => this.lane.committed(seq))
   }
 
   /** Starts no more calls (a stop is coming); resolves once none is in flight. */
   closeAdmission(): Promise<void> {
-    this.admissionClosed = true
-    if (this.calling === 0) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
+    return this.lane.closeAdmission()
   }
 
   /** The execution phase: resolves when every atom has settled. */
@@ -455,8 +429,7 @@ export class PlanRun {
         )
         return
       case "atom.queued":
-        this.queue.push(index)
-        this.defer(() => this.pump())
+        this.defer(() => this.lane.enqueue(index))
         return
       case "atom.retrying":
       case "atom.review":
@@ -486,46 +459,7 @@ export class PlanRun {
 
   /** The atom's call has ended (its outcome just journaled): its permit returns once that is committed. */
   private release(index: number): void {
-    if (this.holdsPermit[index] === 0) return
-    this.holdsPermit[index] = 0
-    this.calling--
-    this.endsAwaitingCommit.push(this.lastSeq)
-    if (this.calling === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
-  }
-
-  /** Admits queued atoms, best first, while permits are free. */
-  private pump(): void {
-    const limit = this.config.options.concurrency
-    while (
-      this.running < limit &&
-      !this.paused &&
-      !this.finished &&
-      !this.admissionClosed &&
-      this.queue.size > 0 &&
-      !this.config.journalLagging()
-    ) {
-      if (this.admittedThisTurn >= limit) return this.yieldTurn()
-      const index = this.queue.pop()!
-      this.holdsPermit[index] = 1
-      this.running++
-      this.calling++
-      this.admittedThisTurn++
-      this.atoms[index]!.send({ type: "START" })
-    }
-  }
-
-  /**
-   * After a full round of admissions without the event loop getting a turn (a model that answers
-   * at once), admits the rest on the next turn: store commits, timers and signals run in between.
-   */
-  private yieldTurn(): void {
-    if (this.turnPending) return
-    this.turnPending = true
-    setImmediate(() => {
-      this.turnPending = false
-      this.admittedThisTurn = 0
-      this.defer(() => this.pump())
-    })
+    this.lane.ended(index, this.lastSeq)
   }
 
   /** An atom reached a terminal state; `failedAtom` names the failure its dependents inherit. */
@@ -545,6 +479,7 @@ export class PlanRun {
   private complete(): void {
     if (this.finished) return
     this.finished = true
+    this.lane.stop()
     const durationMs = this.elapsedMs()
     this.finish?.({ durationMs, summary: this.tally.summary(durationMs) })
   }
@@ -553,6 +488,7 @@ export class PlanRun {
     if (this.detaching) return
     if (this.finished) return
     this.finished = true
+    this.lane.stop()
     let unstarted = 0
     for (let index = 0; index < this.atoms.length; index++) {
       const actor = this.atoms[index]
@@ -562,63 +498,37 @@ export class PlanRun {
     this.tally.cancelUnstarted(unstarted)
   }
 
-  /** One attempt at one atom: the model call with its timeout and its cost journaled; a failure is the machine's to decide on. */
-  private callAtom(input: ModelCallInput): Effect.Effect<ModelCallOutput, AttemptFailure> {
-    const index = this.graph.indexOf.get(input.atomId)!
-    const spec = this.config.plan.atoms[index]!
-    const options = this.config.options
-    return this.config.provider
-      .generate({
-        model: options.model,
-        masterplanId: this.config.masterplanId,
-        atomId: spec.id,
+  /**
+   * An attempt's outcome, as the call step reports it: what was billed is journaled first (so the
+   * atom's own events that follow never come before what it cost), then the machine decides.
+   */
+  private callEnded(index: number, input: ModelCallInput, outcome: CallOutcome): CallModelReport {
+    const paid = outcome.paid
+    if (paid !== undefined)
+      this.record({
+        type: "cost.updated",
+        atomId: input.atomId,
         attempt: input.attempt,
-        language: spec.language,
-        instruction: spec.instruction,
-        defines: spec.defines,
-        feedback: input.feedback,
-        maxTokens: maxTokensPerAtom,
-        timeoutMs: options.callTimeoutMs,
-        simulate: spec.simulate
+        model: paid.model,
+        inputTokens: paid.usage.inputTokens,
+        outputTokens: paid.usage.outputTokens,
+        costUsd: paid.costUsd,
+        totalUsd: this.tally.costUsd + paid.costUsd
       })
-      .pipe(
-        Effect.map((response) => {
-          const costUsd = costOf(response.model, response.usage)
-          this.outputs[index] = response.text
-          this.record({
-            type: "cost.updated",
-            atomId: spec.id,
-            attempt: input.attempt,
-            model: response.model,
-            inputTokens: response.usage.inputTokens,
-            outputTokens: response.usage.outputTokens,
-            costUsd,
-            totalUsd: this.tally.costUsd + costUsd
-          })
-          return {
-            code: response.text,
-            confidence: response.confidence ?? 1,
-            model: response.model,
-            inputTokens: response.usage.inputTokens,
-            outputTokens: response.usage.outputTokens,
-            costUsd
-          }
-        }),
-        Effect.mapError((error): AttemptFailure => error.failure)
-      )
+    if (outcome._tag === "failed") return { type: "CALL_FAILED", failure: outcome.failure }
+    this.outputs[index] = outcome.output.code
+    return { type: "CALL_SUCCEEDED", output: outcome.output }
   }
 
   private readonly atomLogic = atomMachine.provide({
     actors: {
-      callModel: fromCallback(({ input, sendBack }) =>
-        this.runFiber(this.callAtom(input), (exit) =>
-          sendBack(
-            Exit.isSuccess(exit)
-              ? { type: "CALL_SUCCEEDED", output: exit.value }
-              : { type: "CALL_FAILED", failure: failureOf(exit.cause) }
-          )
-        )
-      ),
+      callModel: fromCallback(({ input, sendBack }) => {
+        const index = this.graph.indexOf.get(input.atomId)!
+        // An interrupted call (the actor stopped) reports nothing: nobody is left to hear it.
+        return this.runFiber(this.callStep(this.config.plan.atoms[index]!, input), (exit) => {
+          if (exit._tag === "Success") sendBack(this.callEnded(index, input, exit.value))
+        })
+      }),
       backoff: fromCallback(({ input, sendBack }) =>
         this.runFiber(Effect.sleep(Duration.millis(input.delayMs)), () => sendBack({ type: "BACKOFF_DONE" }))
       )
