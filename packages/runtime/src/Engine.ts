@@ -402,7 +402,10 @@ export const make = Effect.gen(function* () {
       const snapshot = yield* store.loadForRecovery(masterplanId)
       if (Option.isNone(snapshot)) return yield* new MasterplanNotFound({ masterplanId })
       const { record, atoms, costs, eventCounts } = snapshot.value
-      const { plan, options, graph } = yield* compile(record.plan, undefined, decodeStoredPlan)
+      const compiled = yield* compile(record.plan, undefined, decodeStoredPlan)
+      const { plan, graph } = compiled
+      // A budget raised since the plan was stored is kept with its options (`budget.raised`).
+      const options = { ...compiled.options, budget: record.options.budget ?? compiled.options.budget }
       // A plan stopped before its first commit has nothing to carry over: it starts afresh.
       const recovered =
         record.lastSeq > 0

@@ -355,6 +355,10 @@ export const makeStoreMemory = (): StoreService => {
         plan.record = {
           ...plan.record,
           status: projection.status ?? plan.record.status,
+          options:
+            projection.budget === undefined
+              ? plan.record.options
+              : { ...plan.record.options, budget: projection.budget },
           lastSeq: events[events.length - 1]!.seq,
           updatedAt: events[events.length - 1]!.at
         }

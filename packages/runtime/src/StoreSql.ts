@@ -240,6 +240,13 @@ export const makeStoreSql = (name: string) =>
           ${leaseOwner === undefined ? sql`` : sql`AND lease_owner = ${leaseOwner}`}
           RETURNING id`
         if (moved.length === 0) return yield* refusal(masterplanId, batch)
+        // A raised budget is kept with the options, so a resume (in any process) runs under it.
+        if (projection.budget !== undefined) {
+          const [row] = yield* sql<{ options: string }>`SELECT options FROM dm_masterplans WHERE id = ${masterplanId}`
+          const options = JSON.parse(row!.options) as Record<string, unknown>
+          yield* sql`UPDATE dm_masterplans SET options = ${JSON.stringify({ ...options, budget: projection.budget })}
+            WHERE id = ${masterplanId}`
+        }
         for (const part of chunks(events))
           yield* sql`INSERT INTO dm_events ${sql.insert(
             part.map((event) => ({

@@ -40,7 +40,7 @@ export const expectRunInvariants = (
   let peak = 0
   for (const event of events) {
     if (event.type === "wave.completed") completedWaves.add(event.wave)
-    if (!("atomId" in event) || event.type === "cost.updated") continue
+    if (!event.type.startsWith("atom.") || !("atomId" in event) || event.atomId === undefined) continue
     const atomId = event.atomId
     if (event.type === "atom.started") {
       for (const dep of deps.get(atomId) ?? [])

@@ -46,6 +46,8 @@ export interface JournalProjection {
   readonly costs: Array<CostCommit>
   /** The masterplan's status after the batch, if the batch changed it. */
   status: MasterplanStatus | undefined
+  /** The budget an operator raised it to in the batch (the last raise), kept with the masterplan's options. */
+  budget?: { readonly hardUsd: number; readonly softUsd: number } | undefined
 }
 
 const atomStatusOf: Partial<Record<Event["type"], AtomStatus>> = {
@@ -104,6 +106,10 @@ export const projectEvents = (events: ReadonlyArray<Event>): JournalProjection =
       })
       continue
     }
+    if (event.type === "budget.raised") {
+      projection.budget = { hardUsd: event.hardUsd, softUsd: event.softUsd }
+      continue
+    }
     if (event.type === "cost.updated") {
       const change = atom(event.atomId)
       change.costDelta += event.costUsd
@@ -120,7 +126,7 @@ export const projectEvents = (events: ReadonlyArray<Event>): JournalProjection =
       continue
     }
     const status = atomStatusOf[event.type]
-    if (status === undefined || !("atomId" in event)) continue
+    if (status === undefined || !("atomId" in event) || event.atomId === undefined) continue
     const change = atom(event.atomId)
     change.status = status
     switch (event.type) {

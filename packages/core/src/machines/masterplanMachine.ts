@@ -36,6 +36,20 @@ export type MasterplanCommand =
   | { readonly type: "START" }
   | { readonly type: "PAUSE"; readonly reason: string }
   | { readonly type: "RESUME" }
+  /**
+   * A call's worst case did not fit under the hard limit (the ledger refused its reservation): the
+   * plan pauses until its budget is raised; the calls in flight finish.
+   */
+  | {
+      readonly type: "BUDGET_EXHAUSTED"
+      readonly totalUsd: number
+      readonly limitUsd: number
+      readonly level: "plan" | "wave" | "atom"
+      readonly atomId?: string | undefined
+      readonly neededUsd?: number | undefined
+    }
+  /** An operator raised the budget (the ledger took it already); journaled so a resume runs under it. */
+  | { readonly type: "RAISE_BUDGET"; readonly hardUsd: number; readonly softUsd: number; readonly previousHardUsd: number }
   | { readonly type: "CANCEL"; readonly reason: string; readonly summary: RunSummary }
 
 interface MasterplanContext extends MasterplanMachineInput {
@@ -232,12 +246,39 @@ export const masterplanMachine = setup({
         }
       },
       initial: "running",
+      on: {
+        RAISE_BUDGET: {
+          actions: emit(({ event }) => ({
+            type: "budget.raised" as const,
+            hardUsd: event.hardUsd,
+            softUsd: event.softUsd,
+            previousHardUsd: event.previousHardUsd
+          }))
+        }
+      },
       states: {
         running: {
           on: {
             PAUSE: {
               target: "paused",
               actions: emit(({ event }) => ({ type: "masterplan.paused" as const, reason: event.reason }))
+            },
+            BUDGET_EXHAUSTED: {
+              target: "paused",
+              actions: [
+                emit(({ event }) => ({
+                  type: "cost.hard_limit" as const,
+                  totalUsd: event.totalUsd,
+                  limitUsd: event.limitUsd,
+                  level: event.level,
+                  ...(event.atomId !== undefined ? { atomId: event.atomId } : {}),
+                  ...(event.neededUsd !== undefined ? { neededUsd: event.neededUsd } : {})
+                })),
+                emit(({ event }) => ({
+                  type: "masterplan.paused" as const,
+                  reason: `budget: ${event.level === "plan" ? "the" : `the ${event.level}'s`} hard limit of $${event.limitUsd} leaves no room for the next call`
+                }))
+              ]
             }
           }
         },

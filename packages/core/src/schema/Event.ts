@@ -98,21 +98,52 @@ export const CostUpdated = event("cost.updated", {
   /** The paid attempt: with the masterplan and the atom, the key that makes a cost commit idempotent. */
   attempt: Schema.Int.pipe(Schema.positive()),
   model: Schema.String,
+  /** Input tokens billed at the input price (cache writes and reads apart). */
   inputTokens: Schema.NonNegativeInt,
   outputTokens: Schema.NonNegativeInt,
+  /** Input tokens written to the provider's prompt cache (5-minute and 1-hour writes together). */
+  cacheWriteTokens: Schema.optional(Schema.NonNegativeInt),
+  /** Input tokens read from the provider's prompt cache. */
+  cacheReadTokens: Schema.optional(Schema.NonNegativeInt),
   /** What this call cost. */
   costUsd: Schema.NonNegative,
   /** What the masterplan has cost so far. */
-  totalUsd: Schema.NonNegative
+  totalUsd: Schema.NonNegative,
+  /** What admission reserved for the call (its worst case); the rest was given back. */
+  reservedUsd: Schema.optional(Schema.NonNegative)
 })
+/** Committed spend crossed the soft limit (once per crossing). */
 export const CostSoftLimit = event("cost.soft_limit", { totalUsd: Schema.Number, limitUsd: Schema.Number })
-export const CostHardLimit = event("cost.hard_limit", { totalUsd: Schema.Number, limitUsd: Schema.Number })
+/**
+ * A call's worst case did not fit under the hard limit: no new call starts, the calls in flight
+ * finish, the masterplan pauses until its budget is raised.
+ */
+export const CostHardLimit = event("cost.hard_limit", {
+  totalUsd: Schema.Number,
+  limitUsd: Schema.Number,
+  /** The atom whose call did not fit, and what it needed (its worst case), when one did not. */
+  atomId: Schema.optional(Schema.String),
+  neededUsd: Schema.optional(Schema.Number),
+  /** Which limit: the plan's, a wave's, or the atom's own cap. */
+  level: Schema.optional(Schema.Literal("plan", "wave", "atom"))
+})
+/** An operator raised the masterplan's budget (journaled, so a resume runs under it). */
+export const BudgetRaised = event("budget.raised", {
+  hardUsd: Schema.Number,
+  softUsd: Schema.Number,
+  previousHardUsd: Schema.Number
+})
 export const ConcurrencyLimitChanged = event("concurrency.limit_changed", {
   from: Schema.Int,
   to: Schema.Int,
   reason: Schema.String
 })
-export const CacheHit = event("cache.hit", atomRef)
+/** An attempt answered from the prompt cache: no call was made, `savedUsd` was not paid again. */
+export const CacheHit = event("cache.hit", {
+  ...atomRef,
+  attempt: Schema.optional(Schema.Int),
+  savedUsd: Schema.optional(Schema.NonNegative)
+})
 export const GatePassed = event("gate.passed", { wave: Schema.NonNegativeInt })
 export const GateFailed = event("gate.failed", { wave: Schema.NonNegativeInt, reason: Schema.String })
 
@@ -142,6 +173,7 @@ export const Event = Schema.Union(
   CostUpdated,
   CostSoftLimit,
   CostHardLimit,
+  BudgetRaised,
   ConcurrencyLimitChanged,
   CacheHit,
   GatePassed,

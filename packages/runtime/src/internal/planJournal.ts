@@ -72,7 +72,8 @@ export const journalLagging = (buffer: JournalBuffer, nowMs: number): boolean =>
 
 /** Adds an event (and the code it settles) to the buffer, waking the writer if it was empty. */
 export const bufferEvent = (buffer: JournalBuffer, event: Event, code: string | undefined): void => {
-  if (code !== undefined && "atomId" in event) buffer.results.push({ atomId: event.atomId, code })
+  if (code !== undefined && "atomId" in event && event.atomId !== undefined)
+    buffer.results.push({ atomId: event.atomId, code })
   if (buffer.pending.push(event) === 1) buffer.signal.unsafeOffer(undefined)
 }
 

@@ -82,6 +82,13 @@ export class PlanRun {
   private readonly doomedBy: Array<string | undefined>
   /** The last output each atom's model produced, journaled with the atom when it completes. */
   private readonly outputs: Array<string | undefined>
+  /**
+   * Accepted code of completed atoms whose dependents have not all settled: the prompt of a
+   * dependent carries it. Dropped once the last dependent settles, so the heap holds only the
+   * frontier's code, not the plan's.
+   */
+  private readonly accepted: Array<string | undefined>
+  private readonly unsettledDependents: Int32Array
   /** Prior attempts (and interrupted ones) of atoms a recovered plan carries over. */
   private readonly priorAttempts: Int32Array
   private readonly priorInterrupted: Int32Array
@@ -121,6 +128,8 @@ export class PlanRun {
     this.unsettledDeps = Int32Array.from(graph.deps, (deps) => deps.length)
     this.doomedBy = new Array<string | undefined>(size)
     this.outputs = new Array<string | undefined>(size)
+    this.accepted = new Array<string | undefined>(size)
+    this.unsettledDependents = Int32Array.from(graph.dependents, (dependents) => dependents.length)
     this.priorAttempts = new Int32Array(size)
     this.priorInterrupted = new Int32Array(size)
     this.tally = new SummaryTally(size, graph.waves.length)
@@ -261,11 +270,15 @@ export class PlanRun {
       if (!settledStatuses.has(row.status)) continue
       this.created[index] = 1
       this.settled++
+      if (row.status === "completed" && this.unsettledDependents[index]! > 0) this.accepted[index] = row.code
       for (const dependent of graph.dependents[index]!) {
         this.unsettledDeps[dependent]!--
         if (row.status !== "completed") this.doomedBy[dependent] ??= row.atomId
       }
     }
+    // Once every row is in: the code of atoms whose dependents have all settled is not needed.
+    for (let index = 0; index < graph.ids.length; index++)
+      if (this.created[index] === 1) for (const dep of graph.deps[index]!) this.dependentSettled(dep)
     // In waves mode the plan goes on from the first wave with atoms left.
     while (
       this.currentWave < graph.waves.length - 1 &&
@@ -417,7 +430,10 @@ export class PlanRun {
       // The output is stored with the event that settles it (completion) or parks it (review).
       this.lastSeq = this.config.journal(event, this.outputs[index])
       this.tally.add(event)
-      if (event.type === "atom.completed") this.outputs[index] = undefined
+      if (event.type === "atom.completed") {
+        if (this.unsettledDependents[index]! > 0) this.accepted[index] = this.outputs[index]
+        this.outputs[index] = undefined
+      }
     } else this.record(event)
     switch (event.type) {
       case "atom.ready":
@@ -466,6 +482,7 @@ export class PlanRun {
   private settle(index: number, failedAtom: string | undefined): void {
     this.settled++
     this.atoms[index] = undefined
+    for (const dep of this.graph.deps[index]!) this.dependentSettled(dep)
     const eager = this.config.options.mode === "eager"
     for (const dependent of this.graph.dependents[index]!) {
       this.unsettledDeps[dependent]!--
@@ -474,6 +491,21 @@ export class PlanRun {
         this.defer(() => this.resolve(dependent))
     }
     if (this.settled === this.graph.ids.length) this.complete()
+  }
+
+  /** One more dependent of `index` has settled: once none is left, its code is not needed here. */
+  private dependentSettled(index: number): void {
+    if (--this.unsettledDependents[index]! === 0) this.accepted[index] = undefined
+  }
+
+  /** The accepted code of an atom's dependencies, in the order the plan lists them, for its prompt. */
+  dependencyCode(index: number): ReadonlyArray<{ readonly atomId: string; readonly code: string }> {
+    const code: Array<{ atomId: string; code: string }> = []
+    for (const dep of this.graph.deps[index]!) {
+      const accepted = this.accepted[dep]
+      if (accepted !== undefined) code.push({ atomId: this.graph.ids[dep]!, code: accepted })
+    }
+    return code
   }
 
   private complete(): void {
