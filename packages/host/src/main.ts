@@ -2,6 +2,7 @@ import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
 import type { ScriptedModelOptions } from "@devmatrix/runtime"
 import { Effect, Exit } from "effect"
 import type { Layer, Scope } from "effect"
+import { budgetCommand, parseBudgetArgs } from "./cli/budgetCommand.js"
 import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
 import { eventsCommand, parseEventsArgs } from "./cli/eventsCommand.js"
 import { ExitCode, UsageError } from "./cli/exitCodes.js"
@@ -110,6 +111,13 @@ export const main = async (
         prepare: parse(() => parseStatusArgs(rest, env)),
         layer: storeLayer,
         body: (args) => statusCommand(args, terminal),
+        withoutStore: missing
+      }),
+    budget: () =>
+      command({
+        prepare: parse(() => parseBudgetArgs(rest, env)),
+        layer: engineLayer,
+        body: (args) => budgetCommand(args, terminal),
         withoutStore: missing
       }),
     cleanup: () =>

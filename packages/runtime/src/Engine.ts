@@ -1,4 +1,5 @@
 import {
+  Budget,
   buildPlanGraph,
   decodeInput,
   decodePlanInput,
@@ -6,7 +7,8 @@ import {
   isTerminalEvent,
   PlanInput,
   PlanInputError,
-  RunOptions
+  RunOptions,
+  softLimitUsd
 } from "@devmatrix/core"
 import type { Event, EventBody, EventOf, PlanGraph, PlanGraphError, RunOptionsInput } from "@devmatrix/core"
 import {
@@ -105,6 +107,12 @@ export interface DetachOptions {
   readonly graceMs?: number
 }
 
+/** A new budget for a masterplan: its hard limit and, optionally, its soft one (80% of hard if not given). */
+export interface BudgetChange {
+  readonly hardUsd: number
+  readonly softUsd?: number
+}
+
 /** What a reviewer decides about an atom waiting in review. */
 export type ReviewDecision = "APPROVE" | { readonly edit: string } | { readonly reject: string }
 
@@ -157,6 +165,15 @@ export interface EngineService {
     atomId: string,
     decision: ReviewDecision
   ) => Effect.Effect<void, MasterplanNotFound | AtomNotInReview>
+  /**
+   * Sets a masterplan's budget (journaled as `budget.raised`): at once for a plan this engine runs,
+   * in the store for one no process runs (a plan paused on budget), so that `resume` runs under it.
+   * A plan paused on budget stays paused: `resume` continues it.
+   */
+  readonly raiseBudget: (
+    masterplanId: string,
+    budget: BudgetChange
+  ) => Effect.Effect<void, MasterplanNotFound | MasterplanNotResumable | PlanInputError | StoreError>
 }
 
 export class Engine extends Context.Tag("@devmatrix/runtime/Engine")<Engine, EngineService>() {}
@@ -180,6 +197,8 @@ const followIntervalMs = 250
 
 /** Events read from the store at a time by `events`. */
 const journalPageSize = 1_000
+
+const decodeBudget = decodeInput(Budget, "budget", { onExcessProperty: "error" })
 
 // A misspelled option is refused, not ignored.
 const decodeOverrides = decodeInput(RunOptions, "options", { onExcessProperty: "error" })
@@ -506,6 +525,46 @@ export const make = Effect.gen(function* () {
       if (Option.isSome(ended)) yield* Effect.asVoid(ended.value)
     })
 
+  /** Journals a new budget for a plan no process runs: under its lease, as the next event of its journal. */
+  const raiseStoredBudget = (masterplanId: string, budget: Budget) =>
+    Effect.gen(function* () {
+      const found = yield* store.getMasterplan(masterplanId)
+      if (Option.isNone(found)) return yield* new MasterplanNotFound({ masterplanId })
+      if (finishedStatuses.has(found.value.status))
+        return yield* new MasterplanNotResumable({ masterplanId, reason: `it has ended (${found.value.status})` })
+      yield* takeLease(masterplanId)
+      yield* Effect.ensuring(
+        Effect.gen(function* () {
+          // Read again under the lease: no other process moves the journal now.
+          const record = Option.getOrThrow(yield* store.getMasterplan(masterplanId))
+          yield* store.commit(masterplanId, {
+            events: [
+              {
+                type: "budget.raised",
+                masterplanId,
+                seq: record.lastSeq + 1,
+                at: nowMs(),
+                hardUsd: budget.hardUsd,
+                softUsd: softLimitUsd(budget),
+                previousHardUsd: record.options.budget.hardUsd
+              }
+            ],
+            results: [],
+            leaseOwner: leases.owner
+          })
+        }),
+        leases.release(masterplanId)
+      )
+    })
+
+  const raiseBudget: EngineService["raiseBudget"] = (masterplanId, change) =>
+    Effect.gen(function* () {
+      const budget = yield* fromEither(decodeBudget(change))
+      const live = plans.get(masterplanId)
+      if (live !== undefined) return live.run.raiseBudget(budget)
+      yield* raiseStoredBudget(masterplanId, budget)
+    })
+
   yield* Effect.addFinalizer(() =>
     Effect.forEach([...plans.keys()], (id) => Effect.ignore(detach(id)), { discard: true })
   )
@@ -524,6 +583,7 @@ export const make = Effect.gen(function* () {
     pause: withPlan((run, reason?: string) => run.pause(reason ?? "paused by the operator")),
     resume: withPlan((run) => run.resume()),
     detach,
+    raiseBudget,
     review: (masterplanId, atomId, decision) =>
       Effect.flatMap(find(masterplanId), (plan) =>
         plan.run.review(atomId, decision)

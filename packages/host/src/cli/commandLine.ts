@@ -24,3 +24,9 @@ export const resumeCommandLine = (invocation: string, store: string, masterplanI
     ? // An id that looks like a flag (`--help`) goes after `--`, where it is taken as it is.
       `${invocation} resume --store ${shellWord(store)} -- ${shellWord(masterplanId)}`
     : `${invocation} resume ${masterplanId !== undefined ? `${shellWord(masterplanId)} ` : ""}--store ${shellWord(store)}`
+
+/** The command that sets a plan's budget, ready to paste (`USD` left for the user to fill in). */
+export const budgetCommandLine = (invocation: string, store: string, masterplanId: string): string =>
+  masterplanId.startsWith("-")
+    ? `${invocation} budget --hard USD --store ${shellWord(store)} -- ${shellWord(masterplanId)}`
+    : `${invocation} budget ${shellWord(masterplanId)} --hard USD --store ${shellWord(store)}`

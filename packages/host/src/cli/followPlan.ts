@@ -1,9 +1,10 @@
-import type { Event } from "@devmatrix/core"
+import type { Event, EventOf } from "@devmatrix/core"
 import type { EngineService, StoreError, TerminalEvent } from "@devmatrix/runtime"
-import { Deferred, Effect, Option, Stream } from "effect"
-import { resumeCommandLine } from "./commandLine.js"
+import { Deferred, Effect, Exit, Option, Stream } from "effect"
+import { budgetCommandLine, resumeCommandLine } from "./commandLine.js"
 import { ExitCode } from "./exitCodes.js"
 import { outputClosed } from "./outputClosed.js"
+import { usd } from "./format.js"
 import { makeProgressRenderer } from "./progressRenderer.js"
 import type { EngineArgs } from "./runArgs.js"
 import { listenForStop, signalGraceMs } from "./stopSignals.js"
@@ -27,6 +28,21 @@ export interface FollowOptions {
   /** Other plans this process runs: a signal stops them with this one. */
   readonly alsoRunning?: ReadonlyArray<string>
 }
+
+/** What `followPlan`'s race says when the plan paused on budget. */
+const budgetStop = "paused on budget"
+
+/** How long the calls in flight of a plan paused on budget may take to finish before it is saved. */
+const budgetGraceMs = 10 * 60_000
+
+const budgetMessage = (args: EngineArgs, masterplanId: string, limit: EventOf<"cost.hard_limit">): string =>
+  `masterplan ${masterplanId} paused on budget: ${usd(limit.totalUsd)} spent of its hard limit of ${usd(limit.limitUsd)}` +
+  (limit.atomId !== undefined && limit.neededUsd !== undefined
+    ? ` (atom ${limit.atomId} needs up to ${usd(limit.neededUsd)})`
+    : "") +
+  (args.store === "memory:"
+    ? "; it ran on the memory: store, which keeps nothing\n"
+    : `; raise it with\n  ${budgetCommandLine(args.invocation, args.store, masterplanId)}\nthen continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`)
 
 const exitCodeOf = (terminal: TerminalEvent): ExitCode =>
   terminal.type === "masterplan.completed" ? ExitCode.completed : ExitCode.failed
@@ -73,9 +89,19 @@ export const followPlan = (
       return line === undefined ? Effect.void : writeLine(terminal.stdout, line)
     }
     let nextSeq = options.fromSeq ?? 1
+    // A pause that follows `cost.hard_limit` is a pause on budget: the run ends there (exit 3).
+    let hardLimit: EventOf<"cost.hard_limit"> | undefined
+    const budgetPaused = yield* Deferred.make<EventOf<"cost.hard_limit">>()
+    const watchBudget = (event: Event) => {
+      if (event.type === "cost.hard_limit") hardLimit = event
+      else if (event.type === "masterplan.resumed") hardLimit = undefined
+      else if (event.type === "masterplan.paused" && hardLimit !== undefined)
+        Deferred.unsafeDone(budgetPaused, Exit.succeed(hardLimit))
+    }
     const showFrom = (fromSeq: number) =>
       Stream.runForEach(engine.events(masterplanId, { fromSeq }), (event) => {
         nextSeq = event.seq + 1
+        watchBudget(event)
         return show(event)
       })
     const shown = showFrom(nextSeq)
@@ -86,11 +112,25 @@ export const followPlan = (
         "output closed"
       )
     )
-    const outcome = yield* Effect.raceFirst(
+    const outcome = yield* Effect.raceAll([
       Effect.as(shown, Option.none<string>()),
-      Effect.map(stopped, Option.some)
-    )
+      Effect.map(stopped, Option.some),
+      Effect.as(Deferred.await(budgetPaused), Option.some(budgetStop))
+    ])
     progress?.stop()
+    if (Option.isSome(outcome) && outcome.value === budgetStop) {
+      const limit = yield* Deferred.await(budgetPaused)
+      // The calls in flight are paid for: they may finish (their own timeout bounds them), then the
+      // plan is saved, paused, for `budget` and `resume`.
+      yield* Effect.catchTag(
+        engine.detach(masterplanId, { graceMs: budgetGraceMs }),
+        "MasterplanNotFound",
+        () => Effect.void
+      )
+      yield* Effect.ignore(showFrom(nextSeq))
+      terminal.stderr.write(budgetMessage(args, masterplanId, limit))
+      return ExitCode.budgetPaused
+    }
     if (Option.isSome(outcome)) {
       yield* stopRunning(engine, [masterplanId, ...(options.alsoRunning ?? [])], stop, terminal)
       // What the calls in flight journaled during the grace period is shown too (unless the

@@ -48,7 +48,7 @@ export const masterplanIdArg = (text: string): string => {
 }
 
 /** A flag's number: finite (`1e309` reads as Infinity) and as `check` wants it, else a `UsageError`. */
-const number = (flag: string, text: string | undefined, check: (n: number) => boolean, what: string) => {
+export const number = (flag: string, text: string | undefined, check: (n: number) => boolean, what: string) => {
   if (text === undefined) return undefined
   const value = Number(text)
   if (text.trim() === "" || !Number.isFinite(value) || !check(value))

@@ -5,6 +5,7 @@ export const synopsis = {
   resume: "devmatrix resume [<masterplanId>] [--store URL] [--json]",
   status: "devmatrix status [<masterplanId>] [--store URL] [--json]",
   events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]",
+  budget: "devmatrix budget <masterplanId> --hard USD [--soft USD] [--store URL]   (journaled; then resume)",
   cleanup: "devmatrix cleanup --older-than AGE [--store URL]   (AGE: 7d, 12h, 30m, 45s)"
 } as const
 export type CommandName = keyof typeof synopsis

@@ -74,6 +74,7 @@ const fakeEngine = (overrides: Partial<EngineService>): EngineService => ({
   submit: () => Effect.die("unused"),
   recover: () => Effect.die("unused"),
   recoverAll: () => Effect.die("unused"),
+  raiseBudget: () => Effect.die("unused"),
   events: () => Stream.never,
   result: () => Effect.never,
   cancel: () => Effect.void,

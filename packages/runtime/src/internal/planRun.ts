@@ -1,5 +1,6 @@
-import { atomMachine, masterplanMachine, priorityOf, waveMachine } from "@devmatrix/core"
+import { atomMachine, masterplanMachine, priorityOf, softLimitUsd, waveMachine } from "@devmatrix/core"
 import type {
+  Budget,
   AtomActor,
   EventBody,
   CostCommit,
@@ -109,6 +110,8 @@ export class PlanRun {
     onExit: (exit: Exit.Exit<A, E>) => void
   ) => () => void
   private lastSeq = 0
+  /** The budget in force: the plan's, until an operator raises it. */
+  private budget: Budget
   private startedAtMs: number | undefined
   private finished = false
   private currentWave = 0
@@ -120,6 +123,7 @@ export class PlanRun {
 
   constructor(config: PlanRunConfig) {
     this.config = config
+    this.budget = config.options.budget
     const graph = (this.graph = config.graph)
     const size = graph.ids.length
     this.atoms = new Array<AtomActor | undefined>(size)
@@ -210,6 +214,18 @@ export class PlanRun {
   cancel(reason: string): void {
     this.cancelAtoms()
     this.masterplanActor.send({ type: "CANCEL", reason, summary: this.tally.summary(this.elapsedMs()) })
+  }
+
+  /** Sets the plan's budget (journaled); a plan paused on budget stays paused until `resume`. */
+  raiseBudget(budget: Budget): void {
+    const previousHardUsd = this.budget.hardUsd
+    this.budget = budget
+    this.masterplanActor.send({
+      type: "RAISE_BUDGET",
+      hardUsd: budget.hardUsd,
+      softUsd: softLimitUsd(budget),
+      previousHardUsd
+    })
   }
 
   /** Sends a reviewer's decision to an atom waiting in review; false if there is no such atom. */
