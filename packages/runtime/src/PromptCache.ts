@@ -164,12 +164,21 @@ export class PromptCacheError extends Data.TaggedError("PromptCacheError")<{
   }
 }
 
+/** A parse error in a line: its first few issues, each with its path (`usage.inputTokens: Expected number`). */
+const issuesOf = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const shown = issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`)
+  return `${shown.join("; ")}${issues.length > 3 ? "; ..." : ""}`
+}
+
 /** The error of an entry the JSON schema refuses to encode. */
 export const invalidEntry = (cache: string, key: string) => (error: ParseResult.ParseError) =>
   new PromptCacheError({
     reason: "Invalid",
     cache,
-    detail: `the entry for ${key} cannot be stored: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
+    detail: `the entry for ${key} cannot be stored: ${issuesOf(error)}`,
     cause: error
   })
 
@@ -178,7 +187,7 @@ export const damagedEntry = (cache: string, key: string) => (error: ParseResult.
   new PromptCacheError({
     reason: "Corrupt",
     cache,
-    detail: `the entry under ${key} is damaged: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
+    detail: `the entry under ${key} is damaged: ${issuesOf(error)}`,
     cause: error
   })
 

@@ -88,7 +88,8 @@ const redisBackend = (client: Redis, name: string, keyPrefix: string): PromptCac
     new PromptCacheError({
       reason: "Unavailable",
       cache: name,
-      detail: `${doing}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      // Without an offline queue, a command while disconnected fails at once, in ioredis's words.
+      detail: `${doing}: ${client.status === "ready" ? (cause instanceof Error ? cause.message : String(cause)) : `not connected (${client.status})`}`,
       cause
     })
   return {
