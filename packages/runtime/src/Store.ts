@@ -130,6 +130,21 @@ export interface JournalBatch {
   readonly leaseOwner?: string | undefined
 }
 
+/**
+ * A prompt cache entry as the store keeps it: its key, the entry's JSON, and when it expires.
+ * The store does not judge expiry (the PromptCache does, on its clock); it only purges.
+ */
+export interface PromptCacheRow {
+  readonly key: string
+  readonly model: string
+  /** The entry, as JSON. */
+  readonly body: string
+  /** Epoch ms. */
+  readonly createdAt: number
+  /** Epoch ms: at and after it the entry is no longer served. */
+  readonly expiresAt: number
+}
+
 /** The error for a masterplan the store does not have. */
 export const masterplanNotStored = (store: string, masterplanId: string) =>
   new StoreError({ reason: "NotFound", store, detail: `no masterplan "${masterplanId}"` })
@@ -206,6 +221,18 @@ export interface StoreService {
   ) => Effect.Effect<LeaseOutcome, StoreError>
   /** Gives the lease up, if `owner` holds it. */
   readonly releaseLease: (masterplanId: string, owner: string) => Effect.Effect<void, StoreError>
+  /** The prompt cache row under `key`, expired or not. */
+  readonly getPromptCacheRow: (key: string) => Effect.Effect<Option.Option<PromptCacheRow>, StoreError>
+  /**
+   * Stores a prompt cache row, replacing any under its key, then deletes at most `purgeLimit`
+   * rows expired at `nowMs`: expired rows go a few at a time, and no write pays for them all.
+   */
+  readonly putPromptCacheRow: (
+    row: PromptCacheRow,
+    purge: { readonly nowMs: number; readonly purgeLimit: number }
+  ) => Effect.Effect<void, StoreError>
+  /** Deletes the row under `key` if it is expired at `nowMs` (a row written since stays). */
+  readonly deleteExpiredPromptCacheRow: (key: string, nowMs: number) => Effect.Effect<void, StoreError>
 }
 
 /** Whether a lease request may take the lease as it stands. */
@@ -270,6 +297,7 @@ interface MemoryPlan {
 export const makeStoreMemory = (): StoreService => {
   const name = "memory:"
   const plans = new Map<string, MemoryPlan>()
+  const promptCache = new Map<string, PromptCacheRow>()
   const find = (id: string) =>
     Effect.suspend(() => {
       const plan = plans.get(id)
@@ -410,6 +438,23 @@ export const makeStoreMemory = (): StoreService => {
             deleted.push(id)
           }
         return deleted
+      }),
+    getPromptCacheRow: (key) => Effect.sync(() => Option.fromNullable(promptCache.get(key))),
+    putPromptCacheRow: (row, { nowMs, purgeLimit }) =>
+      Effect.sync(() => {
+        promptCache.set(row.key, row)
+        let purged = 0
+        for (const [key, kept] of promptCache) {
+          if (purged >= purgeLimit) break
+          if (kept.expiresAt <= nowMs) {
+            promptCache.delete(key)
+            purged++
+          }
+        }
+      }),
+    deleteExpiredPromptCacheRow: (key, nowMs) =>
+      Effect.sync(() => {
+        if ((promptCache.get(key)?.expiresAt ?? Infinity) <= nowMs) promptCache.delete(key)
       })
   }
 }

@@ -556,7 +556,46 @@ export const makeStoreSql = (name: string) =>
                 yield* sql`DELETE FROM ${sql(table)} WHERE masterplan_id IN ${sql.in(part)}`
             return ids
           })
-        ).pipe(Effect.mapError(failed("cannot delete finished masterplans")))
+        ).pipe(Effect.mapError(failed("cannot delete finished masterplans"))),
+      getPromptCacheRow: (key) =>
+        sql<{
+          model: string
+          body: string
+          created_at: number | string
+          expires_at: number | string
+        }>`SELECT model, body, created_at, expires_at FROM dm_prompt_cache WHERE cache_key = ${key}`.pipe(
+          Effect.map(([row]) =>
+            Option.map(Option.fromNullable(row), (row) => ({
+              key,
+              model: row.model,
+              body: row.body,
+              createdAt: num(row.created_at),
+              expiresAt: num(row.expires_at)
+            }))
+          ),
+          Effect.mapError(failed("cannot read the prompt cache"))
+        ),
+      putPromptCacheRow: (row, { nowMs, purgeLimit }) =>
+        Effect.zipRight(
+          sql`INSERT INTO dm_prompt_cache ${sql.insert({
+            cache_key: row.key,
+            model: row.model,
+            body: row.body,
+            created_at: row.createdAt,
+            expires_at: row.expiresAt
+          })} ON CONFLICT (cache_key) DO UPDATE SET model = excluded.model, body = excluded.body,
+            created_at = excluded.created_at, expires_at = excluded.expires_at`,
+          // A subquery, for SQLite builds without DELETE ... LIMIT; the index finds the expired rows.
+          purgeLimit > 0
+            ? sql`DELETE FROM dm_prompt_cache WHERE cache_key IN (SELECT cache_key FROM dm_prompt_cache
+                WHERE expires_at <= ${nowMs} LIMIT ${purgeLimit})`
+            : Effect.void
+        ).pipe(Effect.asVoid, Effect.mapError(failed("cannot write to the prompt cache"))),
+      deleteExpiredPromptCacheRow: (key, nowMs) =>
+        sql`DELETE FROM dm_prompt_cache WHERE cache_key = ${key} AND expires_at <= ${nowMs}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(failed("cannot purge the prompt cache"))
+        )
     }
     return service
   })

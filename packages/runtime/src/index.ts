@@ -73,3 +73,32 @@ export { defaultStoreUrl, storeFromUrl } from "./StoreLive.js"
 export { redactUrl, StorePg } from "./StorePg.js"
 export { makeStoreSql } from "./StoreSql.js"
 export { StoreSqlite } from "./StoreSqlite.js"
+export {
+  defaultMemoryEntries,
+  makePromptCache,
+  PromptCache,
+  promptCacheDefaults,
+  PromptCacheEntryJson,
+  PromptCacheError,
+  promptCacheKey,
+  PromptCacheMemory,
+  PromptCacheNone,
+  type PromptCacheBackend,
+  type PromptCacheEntry,
+  type PromptCacheKeyInput,
+  type PromptCacheKeyValue,
+  type PromptCacheMemoryOptions,
+  type PromptCacheOptions,
+  type PromptCacheService,
+  type PromptCacheStats,
+  type PromptCacheUsage,
+  type PromptCacheWrite
+} from "./PromptCache.js"
+export { PromptCacheLive, promptCacheFromOptions, type PromptCacheChoice } from "./PromptCacheLive.js"
+export {
+  PromptCacheRedis,
+  promptCacheRedisDefaults,
+  type PromptCacheRedisOptions
+} from "./PromptCacheRedis.js"
+export { PromptCacheStore, type PromptCacheStoreOptions } from "./PromptCacheStore.js"
+export type { PromptCacheRow } from "./Store.js"

@@ -87,6 +87,19 @@ const migrations = {
     )`
     yield* sql`INSERT INTO dm_plans (masterplan_id, plan) SELECT id, plan FROM dm_masterplans`
     yield* sql`ALTER TABLE dm_masterplans DROP COLUMN plan`
+  }),
+  // Model answers by the hash of their inputs (PromptCacheStore): shared by every plan, so not
+  // keyed by masterplan, and purged by expiry, a few rows per write, through the index.
+  "0005_prompt_cache": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE dm_prompt_cache (
+      cache_key TEXT PRIMARY KEY,
+      model TEXT NOT NULL,
+      body TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL
+    )`
+    yield* sql`CREATE INDEX dm_prompt_cache_expires ON dm_prompt_cache (expires_at)`
   })
 }
 
