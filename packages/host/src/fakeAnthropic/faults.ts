@@ -43,8 +43,7 @@ export type Fault =
 export type FaultSpec = Exclude<Fault, FaultKind>
 
 /** The object form of a fault. */
-export const faultSpecOf = (fault: Fault): FaultSpec =>
-  typeof fault === "string" ? { kind: fault } : fault
+export const faultSpecOf = (fault: Fault): FaultSpec => (typeof fault === "string" ? { kind: fault } : fault)
 
 /** The kinds a random fault is drawn from unless told: those a run must recover from on its own. */
 export const defaultRandomFaultKinds: ReadonlyArray<FaultKind> = [
