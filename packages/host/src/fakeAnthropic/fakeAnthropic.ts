@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import { createServer } from "node:http"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -7,8 +7,9 @@ import type { ApiError } from "./apiError.js"
 import { appendBilledCall } from "./billingLog.js"
 import type { BilledCall, MessageUsage } from "./billingLog.js"
 import { faultErrorOf } from "./faultAnswers.js"
+import { finishReply } from "./finishReply.js"
 import { defaultRandomFaultKinds, FaultPlan, seededRandom } from "./faults.js"
-import type { Fault, FaultKind, FaultSpec } from "./faults.js"
+import type { Fault, FaultKind } from "./faults.js"
 import { defaultFakeModels } from "./fakeModels.js"
 import type { FakeModel } from "./fakeModels.js"
 import { decodeMessagesRequest, isApiError } from "./messagesRequest.js"
@@ -19,7 +20,7 @@ import { defaultResponder } from "./responder.js"
 import type { FakeReply, Responder } from "./responder.js"
 import { defaultCacheTtlMs, ServerPromptCache } from "./serverPromptCache.js"
 import type { CacheTtlMs } from "./serverPromptCache.js"
-import { cutToTokens, tokensOf } from "./tokenizer.js"
+import { tokensOf } from "./tokenizer.js"
 
 /** How the local Messages API server behaves. */
 export interface FakeAnthropicOptions {
@@ -66,7 +67,10 @@ export interface LoggedRequest {
   readonly errorType: string | null
   /** The `retry-after` sent, in seconds, or null. */
   readonly retryAfterS: number | null
-  /** The request came before the `retry-after` its atom was last given (it was refused again). */
+  /**
+   * The request came before the `retry-after` its atom was last given, and was refused again.
+   * Requests without an `x-devmatrix-call` header count as one atom.
+   */
   readonly early: boolean
   /** The fault it got, or null. */
   readonly fault: FaultKind | null
@@ -91,9 +95,8 @@ export interface FakeAnthropic {
 
 const defaultMaxBodyBytes = 32 * 1024 * 1024
 
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-const idOf = (prefix: string): string =>
-  prefix + Array.from(randomBytes(24), (byte) => base62[byte % 62]).join("")
+// randomUUID draws from a pooled entropy cache: much cheaper per call than randomBytes.
+const idOf = (prefix: string): string => prefix + randomUUID().replaceAll("-", "").slice(0, 24)
 
 /** The atom a call belongs to: `<masterplanId>/<atomId>` of `<masterplanId>/<atomId>/<attempt>`. */
 const retryKeyOf = (callId: string | null): string =>
@@ -276,7 +279,7 @@ export const startFakeAnthropic = async (options: FakeAnthropicOptions = {}): Pr
       limiter.refundOutput(request.maxTokens, clock())
       return fail({ status: 500, type: "api_error", message: `the responder failed: ${String(error)}` })
     }
-    const { text, stopReason, stopSequence } = finish(request, reply, fault)
+    const { text, stopReason, stopSequence } = finishReply(request, reply, fault)
     const delayMs =
       typeof latency === "number" ? latency : latency.min + (latency.max - latency.min) * latencyRandom()
     if (delayMs > 0) await sleep(delayMs)
@@ -349,33 +352,4 @@ export const startFakeAnthropic = async (options: FakeAnthropicOptions = {}): Pr
         server.closeAllConnections()
       })
   }
-}
-
-/** The text as sent and why it stopped: the reply, cut at a stop sequence, then at `max_tokens`. */
-const finish = (
-  request: MessagesRequest,
-  reply: FakeReply,
-  fault: FaultSpec | undefined
-): { text: string; stopReason: string; stopSequence: string | null } => {
-  let text = reply.text
-  let stopReason: string = reply.stopReason ?? "end_turn"
-  let stopSequence: string | null = null
-  for (const sequence of request.stopSequences) {
-    const index = text.indexOf(sequence)
-    if (sequence !== "" && index !== -1 && (stopSequence === null || index < text.indexOf(stopSequence))) {
-      stopSequence = sequence
-      stopReason = "stop_sequence"
-    }
-  }
-  if (stopSequence !== null) text = text.slice(0, text.indexOf(stopSequence))
-  const limit =
-    fault?.kind === "max_tokens"
-      ? Math.min(request.maxTokens, fault.outputTokens ?? Math.max(1, Math.floor(tokensOf(text) / 2)))
-      : request.maxTokens
-  if (tokensOf(text) > limit || fault?.kind === "max_tokens") {
-    text = cutToTokens(text, limit)
-    stopReason = "max_tokens"
-    stopSequence = null
-  }
-  return { text, stopReason, stopSequence }
 }

@@ -85,7 +85,12 @@ export class ServerPromptCache {
   }
 }
 
+const hasBreakpoint = (request: MessagesRequest): boolean =>
+  request.system.some((block) => block.cacheTtl !== undefined) ||
+  request.messages.some((message) => message.content.some((block) => block.cacheTtl !== undefined))
+
 const breakpointsOf = (request: MessagesRequest): ReadonlyArray<Breakpoint> => {
+  if (!hasBreakpoint(request)) return []
   const hash = createHash("sha256").update(JSON.stringify(request.model))
   const breakpoints: Array<Breakpoint> = []
   let tokens = tokensPerRequest
