@@ -372,6 +372,39 @@ describe("the fake Messages API: prompt cache", () => {
     })
   })
 
+  it("reads the longest held prefix and writes only what follows it, each part at its own TTL", async () => {
+    const { client } = await serve()
+    const ask = (context: string) =>
+      client.messages.create({
+        model,
+        max_tokens: 50,
+        system: longSystem("1h"),
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: context, cache_control: { type: "ephemeral" } },
+              { type: "text", text: atomPrompt("a") }
+            ]
+          }
+        ]
+      })
+    const context = "d".repeat(4_000) // 1,000 tokens of accepted dependency code
+    const first = await ask(context)
+    expect(first.usage).toMatchObject({
+      cache_read_input_tokens: 0,
+      cache_creation: { ephemeral_1h_input_tokens: 2_008, ephemeral_5m_input_tokens: 4 + 1_000 },
+      input_tokens: tokensOf(atomPrompt("a"))
+    })
+    const same = await ask(context)
+    expect(same.usage).toMatchObject({ cache_read_input_tokens: 3_012, cache_creation_input_tokens: 0 })
+    const other = await ask("e".repeat(4_000))
+    expect(other.usage).toMatchObject({
+      cache_read_input_tokens: 2_008,
+      cache_creation: { ephemeral_1h_input_tokens: 0, ephemeral_5m_input_tokens: 1_004 }
+    })
+  })
+
   it("does not cache a prefix shorter than minCacheableTokens", async () => {
     const { client } = await serve()
     const system = [
