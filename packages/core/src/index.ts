@@ -57,6 +57,7 @@ export { classifyModelFailure, parseRetryAfterMs, type FailedCall } from "./retr
 export { ModelFailure, ModelFailureReason } from "./retry/ModelFailure.js"
 export { retryDelayMs, type RetryStep } from "./retry/retryDelayMs.js"
 export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
+export { tokenBucket, type TokenBucket, type TokenBucketSpec } from "./scheduling/tokenBucket.js"
 export {
   Atom,
   AtomResult,

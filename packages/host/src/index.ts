@@ -7,3 +7,16 @@
  */
 export { main } from "./main.js"
 export { ExitCode } from "./cli/exitCodes.js"
+export {
+  startFakeAnthropic,
+  type FakeAnthropic,
+  type FakeAnthropicOptions,
+  type LoggedRequest
+} from "./fakeAnthropic/fakeAnthropic.js"
+export type { BilledCall, MessageUsage } from "./fakeAnthropic/billingLog.js"
+export { defaultFakeModels, type FakeModel } from "./fakeAnthropic/fakeModels.js"
+export { faultKinds, type Fault, type FaultKind } from "./fakeAnthropic/faults.js"
+export type { Message, MessagesRequest, TextBlock, CacheTtl } from "./fakeAnthropic/messagesRequest.js"
+export { defaultRateLimits, type RateLimits } from "./fakeAnthropic/rateLimiter.js"
+export { defaultResponder, type FakeReply, type Responder } from "./fakeAnthropic/responder.js"
+export { tokensOf } from "./fakeAnthropic/tokenizer.js"

@@ -15,6 +15,7 @@ import { parseRunArgs } from "./cli/runArgs.js"
 import { prepareRun, runCommand } from "./cli/runCommand.js"
 import { parseStatusArgs, statusCommand } from "./cli/statusCommand.js"
 import { commandUsage, isCommandName, usage } from "./cli/usage.js"
+import { fakeProviderCommand, parseFakeProviderArgs } from "./fakeAnthropic/fakeProviderCommand.js"
 import type { CommandName } from "./cli/usage.js"
 
 /** Commands of DESIGN.md §10 that later builds add; named so that users learn why they fail. */
@@ -126,7 +127,11 @@ export const main = async (
         layer: storeLayer,
         body: (args) => cleanupCommand(args, terminal),
         withoutStore: (args) => nothingTo("clean", args.store, terminal.stdout)
-      })
+      }),
+    "fake-provider": () =>
+      parse(() => parseFakeProviderArgs(rest)).pipe(
+        Effect.flatMap((args) => Effect.scoped(fakeProviderCommand(args, terminal)))
+      )
   }
   const program = isCommandName(name) ? programs[name] : undefined
   if (program === undefined) {

@@ -6,7 +6,10 @@ export const synopsis = {
   status: "devmatrix status [<masterplanId>] [--store URL] [--json]",
   events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]",
   budget: "devmatrix budget <masterplanId> --hard USD [--soft USD] [--store URL]   (journaled; then resume)",
-  cleanup: "devmatrix cleanup --older-than AGE [--store URL]   (AGE: 7d, 12h, 30m, 45s)"
+  cleanup: "devmatrix cleanup --older-than AGE [--store URL]   (AGE: 7d, 12h, 30m, 45s)",
+  "fake-provider": `devmatrix fake-provider [--port P] [--api-key K] [--latency-ms MS|MIN-MAX] [--fault-rate P]
+              [--faults KIND[:N],...] [--seed N] [--rpm N] [--itpm N] [--otpm N] [--billing-log FILE]
+              (a local Messages API for ANTHROPIC_BASE_URL; prints it, serves until Ctrl-C)`
 } as const
 export type CommandName = keyof typeof synopsis
 

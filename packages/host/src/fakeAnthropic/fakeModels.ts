@@ -1,0 +1,39 @@
+/**
+ * What the fake server must know of a model to refuse what the real API refuses: its names and its
+ * limits. The shape is the subset of core's price-table entries that concerns limits, so that
+ * table's `models` can be passed as they are.
+ */
+export interface FakeModel {
+  readonly id: string
+  /** Other names of the model, e.g. its dated id. */
+  readonly aliases?: ReadonlyArray<string> | undefined
+  /** The most prompt tokens a request may carry. */
+  readonly contextWindow: number
+  /** The largest `max_tokens` a request may ask for. */
+  readonly maxOutputTokens: number
+}
+
+const claude = (id: string, dated: string, maxOutputTokens: number): FakeModel => ({
+  id,
+  aliases: [dated],
+  contextWindow: 200_000,
+  maxOutputTokens
+})
+
+/**
+ * The models the server answers for when it is given none: the current Claude models with their
+ * dated ids (limits as in Anthropic's model overview), and the offline `scripted` model.
+ */
+export const defaultFakeModels: ReadonlyArray<FakeModel> = [
+  claude("claude-opus-4-5", "claude-opus-4-5-20251101", 64_000),
+  claude("claude-sonnet-4-5", "claude-sonnet-4-5-20250929", 64_000),
+  claude("claude-haiku-4-5", "claude-haiku-4-5-20251001", 64_000),
+  claude("claude-opus-4-1", "claude-opus-4-1-20250805", 32_000),
+  claude("claude-sonnet-4-0", "claude-sonnet-4-20250514", 64_000),
+  claude("claude-opus-4-0", "claude-opus-4-20250514", 32_000),
+  { id: "scripted", contextWindow: 200_000, maxOutputTokens: 64_000 }
+]
+
+/** The model a request names, by id or alias; undefined when the server does not know it. */
+export const findFakeModel = (models: ReadonlyArray<FakeModel>, name: string): FakeModel | undefined =>
+  models.find((model) => model.id === name || (model.aliases ?? []).includes(name))
