@@ -64,3 +64,13 @@ export { defaultStoreUrl, storeFromUrl } from "./StoreLive.js"
 export { redactUrl, StorePg } from "./StorePg.js"
 export { makeStoreSql } from "./StoreSql.js"
 export { StoreSqlite } from "./StoreSqlite.js"
+export {
+  BudgetExceeded,
+  CostLedger,
+  CostLedgerError,
+  CostLedgerLocal,
+  makeCostLedgerLocal,
+  type CostLedgerService,
+  type LedgerSignals,
+  type Reservation
+} from "./CostLedger.js"
