@@ -26,7 +26,7 @@ export interface BudgetLedger {
   readonly reservations: HashMap.HashMap<string, LedgerReservation>
   /** Ids already committed: a second commit of one changes nothing. */
   readonly committedIds: HashSet.HashSet<string>
-  /** Committed plus reserved, per wave and per atom, for their caps. */
+  /** Committed plus reserved, per wave and per atom, for their caps (kept only for a level with a cap). */
   readonly heldByWave: HashMap.HashMap<number, number>
   readonly heldByAtom: HashMap.HashMap<string, number>
   /** Committed spend is at or above the soft limit (and `soft_limit` was signalled). */
@@ -129,6 +129,25 @@ const add = <K>(map: HashMap.HashMap<K, number>, key: K, nanos: number) =>
 const held = <K>(map: HashMap.HashMap<K, number>, key: K) => Option.getOrElse(HashMap.get(map, key), () => 0)
 
 /**
+ * `nanos` more held by a wave and an atom. Kept only for a level that has a cap: without caps
+ * (the common case) each step saves four map updates.
+ */
+const hold = (
+  ledger: BudgetLedger,
+  scope: { readonly wave?: number | undefined; readonly atomId?: string | undefined },
+  nanos: number
+) => ({
+  heldByWave:
+    ledger.perWaveNanos === undefined || scope.wave === undefined
+      ? ledger.heldByWave
+      : add(ledger.heldByWave, scope.wave, nanos),
+  heldByAtom:
+    ledger.perAtomNanos === undefined || scope.atomId === undefined
+      ? ledger.heldByAtom
+      : add(ledger.heldByAtom, scope.atomId, nanos)
+})
+
+/**
  * A ledger rebuilt after a restart from the costs the journal committed. The reservations of the
  * dead process are simply gone: their calls either committed (and are in `committed`) or never
  * will. No signal is raised: a soft crossing was journaled when it happened.
@@ -142,8 +161,7 @@ const fromCommitted = (budget: LedgerBudget, committed: ReadonlyArray<CommittedC
       ...ledger,
       committedNanos: ledger.committedNanos + nanos,
       committedIds: HashSet.add(ledger.committedIds, cost.id),
-      heldByWave: cost.wave === undefined ? ledger.heldByWave : add(ledger.heldByWave, cost.wave, nanos),
-      heldByAtom: cost.atomId === undefined ? ledger.heldByAtom : add(ledger.heldByAtom, cost.atomId, nanos)
+      ...hold(ledger, cost, nanos)
     }
   }
   return { ...ledger, softCrossed: ledger.committedNanos >= ledger.softNanos }
@@ -176,12 +194,14 @@ const reserve = (
   }
   const planWouldBe = ledger.committedNanos + ledger.reservedNanos + nanos
   if (planWouldBe > ledger.hardNanos) return refuse("plan", ledger.hardNanos, planWouldBe)
-  const waveWouldBe = held(ledger.heldByWave, request.wave) + nanos
-  if (ledger.perWaveNanos !== undefined && waveWouldBe > ledger.perWaveNanos)
-    return refuse("wave", ledger.perWaveNanos, waveWouldBe)
-  const atomWouldBe = held(ledger.heldByAtom, request.atomId) + nanos
-  if (ledger.perAtomNanos !== undefined && atomWouldBe > ledger.perAtomNanos)
-    return refuse("atom", ledger.perAtomNanos, atomWouldBe)
+  if (ledger.perWaveNanos !== undefined) {
+    const waveWouldBe = held(ledger.heldByWave, request.wave) + nanos
+    if (waveWouldBe > ledger.perWaveNanos) return refuse("wave", ledger.perWaveNanos, waveWouldBe)
+  }
+  if (ledger.perAtomNanos !== undefined) {
+    const atomWouldBe = held(ledger.heldByAtom, request.atomId) + nanos
+    if (atomWouldBe > ledger.perAtomNanos) return refuse("atom", ledger.perAtomNanos, atomWouldBe)
+  }
   return {
     _tag: "Reserved",
     signals: [],
@@ -193,8 +213,7 @@ const reserve = (
         atomId: request.atomId,
         nanos
       }),
-      heldByWave: HashMap.set(ledger.heldByWave, request.wave, waveWouldBe),
-      heldByAtom: HashMap.set(ledger.heldByAtom, request.atomId, atomWouldBe)
+      ...hold(ledger, request, nanos)
     }
   }
 }
@@ -211,8 +230,7 @@ const withoutReservation = (
       ...ledger,
       reservedNanos: ledger.reservedNanos - reservation.nanos,
       reservations: HashMap.remove(ledger.reservations, id),
-      heldByWave: add(ledger.heldByWave, reservation.wave, -reservation.nanos),
-      heldByAtom: add(ledger.heldByAtom, reservation.atomId, -reservation.nanos)
+      ...hold(ledger, reservation, -reservation.nanos)
     },
     reservation
   ]
@@ -246,10 +264,7 @@ const commit = (ledger: BudgetLedger, id: string, actualUsd: number): LedgerStep
     ...released,
     committedNanos: released.committedNanos + nanos,
     committedIds: HashSet.add(released.committedIds, id),
-    heldByWave:
-      reservation === undefined ? released.heldByWave : add(released.heldByWave, reservation.wave, nanos),
-    heldByAtom:
-      reservation === undefined ? released.heldByAtom : add(released.heldByAtom, reservation.atomId, nanos)
+    ...(reservation === undefined ? {} : hold(released, reservation, nanos))
   }
   const step = softCrossing(committed)
   const overrun: ReadonlyArray<LedgerSignal> =

@@ -1,6 +1,6 @@
 import { defaultPriceTable } from "./defaultPriceTable.js"
 import { nanosPerToken, usdOfNanos } from "./money.js"
-import { findModelPrice, unknownModelMessage } from "./PriceTable.js"
+import { findModelPrice } from "./PriceTable.js"
 import type { LongContextPrice, ModelPrice } from "./PriceTable.js"
 
 /**
@@ -105,14 +105,15 @@ export const worstCaseUsd = (price: ModelPrice, estimatedInputTokens: number, ma
   )
 }
 
+const scripted = findModelPrice(defaultPriceTable, "scripted")!
+
 /**
- * The cost in USD of one call's usage, by model name in the default price table.
+ * The cost in USD of one call's usage, by model name in the default price table; a name the table
+ * lacks is priced as `scripted` (the current Sonnet), as before prices were data.
  *
- * @deprecated Look the price up once (`findModelPrice`, refusing an unknown model at start with
- * `unknownModelMessage`) and use `costOfUsage`. This throws for a model the table lacks.
+ * @deprecated Kept for the callers not yet moved to the price table. Look the price up once with
+ * `findModelPrice`, refuse an unknown model at start with `unknownModelMessage`, and use
+ * `costOfUsage`: the new API never prices a model by a guess.
  */
-export const costOf = (model: string, usage: TokenUsage): number => {
-  const price = findModelPrice(defaultPriceTable, model)
-  if (price === undefined) throw new Error(unknownModelMessage(defaultPriceTable, model))
-  return costOfUsage(price, usage)
-}
+export const costOf = (model: string, usage: TokenUsage): number =>
+  costOfUsage(findModelPrice(defaultPriceTable, model) ?? scripted, usage)

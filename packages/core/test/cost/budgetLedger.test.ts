@@ -1,6 +1,5 @@
-import { BudgetLedger, nanosOfUsd } from "@devmatrix/core"
+import { BudgetLedger } from "@devmatrix/core"
 import type { LedgerSignal } from "@devmatrix/core"
-import { HashMap } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 
@@ -71,16 +70,16 @@ describe("BudgetLedger", () => {
   })
 
   it("commits a cost above its reservation (never lost) and reports it as an overrun", () => {
-    const reserved = BudgetLedger.reserve(BudgetLedger.open({ hardUsd: 1 }), "a", {
-      usd: 0.2,
-      ...scope("a")
-    }).ledger
+    const open = BudgetLedger.open({ hardUsd: 1, perAtomUsd: 0.3 })
+    const reserved = BudgetLedger.reserve(open, "a", { usd: 0.2, ...scope("a") }).ledger
     const step = BudgetLedger.commit(reserved, "a", 0.25)
     expect(step.signals).toEqual([{ type: "overrun", reservationId: "a", reservedUsd: 0.2, actualUsd: 0.25 }])
     expect(BudgetLedger.totals(step.ledger)).toMatchObject({ committedUsd: 0.25, reservedUsd: 0 })
-    expect(HashMap.get(step.ledger.heldByAtom, "a")).toEqual(
-      HashMap.get(HashMap.make(["a", nanosOfUsd(0.25)]), "a")
-    )
+    // The atom's cap counts what it actually cost.
+    expect(BudgetLedger.reserve(step.ledger, "a2", { usd: 0.06, ...scope("a") })).toMatchObject({
+      exceeded: "atom",
+      wouldBeUsd: 0.31
+    })
   })
 
   it("releases a reservation, and an unknown id is no change", () => {
