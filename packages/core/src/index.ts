@@ -11,7 +11,42 @@
  * if (Either.isRight(plan)) console.log(buildPlanGraph(plan.right.atoms))
  */
 export { checkAtomContract, type AtomContract } from "./atom/checkAtomContract.js"
-export { costOf, priceOf, type ModelPrice, type TokenUsage } from "./cost/pricing.js"
+export {
+  BudgetLedger,
+  type BudgetLevel,
+  type CommittedCost,
+  type LedgerBudget,
+  type LedgerReservation,
+  type LedgerSignal,
+  type LedgerStep,
+  type LedgerTotals,
+  type ReservationScope,
+  type ReserveOutcome
+} from "./cost/budgetLedger.js"
+export { defaultPriceTable } from "./cost/defaultPriceTable.js"
+export { estimateInputTokens, utf8ByteLength, type PromptParts } from "./cost/estimateInputTokens.js"
+export { nanosOfUsd, nanosPerToken, nanosPerUsd, usdOfNanos } from "./cost/money.js"
+export {
+  costBreakdown,
+  costBreakdownNanos,
+  costOf,
+  costOfUsage,
+  ratesFor,
+  worstCaseUsd,
+  type CostBreakdown,
+  type TokenUsage
+} from "./cost/pricing.js"
+export {
+  findModelPrice,
+  LongContextPrice,
+  loadPriceTable,
+  mergePriceTables,
+  ModelPrice,
+  namesOf,
+  PriceTable,
+  unknownModelMessage,
+  UsdPerMTok
+} from "./cost/PriceTable.js"
 export { buildPlanGraph, type PlanGraph } from "./graph/buildPlanGraph.js"
 export {
   projectEvents,

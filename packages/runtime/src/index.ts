@@ -102,3 +102,13 @@ export {
 } from "./PromptCacheRedis.js"
 export { PromptCacheStore, type PromptCacheStoreOptions } from "./PromptCacheStore.js"
 export type { PromptCacheRow } from "./Store.js"
+export {
+  BudgetExceeded,
+  CostLedger,
+  CostLedgerError,
+  CostLedgerLocal,
+  makeCostLedgerLocal,
+  type CostLedgerService,
+  type LedgerSignals,
+  type Reservation
+} from "./CostLedger.js"
