@@ -33,6 +33,7 @@ export {
   type ModelProviderService,
   type ModelRequest,
   type ModelResponse,
+  type ModelStopReason,
   type ModelUsage
 } from "./ModelProvider.js"
 export {
@@ -40,7 +41,8 @@ export {
   ModelProviderScripted,
   scriptedCode,
   type LatencyMs,
-  type ScriptedModelOptions
+  type ScriptedModelOptions,
+  type ScriptedModelRequest
 } from "./ModelProviderScripted.js"
 export {
   finishedStatuses,

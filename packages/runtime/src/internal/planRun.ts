@@ -576,10 +576,13 @@ export class PlanRun {
         language: spec.language,
         instruction: spec.instruction,
         defines: spec.defines,
+        // TODO(issue 14, planRun rewrite): the dependencies' accepted code (freed from memory once journaled).
+        dependencies: [],
         feedback: input.feedback,
         maxTokens: maxTokensPerAtom,
         timeoutMs: options.callTimeoutMs,
-        simulate: spec.simulate
+        // The scripted model's per-atom instructions (`ScriptedModelRequest`), only for a provider that reads them.
+        ...(this.config.provider.acceptsSimulation === true ? { simulate: spec.simulate } : {})
       })
       .pipe(
         Effect.map((response) => {
