@@ -37,6 +37,12 @@ export {
   type ModelUsage
 } from "./ModelProvider.js"
 export {
+  anthropicOptionsFromEnv,
+  makeAnthropicModel,
+  ModelProviderAnthropic,
+  type AnthropicModelOptions
+} from "./ModelProviderAnthropic.js"
+export {
   makeScriptedModel,
   ModelProviderScripted,
   scriptedCode,
