@@ -168,7 +168,7 @@ interface Answered {
   readonly requestId: string | undefined
 }
 
-/** A 200: the message as a response, or a billed failure (`max_tokens`, `refusal`), or a malformed body. */
+/** A 200: the message as a response, a billed failure (no answer to use), or a malformed body. */
 const responseOf = (
   request: ModelRequest,
   answered: Answered,
@@ -221,8 +221,12 @@ const missingKey = (nowMs: number): ModelCallError =>
  * the SDK would otherwise retry a spend-limit 429. Each call carries the request's timeout, an
  * `AbortSignal` (interrupting the call aborts the HTTP request) and the header
  * `x-devmatrix-call: <masterplanId>/<atomId>/<attempt>`. Every failure is a `ModelCallError`
- * classified by `classifyModelFailure`, with the rate-limit signal of its response; a 200 whose
- * `stop_reason` is `max_tokens` or `refusal` is a failure too, with its `billed` usage.
+ * classified by `classifyModelFailure`, with the rate-limit signal of its response. A 200 is a
+ * failure too, with its `billed` usage, when its `stop_reason` leaves no answer to use:
+ * `max_tokens`, `refusal`, `model_context_window_exceeded` (as `request_too_large`) or one this
+ * code does not know (as `server_error`). A 200 whose body is not a message is a transient
+ * `server_error`, billed nothing. The answer's text is the code of its fenced block
+ * (`extractCode`), and `model` is the name the call was made (and is priced) under.
  *
  * @example
  * const model = makeAnthropicModel({ apiKey: process.env.ANTHROPIC_API_KEY })

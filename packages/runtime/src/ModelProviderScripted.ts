@@ -15,6 +15,12 @@ export type ScriptedModelRequest = ModelRequest & {
   readonly simulate?: AtomSimulation | undefined
 }
 
+/** The scripted model's service: it reads `simulate`, so it takes the wider request. */
+export interface ScriptedModelService extends ModelProviderService {
+  readonly acceptsSimulation: true
+  readonly generate: (request: ScriptedModelRequest) => Effect.Effect<ModelResponse, ModelCallError>
+}
+
 /** A latency in milliseconds: fixed, or drawn uniformly from a range for each call. */
 export type LatencyMs = number | { readonly min: number; readonly max: number }
 
@@ -83,7 +89,7 @@ const latencyOf = (latency: LatencyMs, random: () => number): number =>
  * times out as a real call would), and injects faults: those an atom's `simulate.faults` lists,
  * then `faultRate` of the rest at random.
  */
-export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProviderService => {
+export const makeScriptedModel = (options: ScriptedModelOptions = {}): ScriptedModelService => {
   const seed = options.seed ?? 1
   const latency = options.latencyMs ?? 0
   const faultRate = options.faultRate ?? 0

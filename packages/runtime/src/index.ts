@@ -48,7 +48,8 @@ export {
   scriptedCode,
   type LatencyMs,
   type ScriptedModelOptions,
-  type ScriptedModelRequest
+  type ScriptedModelRequest,
+  type ScriptedModelService
 } from "./ModelProviderScripted.js"
 export {
   finishedStatuses,
