@@ -135,9 +135,6 @@ const failedCallOf = (error: unknown): FailedCall => {
   if (name === "APIUserAbortError") return { code: "ECONNABORTED", message: "the call was aborted" }
   if (name === "APIConnectionError")
     return { code: networkCodeOf(error) ?? "ECONNABORTED", message: messageOf(error) }
-  // The body of a 200 that is not JSON: the answer is unusable, the server is at fault.
-  if (name === "SyntaxError")
-    return { status: 200, message: `the response body is not JSON: ${messageOf(error)}` }
   if (isRecord(error) && typeof error["status"] === "number") {
     const body = isRecord(error["error"]) && isRecord(error["error"]["error"]) ? error["error"]["error"] : {}
     const details = isRecord(body["details"]) ? body["details"] : {}
@@ -166,6 +163,8 @@ interface Answered {
   readonly data: unknown
   readonly headers: HeaderRecord
   readonly requestId: string | undefined
+  /** Why the body of a 200 could not be read, when it could not. */
+  readonly unreadable?: string
 }
 
 /** A 200: the message as a response, a billed failure (no answer to use), or a malformed body. */
@@ -180,7 +179,14 @@ const responseOf = (
   const usage = isRecord(data) ? usageOf(data["usage"]) : undefined
   if (!isRecord(data) || usage === undefined || !Array.isArray(data["content"])) {
     const failure = classifyModelFailure(
-      { status: 200, message: "the response body is not a message", headers: answered.headers },
+      {
+        status: 200,
+        message:
+          answered.unreadable !== undefined
+            ? `the response body is not JSON: ${answered.unreadable}`
+            : "the response body is not a message",
+        headers: answered.headers
+      },
       nowMs
     )
     return Effect.fail(new ModelCallError({ failure, ...signal }))
@@ -253,28 +259,38 @@ export const makeAnthropicModel = (options: AnthropicModelOptions = {}): ModelPr
   const call = (request: ModelRequest, signal: AbortSignal): Promise<Answered> => {
     const prompt = buildAtomPrompt(request, promptOptions)
     const temperature = request.temperature ?? options.defaultTemperature
-    return client.messages
-      .create(
-        {
-          model: request.model,
-          max_tokens: request.maxTokens,
-          system: prompt.system,
-          messages: prompt.messages,
-          ...(temperature !== undefined ? { temperature } : {})
-        },
-        {
-          signal,
-          timeout: request.timeoutMs,
-          maxRetries: 0,
-          headers: { "x-devmatrix-call": `${request.masterplanId}/${request.atomId}/${request.attempt}` }
-        }
-      )
-      .withResponse()
-      .then(({ data, response, request_id }) => ({
+    const pending = client.messages.create(
+      {
+        model: request.model,
+        max_tokens: request.maxTokens,
+        system: prompt.system,
+        messages: prompt.messages,
+        ...(temperature !== undefined ? { temperature } : {})
+      },
+      {
+        signal,
+        timeout: request.timeoutMs,
+        maxRetries: 0,
+        headers: { "x-devmatrix-call": `${request.masterplanId}/${request.atomId}/${request.attempt}` }
+      }
+    )
+    return pending.withResponse().then(
+      ({ data, response, request_id }) => ({
         data,
         headers: Object.fromEntries(response.headers.entries()),
         requestId: request_id ?? undefined
-      }))
+      }),
+      // A 200 whose JSON does not parse: the response (and its rate-limit headers) still arrived.
+      (error: unknown) => {
+        if (!(error instanceof SyntaxError)) throw error
+        return pending.asResponse().then((response) => ({
+          data: undefined,
+          headers: Object.fromEntries(response.headers.entries()),
+          requestId: response.headers.get("request-id") ?? undefined,
+          unreadable: error.message
+        }))
+      }
+    )
   }
 
   return {

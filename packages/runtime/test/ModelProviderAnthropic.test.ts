@@ -353,11 +353,15 @@ describe("ModelProviderAnthropic", () => {
     ["a body that is not JSON at all", { body: "<html>oops</html>", contentType: "text/html" }],
     ["JSON that is not a message", { body: { hello: "world" } }]
   ] as const)
-    it.scoped(`a 200 with ${what}: transient, nothing billed`, () =>
+    it.scoped(`a 200 with ${what}: transient, nothing billed, its rate limits read`, () =>
       Effect.gen(function* () {
-        const { error, requests } = yield* failWith(reply)
+        const { error, requests } = yield* failWith({
+          ...reply,
+          headers: { "anthropic-ratelimit-requests-remaining": "12" }
+        })
         expectFailure(error, "server_error", true)
         assert.isUndefined(error.billed)
+        assert.deepStrictEqual(error.rateLimits?.requests, { remaining: 12 })
         assert.strictEqual(requests, 1)
       })
     )
