@@ -88,8 +88,23 @@ export {
   type WaveMachine,
   type WaveMachineInput
 } from "./machines/waveMachine.js"
-export { classifyModelFailure, parseRetryAfterMs, type FailedCall } from "./retry/classifyModelFailure.js"
-export { ModelFailure, ModelFailureReason } from "./retry/ModelFailure.js"
+export {
+  classifyModelFailure,
+  parseRetryAfterMs,
+  type ClassifiedFailure,
+  type FailedCall
+} from "./retry/classifyModelFailure.js"
+export { ModelFailure, ModelFailureReason, ModelFailureScope } from "./retry/ModelFailure.js"
+export { parseRateLimitSignal, type RateLimitBucket, type RateLimitSignal } from "./retry/rateLimitSignal.js"
+export {
+  buildAtomPrompt,
+  extractCode,
+  type AtomPrompt,
+  type AtomPromptOptions,
+  type AtomPromptRequest,
+  type CacheTtl,
+  type PromptTextBlock
+} from "./prompt/buildAtomPrompt.js"
 export { retryDelayMs, type RetryStep } from "./retry/retryDelayMs.js"
 export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
 export { tokenBucket, type TokenBucket, type TokenBucketSpec } from "./scheduling/tokenBucket.js"

@@ -7,8 +7,10 @@ import {
   isTerminalEvent,
   PlanInput,
   PlanInputError,
+  findModelPrice,
   RunOptions,
-  softLimitUsd
+  softLimitUsd,
+  unknownModelMessage
 } from "@devmatrix/core"
 import type { Event, EventBody, EventOf, PlanGraph, PlanGraphError, RunOptionsInput } from "@devmatrix/core"
 import {
@@ -23,6 +25,7 @@ import {
   Fiber,
   Layer,
   Option,
+  Runtime,
   Schedule,
   Scope,
   Stream,
@@ -41,7 +44,11 @@ import type { JournalBuffer } from "./internal/planJournal.js"
 import { leaseRenewMs, makePlanLeases } from "./internal/planLeases.js"
 import { PlanRun } from "./internal/planRun.js"
 import type { PlanRunConfig } from "./internal/planRun.js"
+import { CostLedger, CostLedgerLocal } from "./CostLedger.js"
 import { ModelProvider } from "./ModelProvider.js"
+import { Prices, PricesDefault } from "./Prices.js"
+import { PromptCache } from "./PromptCache.js"
+import { PromptCacheStore } from "./PromptCacheStore.js"
 import { Scheduler, SchedulerLocal } from "./Scheduler.js"
 import { finishedStatuses, Store, StoreError } from "./Store.js"
 
@@ -225,6 +232,9 @@ const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> =>
 export const make = Effect.gen(function* () {
   const provider = yield* ModelProvider
   const scheduler = yield* Scheduler
+  const ledger = yield* CostLedger
+  const cache = yield* PromptCache
+  const prices = yield* Prices
   const store = yield* Store
   // Journal writers live in a scope of their own, opened before the engine's finalizer is added:
   // scopes close last-in first-out, so on shutdown plans are detached (and their journals drained)
@@ -294,11 +304,33 @@ export const make = Effect.gen(function* () {
     masterplanId: string,
     config: Omit<
       PlanRunConfig,
-      "masterplanId" | "provider" | "scheduler" | "runtime" | "journal" | "nowMs" | "journalLagging"
+      | "masterplanId"
+      | "provider"
+      | "scheduler"
+      | "ledger"
+      | "cache"
+      | "prices"
+      | "price"
+      | "runtime"
+      | "journal"
+      | "nowMs"
+      | "journalLagging"
     >,
     lastSeq: number
   ) =>
     Effect.gen(function* () {
+      // The plan's money: its budget, and what its journal says was paid already (the reservations
+      // of a process that died are gone with it).
+      const budget = config.options.budget
+      yield* ledger.open(
+        masterplanId,
+        { hardUsd: budget.hardUsd, softUsd: softLimitUsd(budget), perAtomUsd: budget.perAtomUsd },
+        (config.recovered?.costs ?? []).map((cost) => ({
+          id: `${cost.atomId}/${cost.attempt}`,
+          usd: cost.costUsd,
+          atomId: cost.atomId
+        }))
+      )
       const buffer = yield* makeJournalBuffer(lastSeq)
       const live = {
         buffer,
@@ -320,6 +352,11 @@ export const make = Effect.gen(function* () {
         masterplanId,
         provider,
         scheduler,
+        ledger,
+        cache,
+        prices,
+        // The model was checked against the table when the plan was compiled.
+        price: findModelPrice(prices, config.options.model)!,
         runtime,
         journal,
         nowMs,
@@ -328,6 +365,8 @@ export const make = Effect.gen(function* () {
       const stop = () => {
         run.detach()
         stopped = true
+        // Its reservations go with it: a call this process no longer makes holds no money.
+        Runtime.runFork(runtime)(ledger.close(masterplanId))
       }
       const writer = yield* Effect.forkIn(
         Effect.asVoid(
@@ -337,7 +376,7 @@ export const make = Effect.gen(function* () {
             ...live,
             leaseOwner: leases.owner,
             onFailure: () => abandon(masterplanId),
-            onEnd: leases.release(masterplanId),
+            onEnd: Effect.zipRight(leases.release(masterplanId), ledger.close(masterplanId)),
             onCommitted: (committedSeq) => run.committed(committedSeq)
           })
         ),
@@ -358,6 +397,12 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const plan = yield* fromEither(decode(input))
       const options = yield* fromEither(resolveOptions(plan, overrides))
+      // A model the price table does not know is never billed at a guessed price.
+      if (findModelPrice(prices, options.model) === undefined)
+        return yield* new PlanInputError({
+          source: "options",
+          problems: [{ path: "model", message: unknownModelMessage(prices, options.model) }]
+        })
       const graph: PlanGraph = yield* fromEither(buildPlanGraph(plan.atoms))
       return { plan, options, graph }
     })
@@ -561,7 +606,7 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const budget = yield* fromEither(decodeBudget(change))
       const live = plans.get(masterplanId)
-      if (live !== undefined) return live.run.raiseBudget(budget)
+      if (live !== undefined) return yield* live.run.raiseBudget(budget)
       yield* raiseStoredBudget(masterplanId, budget)
     })
 
@@ -594,13 +639,17 @@ export const make = Effect.gen(function* () {
   return service
 })
 
-/** The engine on whatever `ModelProvider`, `Scheduler` and `Store` are provided. */
-export const EngineBase: Layer.Layer<Engine, never, ModelProvider | Scheduler | Store> = Layer.scoped(
+/** The engine on whatever services are provided: the seams later layers (cluster-wide ledger, limiter) fill. */
+export const EngineBase: Layer.Layer<
   Engine,
-  make
-)
+  never,
+  ModelProvider | Scheduler | CostLedger | PromptCache | Prices | Store
+> = Layer.scoped(Engine, make)
 
-/** The engine on whatever `ModelProvider` and `Store` are provided, admitting with the local scheduler. */
+/**
+ * The engine on whatever `ModelProvider` and `Store` are provided, with this process's scheduler and
+ * ledger, the default price table, and the prompt cache kept in the store.
+ */
 export const EngineLive: Layer.Layer<Engine, never, ModelProvider | Store> = EngineBase.pipe(
-  Layer.provide(SchedulerLocal)
+  Layer.provide(Layer.mergeAll(SchedulerLocal, CostLedgerLocal, PricesDefault, PromptCacheStore()))
 )

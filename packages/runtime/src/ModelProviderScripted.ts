@@ -1,10 +1,25 @@
 import { classifyModelFailure } from "@devmatrix/core"
-import type { SimulatedFault } from "@devmatrix/core"
+import type { AtomSimulation, SimulatedFault } from "@devmatrix/core"
 import { Clock, Duration, Effect, Layer } from "effect"
 import { appendFileSync } from "node:fs"
 import { hashString, seededRandom } from "./internal/seededRandom.js"
 import { ModelCallError, ModelProvider } from "./ModelProvider.js"
-import type { ModelRequest, ModelResponse } from "./ModelProvider.js"
+import type { ModelProviderService, ModelRequest, ModelResponse } from "./ModelProvider.js"
+
+/**
+ * A request as the scripted model reads it: the atom's `simulate` instructions travel with it.
+ * The engine attaches them only for a provider whose service says `acceptsSimulation: true`.
+ */
+export type ScriptedModelRequest = ModelRequest & {
+  /** Instructions for the offline scripted model: faults, confidence, output, latency. */
+  readonly simulate?: AtomSimulation | undefined
+}
+
+/** The scripted model's service: it reads `simulate`, so it takes the wider request. */
+export interface ScriptedModelService extends ModelProviderService {
+  readonly acceptsSimulation: true
+  readonly generate: (request: ScriptedModelRequest) => Effect.Effect<ModelResponse, ModelCallError>
+}
 
 /** A latency in milliseconds: fixed, or drawn uniformly from a range for each call. */
 export type LatencyMs = number | { readonly min: number; readonly max: number }
@@ -74,7 +89,7 @@ const latencyOf = (latency: LatencyMs, random: () => number): number =>
  * times out as a real call would), and injects faults: those an atom's `simulate.faults` lists,
  * then `faultRate` of the rest at random.
  */
-export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProvider["Type"] => {
+export const makeScriptedModel = (options: ScriptedModelOptions = {}): ScriptedModelService => {
   const seed = options.seed ?? 1
   const latency = options.latencyMs ?? 0
   const faultRate = options.faultRate ?? 0
@@ -82,7 +97,7 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProv
   const callLog = options.callLog
 
   const answer = (
-    request: ModelRequest,
+    request: ScriptedModelRequest,
     fault: SimulatedFault | undefined
   ): Effect.Effect<ModelResponse, ModelCallError> => {
     if (fault !== undefined)
@@ -97,6 +112,8 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProv
         inputTokens: 150 + Math.ceil(promptLength / 4),
         outputTokens: Math.ceil(text.length / 4),
         cacheWriteTokens: 0,
+        cacheWrite5mTokens: 0,
+        cacheWrite1hTokens: 0,
         cacheReadTokens: 0
       },
       stopReason: "end_turn",
@@ -117,7 +134,8 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ModelProv
 
   return {
     name: "scripted",
-    generate: (request) =>
+    acceptsSimulation: true,
+    generate: (request: ScriptedModelRequest) =>
       Effect.suspend(() => {
         const random = seededRandom(hashString(`${seed}/${request.atomId}/${request.attempt}`))
         const delayMs = request.simulate?.latencyMs ?? latencyOf(latency, random)

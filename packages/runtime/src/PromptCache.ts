@@ -77,7 +77,8 @@ export interface PromptCacheWrite {
   readonly key: string
   readonly model: string
   readonly text: string
-  readonly stopReason: ModelResponse["stopReason"]
+  /** Only answers that ended normally are kept (a refusal or a tool call is never served again). */
+  readonly stopReason: Extract<ModelResponse["stopReason"], "end_turn" | "max_tokens" | "stop_sequence">
   readonly usage: PromptCacheUsage
   /** What the original call cost (USD): what each hit saves. */
   readonly costUsd: number

@@ -1,6 +1,6 @@
 import { ReadyQueue } from "@devmatrix/core"
-import { Context, Exit, Layer, Runtime } from "effect"
-import type { Cause, Effect } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Runtime } from "effect"
+import type { Cause } from "effect"
 
 /**
  * What a plan gives the scheduler for its lane: how to order its ready atoms, the effectful step that
@@ -51,6 +51,11 @@ export interface AdmissionLane {
   readonly committed: (seq: number) => void
   readonly pause: () => void
   readonly resume: () => void
+  /**
+   * Admits nothing for `ms` (on the runtime's clock): the provider said it is overloaded, and every
+   * call of the plan waits, not only the one that was refused. Holds overlap: the longest wins.
+   */
+  readonly holdFor: (ms: number) => void
   /** Starts no more calls (a stop is coming); resolves once none is in flight. */
   readonly closeAdmission: () => Promise<void>
   /** The plan has ended or stopped: nothing more is admitted. */
@@ -89,6 +94,8 @@ class LocalLane<A, D> implements AdmissionLane {
   private paused = false
   private stopped = false
   private admissionClosed = false
+  /** Holds under way (`holdFor`): admission is closed while any is. */
+  private holds = 0
   private readonly idleWaiters: Array<() => void> = []
   private admittedThisTurn = 0
   private turnPending = false
@@ -137,6 +144,16 @@ class LocalLane<A, D> implements AdmissionLane {
     this.pump()
   }
 
+  holdFor(ms: number): void {
+    if (this.stopped || ms <= 0) return
+    this.holds++
+    const fiber = this.runFork(Effect.sleep(Duration.millis(ms)))
+    fiber.addObserver(() => {
+      this.holds--
+      this.pump()
+    })
+  }
+
   closeAdmission(): Promise<void> {
     this.admissionClosed = true
     if (this.calling === 0) return Promise.resolve()
@@ -157,7 +174,13 @@ class LocalLane<A, D> implements AdmissionLane {
   }
 
   private open(): boolean {
-    return !this.paused && !this.stopped && !this.admissionClosed && !this.config.journalLagging()
+    return (
+      !this.paused &&
+      !this.stopped &&
+      !this.admissionClosed &&
+      this.holds === 0 &&
+      !this.config.journalLagging()
+    )
   }
 
   /** Admits queued atoms, best first, while permits are free. */
@@ -190,7 +213,7 @@ class LocalLane<A, D> implements AdmissionLane {
 
   private admitted(index: number, exit: Exit.Exit<A, D>): void {
     if (Exit.isSuccess(exit)) {
-      if (this.stopped || this.admissionClosed || this.paused) {
+      if (this.stopped || this.admissionClosed || this.paused || this.holds > 0) {
         this.giveBack(index)
         this.config.revoked(index, exit.value)
         if (!this.stopped) this.queue.push(index)

@@ -34,14 +34,23 @@ export {
   type ModelProviderService,
   type ModelRequest,
   type ModelResponse,
+  type ModelStopReason,
   type ModelUsage
 } from "./ModelProvider.js"
+export {
+  anthropicOptionsFromEnv,
+  makeAnthropicModel,
+  ModelProviderAnthropic,
+  type AnthropicModelOptions
+} from "./ModelProviderAnthropic.js"
 export {
   makeScriptedModel,
   ModelProviderScripted,
   scriptedCode,
   type LatencyMs,
-  type ScriptedModelOptions
+  type ScriptedModelOptions,
+  type ScriptedModelRequest,
+  type ScriptedModelService
 } from "./ModelProviderScripted.js"
 export {
   makeLocalScheduler,

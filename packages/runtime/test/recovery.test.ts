@@ -46,6 +46,7 @@ const countingModel = (paid: Array<string>, latencyMs = 1_000) =>
     const model = makeScriptedModel({ latencyMs })
     return {
       name: model.name,
+      acceptsSimulation: true,
       generate: (request) =>
         model
           .generate(request)
@@ -668,7 +669,14 @@ const answeringModel = (
         return Effect.succeed({
           text: answer === "ok" ? scriptedCode(request) : "// TODO",
           model: request.model,
-          usage: { inputTokens: 100, outputTokens: 20, cacheWriteTokens: 0, cacheReadTokens: 0 },
+          usage: {
+            inputTokens: 100,
+            outputTokens: 20,
+            cacheWriteTokens: 0,
+            cacheWrite5mTokens: 0,
+            cacheWrite1hTokens: 0,
+            cacheReadTokens: 0
+          },
           stopReason: "end_turn" as const,
           confidence: 1
         })

@@ -34,7 +34,12 @@ export interface ExecutionOutput extends PhaseOutput {
 /** Commands the engine sends a masterplan. */
 export type MasterplanCommand =
   | { readonly type: "START" }
-  | { readonly type: "PAUSE"; readonly reason: string }
+  | { readonly type: "PAUSE"; readonly reason: string; readonly by?: "operator" | "spend_limit" | undefined }
+  /**
+   * The provider refused the plan's calls for good (a key it does not accept, a billing problem):
+   * the plan fails with that reason, rather than every atom retrying into the same refusal.
+   */
+  | { readonly type: "PROVIDER_FAILED"; readonly reason: string; readonly summary: RunSummary }
   | { readonly type: "RESUME" }
   /**
    * A call's worst case did not fit under the hard limit (the ledger refused its reservation): the
@@ -133,7 +138,8 @@ export const masterplanMachine = setup({
             target: "execution.paused",
             actions: emit({
               type: "masterplan.paused" as const,
-              reason: "it was paused when its last process stopped; resume it to go on"
+              reason: "it was paused when its last process stopped; resume it to go on",
+              by: "restart" as const
             })
           },
           {
@@ -247,6 +253,13 @@ export const masterplanMachine = setup({
       },
       initial: "running",
       on: {
+        PROVIDER_FAILED: {
+          target: "failed",
+          actions: [
+            { type: "phase", params: { phase: "execution", status: "failed" } },
+            assign({ reason: ({ event }) => event.reason, summary: ({ event }) => event.summary })
+          ]
+        },
         RAISE_BUDGET: {
           actions: emit(({ event }) => ({
             type: "budget.raised" as const,
@@ -261,7 +274,11 @@ export const masterplanMachine = setup({
           on: {
             PAUSE: {
               target: "paused",
-              actions: emit(({ event }) => ({ type: "masterplan.paused" as const, reason: event.reason }))
+              actions: emit(({ event }) => ({
+                type: "masterplan.paused" as const,
+                reason: event.reason,
+                by: event.by ?? ("operator" as const)
+              }))
             },
             BUDGET_EXHAUSTED: {
               target: "paused",
@@ -276,6 +293,7 @@ export const masterplanMachine = setup({
                 })),
                 emit(({ event }) => ({
                   type: "masterplan.paused" as const,
+                  by: "budget" as const,
                   reason: `budget: ${event.level === "plan" ? "the" : `the ${event.level}'s`} hard limit of $${event.limitUsd} leaves no room for the next call`
                 }))
               ]

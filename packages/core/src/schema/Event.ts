@@ -39,7 +39,14 @@ export const MasterplanPhase = event("masterplan.phase", {
   status: PhaseStatus,
   durationMs: Schema.optional(Schema.NonNegative)
 })
-export const MasterplanPaused = event("masterplan.paused", { reason: Schema.String })
+export const MasterplanPaused = event("masterplan.paused", {
+  reason: Schema.String,
+  /**
+   * Who paused it: an `operator`, its `budget` (the hard limit), the provider's `spend_limit` (the
+   * organisation's monthly cap), or a `restart` that found it paused. Absent in older journals.
+   */
+  by: Schema.optional(Schema.Literal("operator", "budget", "spend_limit", "restart"))
+})
 export const MasterplanResumed = event("masterplan.resumed", {
   /** `operator` after a pause; `recovery` when a new process picked the plan up after a crash or stop. */
   reason: Schema.optional(Schema.Literal("operator", "recovery"))

@@ -25,6 +25,11 @@ export const RunOptions = Schema.Struct({
   reviewThreshold: Schema.optionalWith(numberIn(0, 1), { default: () => 0.85 }),
   /** Longest generated atom accepted, in lines of code. @default 40 */
   maxAtomLines: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 40 }),
+  /**
+   * Serve a call whose prompt was answered before from the prompt cache, at no cost (a re-run pays
+   * only for what changed). @default true
+   */
+  promptCache: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   retry: Schema.optionalWith(RetryPolicy, { default: () => RetryPolicy.make({}) }),
   budget: Schema.optionalWith(Budget, { default: () => ({ hardUsd: 100 }) })
 })

@@ -1,7 +1,32 @@
-import { costOf } from "@devmatrix/core"
-import type { AtomSpec, AttemptFailure, ModelCallOutput, RunOptions } from "@devmatrix/core"
+import {
+  buildAtomPrompt,
+  costOfUsage,
+  estimateInputTokens,
+  findModelPrice,
+  worstCaseUsd
+} from "@devmatrix/core"
+import type {
+  AtomSpec,
+  AttemptFailure,
+  LedgerSignal,
+  ModelCallOutput,
+  ModelPrice,
+  PriceTable,
+  RateLimitSignal,
+  RunOptions
+} from "@devmatrix/core"
 import { Cause, Effect, Option } from "effect"
-import type { ModelProviderService, ModelUsage } from "../ModelProvider.js"
+import type { BudgetExceeded, CostLedgerService } from "../CostLedger.js"
+import type {
+  ModelCallError,
+  ModelProviderService,
+  ModelRequest,
+  ModelResponse,
+  ModelUsage
+} from "../ModelProvider.js"
+import type { ScriptedModelRequest } from "../ModelProviderScripted.js"
+import { promptCacheKey } from "../PromptCache.js"
+import type { PromptCacheService } from "../PromptCache.js"
 
 /** What a call was billed: the model, its usage and what that cost. */
 export interface PaidCall {
@@ -10,86 +35,225 @@ export interface PaidCall {
   readonly costUsd: number
 }
 
+/** What the call step reports besides the answer: for the journal, the summary and the scheduler. */
+interface CallFacts {
+  /** What the call was billed, when it was (a billed failure too: `max_tokens`, `refusal`). */
+  readonly paid?: PaidCall | undefined
+  /** What admission reserved for it. */
+  readonly reservedUsd: number
+  /** What committing its cost raised (`soft_limit` once per crossing, `overrun`). */
+  readonly signals: ReadonlyArray<LedgerSignal>
+  /** The prompt cache answered: no call was made, `savedUsd` was not paid again. */
+  readonly cacheHit?: { readonly savedUsd: number } | undefined
+  /** What the provider's headers said about its rate limits. */
+  readonly rateLimits?: RateLimitSignal | undefined
+  /** Why the model stopped, for an answer it gave. */
+  readonly stopReason?: ModelResponse["stopReason"] | undefined
+}
+
 /**
  * How one attempt at one atom ended, as data: the plan journals it and the atom's machine decides on
  * it. Nothing here changes the run's state.
  */
 export type CallOutcome =
-  | { readonly _tag: "answered"; readonly output: ModelCallOutput; readonly paid: PaidCall }
-  | { readonly _tag: "failed"; readonly failure: AttemptFailure; readonly paid?: PaidCall | undefined }
+  | (CallFacts & { readonly _tag: "answered"; readonly output: ModelCallOutput })
+  | (CallFacts & { readonly _tag: "failed"; readonly failure: AttemptFailure })
 
 /** What one attempt is asked, beyond the atom itself. */
 export interface AttemptRequest {
-  readonly atomId: string
   readonly attempt: number
   readonly feedback: ReadonlyArray<string>
+  readonly wave: number
+  /** The accepted code of the atom's dependencies. */
+  readonly dependencies: ModelRequest["dependencies"]
+  /** The previous attempt ran out of output tokens: this one gets more. */
+  readonly afterMaxTokens: boolean
+}
+
+/** A call admitted: its request, its cache key, and the money held for it. */
+export interface PreparedCall {
+  readonly request: ScriptedModelRequest
+  readonly cacheKey: string
+  /** The ledger's id of the call: the atom and the attempt, so its cost is committed once. */
+  readonly reservationId: string
+  readonly reservedUsd: number
 }
 
 /** Output tokens a single atom may use; atoms are about ten lines of code. */
 export const maxTokensPerAtom = 2_048
 
-/** The failure an attempt's Effect ended with; a defect is not retried. */
-const failureOf = (cause: Cause.Cause<AttemptFailure>): AttemptFailure =>
-  Option.getOrElse(Cause.failureOption(cause), () => ({
-    reason: "unknown" as const,
-    retryable: false,
-    message: Cause.pretty(cause)
-  }))
+/** The one retry after a `max_tokens` stop gets this many times the output tokens. */
+const maxTokensGrowth = 2
 
-const paidCall = (model: string, usage: ModelUsage): PaidCall => ({
-  model,
-  usage,
-  costUsd: costOf(model, usage)
+/** The failure an attempt's Effect ended with; a defect is not retried. */
+const failureOf = (cause: Cause.Cause<ModelCallError>): AttemptFailure =>
+  Option.match(Cause.failureOption(cause), {
+    onSome: (error) => error.failure,
+    onNone: () => ({ reason: "unknown" as const, retryable: false, message: Cause.pretty(cause) })
+  })
+
+/** Cache-write tokens by lifetime, for a usage that only says how many were written. */
+const usageForPricing = (usage: ModelUsage) => ({
+  inputTokens: usage.inputTokens,
+  outputTokens: usage.outputTokens,
+  cacheWrite5mTokens: usage.cacheWrite5mTokens,
+  cacheWrite1hTokens: usage.cacheWrite1hTokens,
+  cacheWriteTokens: usage.cacheWriteTokens,
+  cacheReadTokens: usage.cacheReadTokens
 })
 
+export interface AtomCallConfig {
+  readonly masterplanId: string
+  readonly provider: ModelProviderService
+  readonly options: RunOptions
+  readonly prices: PriceTable
+  /** The plan's model's price (checked when the plan was submitted). */
+  readonly price: ModelPrice
+  readonly ledger: CostLedgerService
+  readonly cache: PromptCacheService
+}
+
 /**
- * The model-call step of one plan: builds the provider's request for an attempt, makes the call (with
- * its timeout, applied by the provider) and prices what was billed. It never fails: a failed call is
- * an outcome too, with what it cost when it was billed anyway.
+ * The model-call step of one plan: `prepare` builds an attempt's request and reserves its worst
+ * case (admission); `call` looks the prompt up in the cache, makes the call (with its timeout,
+ * applied by the provider), prices what was billed and commits it to the ledger, or gives the
+ * reservation back. It never fails: a failed call is an outcome too, with what it cost when it was
+ * billed anyway.
  */
-export const makeAtomCall =
-  (config: {
-    readonly masterplanId: string
-    readonly provider: ModelProviderService
-    readonly options: RunOptions
-  }) =>
-  (spec: AtomSpec, attempt: AttemptRequest): Effect.Effect<CallOutcome> =>
-    config.provider
-      .generate({
-        model: config.options.model,
-        masterplanId: config.masterplanId,
-        atomId: spec.id,
-        attempt: attempt.attempt,
-        language: spec.language,
-        instruction: spec.instruction,
-        defines: spec.defines,
-        feedback: attempt.feedback,
-        maxTokens: maxTokensPerAtom,
-        timeoutMs: config.options.callTimeoutMs,
-        simulate: spec.simulate
-      })
-      .pipe(
-        Effect.map((response): CallOutcome => {
-          const paid = paidCall(response.model, response.usage)
-          return {
-            _tag: "answered",
-            paid,
-            output: {
-              code: response.text,
-              confidence: response.confidence ?? 1,
-              model: response.model,
-              inputTokens: response.usage.inputTokens,
-              outputTokens: response.usage.outputTokens,
-              costUsd: paid.costUsd
-            }
-          }
-        }),
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.interrupt
-            : Effect.succeed<CallOutcome>({
-                _tag: "failed",
-                failure: failureOf(Cause.map(cause, (error) => error.failure))
-              })
-        )
+export const makeAtomCall = (config: AtomCallConfig) => {
+  const { masterplanId, provider, options, ledger, cache } = config
+  const cacheEnabled = options.promptCache
+
+  const priceFor = (model: string): ModelPrice => findModelPrice(config.prices, model) ?? config.price
+
+  const paidCall = (model: string, usage: ModelUsage): PaidCall => ({
+    model,
+    usage,
+    costUsd: costOfUsage(priceFor(model), usageForPricing(usage))
+  })
+
+  /** Commits what a call cost; a ledger that refuses (a plan it no longer holds) loses no record: the journal has it. */
+  const commit = (prepared: PreparedCall, paid: PaidCall) =>
+    ledger.commit(masterplanId, prepared.reservationId, paid.costUsd).pipe(
+      Effect.map((step) => step.signals),
+      Effect.catchAll((error) =>
+        Effect.as(Effect.logWarning(`cost ledger: ${error.message}`), [] as ReadonlyArray<LedgerSignal>)
       )
+    )
+
+  const release = (prepared: PreparedCall) => Effect.ignore(ledger.release(masterplanId, prepared.reservationId))
+
+  const prepare = (spec: AtomSpec, attempt: AttemptRequest): Effect.Effect<PreparedCall, BudgetExceeded> => {
+    const maxTokens = attempt.afterMaxTokens
+      ? Math.min(maxTokensPerAtom * maxTokensGrowth, config.price.maxOutputTokens)
+      : maxTokensPerAtom
+    const request: ScriptedModelRequest = {
+      model: options.model,
+      masterplanId,
+      atomId: spec.id,
+      attempt: attempt.attempt,
+      language: spec.language,
+      instruction: spec.instruction,
+      defines: spec.defines,
+      dependencies: attempt.dependencies,
+      feedback: attempt.feedback,
+      maxTokens,
+      timeoutMs: options.callTimeoutMs,
+      // The scripted model's per-atom instructions, only for a provider that reads them.
+      ...(provider.acceptsSimulation === true && spec.simulate !== undefined ? { simulate: spec.simulate } : {})
+    }
+    const prompt = buildAtomPrompt(request)
+    const system = prompt.system.map((block) => block.text)
+    const messages = prompt.messages.flatMap((message) => message.content.map((block) => block.text))
+    const cacheKey = promptCacheKey({
+      model: options.model,
+      system: system.join("\n"),
+      prompt: messages.join("\n"),
+      maxTokens,
+      provider: provider.name,
+      // What the scripted model is told to answer decides its answer as much as the prompt does.
+      ...(request.simulate !== undefined ? { simulate: JSON.stringify(request.simulate) } : {})
+    })
+    const reservationId = `${spec.id}/${attempt.attempt}`
+    const usd = worstCaseUsd(config.price, estimateInputTokens({ system, messages }), maxTokens)
+    return ledger
+      .reserve(masterplanId, reservationId, usd, { wave: attempt.wave, atomId: spec.id })
+      .pipe(
+        Effect.catchTag("CostLedgerError", (error) => Effect.die(error)),
+        Effect.as({ request, cacheKey, reservationId, reservedUsd: usd })
+      )
+  }
+
+  const fromCache = (prepared: PreparedCall) =>
+    cacheEnabled ? cache.get(prepared.cacheKey) : Effect.succeed(Option.none())
+
+  const call = (prepared: PreparedCall): Effect.Effect<CallOutcome> =>
+    Effect.gen(function* () {
+      const hit = yield* fromCache(prepared)
+      if (Option.isSome(hit)) {
+        yield* release(prepared)
+        const entry = hit.value
+        return {
+          _tag: "answered" as const,
+          reservedUsd: prepared.reservedUsd,
+          signals: [],
+          cacheHit: { savedUsd: entry.costUsd },
+          output: {
+            code: entry.text,
+            confidence: entry.confidence ?? 1,
+            model: entry.model,
+            inputTokens: 0,
+            outputTokens: 0,
+            costUsd: 0
+          }
+        }
+      }
+      const exit = yield* Effect.exit(provider.generate(prepared.request))
+      if (exit._tag === "Success") {
+        const response = exit.value
+        const paid = paidCall(response.model, response.usage)
+        const signals = yield* commit(prepared, paid)
+        return {
+          _tag: "answered" as const,
+          paid,
+          reservedUsd: prepared.reservedUsd,
+          signals,
+          rateLimits: response.rateLimits,
+          stopReason: response.stopReason,
+          output: {
+            code: response.text,
+            confidence: response.confidence ?? 1,
+            model: paid.model,
+            inputTokens: paid.usage.inputTokens,
+            outputTokens: paid.usage.outputTokens,
+            costUsd: paid.costUsd
+          }
+        }
+      }
+      const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
+      const billed = error?.billed
+      const paid = billed === undefined ? undefined : paidCall(billed.model, billed.usage)
+      const signals = paid === undefined ? [] : yield* commit(prepared, paid)
+      if (paid === undefined) yield* release(prepared)
+      let failure = failureOf(exit.cause)
+      // One retry with more output tokens: if that one runs out too, the atom fails.
+      if (failure.reason === "max_tokens" && prepared.request.maxTokens > maxTokensPerAtom)
+        failure = {
+          ...failure,
+          retryable: false,
+          message: `${failure.message} (even with max_tokens ${prepared.request.maxTokens})`
+        }
+      return {
+        _tag: "failed" as const,
+        failure,
+        paid,
+        reservedUsd: prepared.reservedUsd,
+        signals,
+        rateLimits: error?.rateLimits
+      }
+    }).pipe(Effect.onInterrupt(() => release(prepared)))
+
+  return { prepare, call }
+}
+
+export type AtomCall = ReturnType<typeof makeAtomCall>

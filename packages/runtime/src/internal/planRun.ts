@@ -1,27 +1,32 @@
 import { atomMachine, masterplanMachine, priorityOf, softLimitUsd, waveMachine } from "@devmatrix/core"
 import type {
-  Budget,
   AtomActor,
-  EventBody,
+  AttemptFailure,
+  Budget,
+  CallModelReport,
   CostCommit,
+  EventBody,
   ExecutionOutput,
   MasterplanActor,
-  CallModelReport,
   ModelCallInput,
   ModelCallOutput,
+  ModelPrice,
   PlanGraph,
   PlanInput,
+  PriceTable,
   RunOptions,
   WaveActor
 } from "@devmatrix/core"
-import { Duration, Effect, FiberId, Runtime } from "effect"
+import { Cause, Duration, Effect, FiberId, Option, Runtime } from "effect"
 import type { Exit } from "effect"
 import { createActor, fromCallback, fromPromise } from "xstate"
+import type { BudgetExceeded, CostLedgerService } from "../CostLedger.js"
 import type { ModelProviderService } from "../ModelProvider.js"
+import type { PromptCacheService } from "../PromptCache.js"
 import type { AdmissionLane, SchedulerService } from "../Scheduler.js"
 import type { AtomRow } from "../Store.js"
 import { makeAtomCall } from "./atomCall.js"
-import type { CallOutcome } from "./atomCall.js"
+import type { AtomCall, CallOutcome, PreparedCall } from "./atomCall.js"
 import { SummaryTally } from "./summaryTally.js"
 
 /** Everything one masterplan run needs; the engine builds it from the submitted plan. */
@@ -33,6 +38,12 @@ export interface PlanRunConfig {
   readonly provider: ModelProviderService
   /** Admits the plan's ready atoms: queue, permits, pause. */
   readonly scheduler: SchedulerService
+  /** Holds each call's worst case before it starts, and takes its actual cost after (opened for this plan). */
+  readonly ledger: CostLedgerService
+  readonly cache: PromptCacheService
+  readonly prices: PriceTable
+  /** The price of the plan's model. */
+  readonly price: ModelPrice
   /** Runs the side effects of the actors (model calls, waits) on the engine's services. */
   readonly runtime: Runtime.Runtime<never>
   /**
@@ -56,6 +67,15 @@ export interface PlanRunConfig {
     readonly paused: boolean
   }
 }
+
+/** An accepted call's answer and the prompt it answered: what the prompt cache keeps. */
+interface CachedAnswer {
+  readonly prepared: PreparedCall
+  readonly outcome: Extract<CallOutcome, { readonly _tag: "answered" }>
+}
+
+/** How long a plan admits nothing after the provider said it is overloaded (529) without a `retry-after`. */
+const overloadHoldMs = 2_000
 
 /** XState's internal stop, the one a parent uses on its children. */
 type StoppableActor = { _stop(): void }
@@ -101,7 +121,11 @@ export class PlanRun {
   private readonly backoffUntil = new Map<number, number>()
   private detaching = false
   private readonly lane: AdmissionLane
-  private readonly callStep: ReturnType<typeof makeAtomCall>
+  private readonly callStep: AtomCall
+  /** The call each admitted atom is about to make (its request, its reservation). */
+  private readonly prepared: Array<PreparedCall | undefined>
+  /** The answer of each atom's last call, which the prompt cache keeps once the atom is accepted. */
+  private readonly cacheable: Array<CachedAnswer | undefined>
   private readonly tally: SummaryTally
   private readonly longestPath: number
   /** Runs a side effect as a fiber reporting its exit; the returned function interrupts it (actor stopped). */
@@ -144,14 +168,20 @@ export class PlanRun {
         masterplanId: config.masterplanId,
         concurrency: config.options.concurrency,
         before: (a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b),
-        start: (index) => this.atoms[index]!.send({ type: "START" }),
-        denied: () => undefined,
-        revoked: () => undefined,
+        admit: (index) => this.prepareCall(index),
+        start: (index, prepared) => {
+          this.prepared[index] = prepared
+          this.atoms[index]!.send({ type: "START" })
+        },
+        denied: (index, cause) => this.admissionDenied(index, cause),
+        revoked: (_, prepared) => void this.runFiber(this.releaseReservation(prepared), () => undefined),
         journalLagging: config.journalLagging
       },
       config.runtime
     )
     this.callStep = makeAtomCall(config)
+    this.prepared = new Array<PreparedCall | undefined>(size)
+    this.cacheable = new Array<CachedAnswer | undefined>(size)
     const runFork = Runtime.runFork(config.runtime)
     this.runFiber = (effect, onExit) => {
       // Scheduled on Effect's scheduler, not started inline (`immediate: false`): the scheduler
@@ -217,14 +247,25 @@ export class PlanRun {
   }
 
   /** Sets the plan's budget (journaled); a plan paused on budget stays paused until `resume`. */
-  raiseBudget(budget: Budget): void {
-    const previousHardUsd = this.budget.hardUsd
-    this.budget = budget
-    this.masterplanActor.send({
-      type: "RAISE_BUDGET",
-      hardUsd: budget.hardUsd,
-      softUsd: softLimitUsd(budget),
-      previousHardUsd
+  raiseBudget(budget: Budget): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const previousHardUsd = this.budget.hardUsd
+      this.budget = budget
+      return this.config.ledger
+        .raise(this.config.masterplanId, { hardUsd: budget.hardUsd, softUsd: softLimitUsd(budget) })
+        .pipe(
+          Effect.ignore,
+          Effect.zipRight(
+            Effect.sync(() =>
+              this.masterplanActor.send({
+                type: "RAISE_BUDGET",
+                hardUsd: budget.hardUsd,
+                softUsd: softLimitUsd(budget),
+                previousHardUsd
+              })
+            )
+          )
+        )
     })
   }
 
@@ -447,6 +488,8 @@ export class PlanRun {
       this.lastSeq = this.config.journal(event, this.outputs[index])
       this.tally.add(event)
       if (event.type === "atom.completed") {
+        // A reviewer's edit is not the model's answer: the cache keeps only what the model said.
+        this.cacheAccepted(index, this.outputs[index] === this.cacheable[index]?.outcome.output.code)
         if (this.unsettledDependents[index]! > 0) this.accepted[index] = this.outputs[index]
         this.outputs[index] = undefined
       }
@@ -546,11 +589,48 @@ export class PlanRun {
     this.tally.cancelUnstarted(unstarted)
   }
 
+  /** Admission's last step: the atom's next request, and its worst case reserved in the ledger. */
+  private prepareCall(index: number): Effect.Effect<PreparedCall, BudgetExceeded> {
+    const context = this.atoms[index]!.getSnapshot().context
+    return this.callStep.prepare(this.config.plan.atoms[index]!, {
+      attempt: context.attempts + 1,
+      feedback: context.failure?.reason === "validation" ? context.problems : [],
+      wave: this.graph.waveOf[index]!,
+      dependencies: this.dependencyCode(index),
+      afterMaxTokens: context.failure?.reason === "max_tokens"
+    })
+  }
+
+  private releaseReservation(prepared: PreparedCall): Effect.Effect<void> {
+    return Effect.ignore(this.config.ledger.release(this.config.masterplanId, prepared.reservationId))
+  }
+
+  /** Admission refused an atom: its worst case does not fit the budget, and the plan pauses on it. */
+  private admissionDenied(index: number, cause: Cause.Cause<BudgetExceeded>): void {
+    const refusal = Option.getOrUndefined(Cause.failureOption(cause))
+    // A defect in admission: the plan stops admitting rather than retrying it forever.
+    if (refusal === undefined) return this.pause(`admission failed: ${Cause.pretty(cause)}`)
+    this.masterplanActor.send({
+      type: "BUDGET_EXHAUSTED",
+      totalUsd: this.tally.costUsd,
+      limitUsd: refusal.limitUsd,
+      level: refusal.level,
+      atomId: this.graph.ids[index]!,
+      neededUsd: refusal.requestedUsd
+    })
+  }
+
   /**
    * An attempt's outcome, as the call step reports it: what was billed is journaled first (so the
-   * atom's own events that follow never come before what it cost), then the machine decides.
+   * atom's own events that follow never come before what it cost), then what the ledger and the
+   * cache said, then the machine decides.
    */
-  private callEnded(index: number, input: ModelCallInput, outcome: CallOutcome): CallModelReport {
+  private callEnded(
+    index: number,
+    input: ModelCallInput,
+    prepared: PreparedCall,
+    outcome: CallOutcome
+  ): CallModelReport {
     const paid = outcome.paid
     if (paid !== undefined)
       this.record({
@@ -560,12 +640,90 @@ export class PlanRun {
         model: paid.model,
         inputTokens: paid.usage.inputTokens,
         outputTokens: paid.usage.outputTokens,
+        cacheWriteTokens: paid.usage.cacheWriteTokens,
+        cacheReadTokens: paid.usage.cacheReadTokens,
         costUsd: paid.costUsd,
-        totalUsd: this.tally.costUsd + paid.costUsd
+        totalUsd: this.tally.costUsd + paid.costUsd,
+        reservedUsd: outcome.reservedUsd
       })
-    if (outcome._tag === "failed") return { type: "CALL_FAILED", failure: outcome.failure }
+    for (const signal of outcome.signals)
+      if (signal.type === "soft_limit")
+        this.record({ type: "cost.soft_limit", totalUsd: signal.totalUsd, limitUsd: signal.limitUsd })
+    if (outcome.cacheHit !== undefined)
+      this.record({
+        type: "cache.hit",
+        atomId: input.atomId,
+        wave: this.graph.waveOf[index]!,
+        attempt: input.attempt,
+        savedUsd: outcome.cacheHit.savedUsd
+      })
+    if (outcome._tag === "failed") {
+      this.providerReaction(outcome.failure)
+      return { type: "CALL_FAILED", failure: outcome.failure }
+    }
     this.outputs[index] = outcome.output.code
+    const keep =
+      outcome.cacheHit === undefined &&
+      (outcome.stopReason === "end_turn" || outcome.stopReason === "stop_sequence")
+    this.cacheable[index] = keep ? { prepared, outcome } : undefined
     return { type: "CALL_SUCCEEDED", output: outcome.output }
+  }
+
+  /**
+   * A failure that is the provider's, not the atom's: a key or account it refuses stops the plan
+   * (one message, not thousands of failed atoms); its spend limit pauses it (nothing retries); its
+   * overload holds every admission of the plan, not only the atom's own retry.
+   */
+  private providerReaction(failure: AttemptFailure): void {
+    if (failure.scope !== "provider" || this.finished) return
+    switch (failure.reason) {
+      case "authentication":
+      case "billing":
+        this.cancelAtoms()
+        this.masterplanActor.send({
+          type: "PROVIDER_FAILED",
+          reason: `the provider refused the plan's calls (${failure.reason}): ${failure.message}`,
+          summary: this.tally.summary(this.elapsedMs())
+        })
+        return
+      case "spend_limit":
+        this.masterplanActor.send({
+          type: "PAUSE",
+          by: "spend_limit",
+          reason: `the provider's spend limit is reached (${failure.message}): nothing is retried until it is lifted and the plan resumed`
+        })
+        return
+      case "overloaded":
+        this.lane.holdFor(failure.retryAfterMs ?? overloadHoldMs)
+        return
+      default:
+        return
+    }
+  }
+
+  /** Keeps an accepted answer in the prompt cache, in the background: a cache never holds an atom up. */
+  private cacheAccepted(index: number, acceptedAsAnswered: boolean): void {
+    const kept = this.cacheable[index]
+    this.cacheable[index] = undefined
+    if (kept === undefined || !acceptedAsAnswered || kept.outcome.paid === undefined) return
+    const { output, paid, stopReason } = kept.outcome
+    this.runFiber(
+      this.config.cache.put({
+        key: kept.prepared.cacheKey,
+        model: paid.model,
+        text: output.code,
+        stopReason: stopReason === "stop_sequence" ? "stop_sequence" : "end_turn",
+        usage: {
+          inputTokens: paid.usage.inputTokens,
+          outputTokens: paid.usage.outputTokens,
+          cacheWriteTokens: paid.usage.cacheWriteTokens,
+          cacheReadTokens: paid.usage.cacheReadTokens
+        },
+        costUsd: paid.costUsd,
+        confidence: output.confidence
+      }),
+      () => undefined
+    )
   }
 
   private readonly atomLogic = atomMachine.provide({
@@ -573,8 +731,10 @@ export class PlanRun {
       callModel: fromCallback(({ input, sendBack }) => {
         const index = this.graph.indexOf.get(input.atomId)!
         // An interrupted call (the actor stopped) reports nothing: nobody is left to hear it.
-        return this.runFiber(this.callStep(this.config.plan.atoms[index]!, input), (exit) => {
-          if (exit._tag === "Success") sendBack(this.callEnded(index, input, exit.value))
+        const prepared = this.prepared[index]!
+        this.prepared[index] = undefined
+        return this.runFiber(this.callStep.call(prepared), (exit) => {
+          if (exit._tag === "Success") sendBack(this.callEnded(index, input, prepared, exit.value))
         })
       }),
       backoff: fromCallback(({ input, sendBack }) =>
