@@ -80,7 +80,7 @@ const count = (value: unknown): number | undefined =>
 /**
  * Billed usage from a message's `usage`, or undefined when it is not one. Cache writes are split
  * by lifetime when the API reports `cache_creation`; a bare `cache_creation_input_tokens` counts
- * as 5-minute writes (the only kind before 1-hour writes existed).
+ * as 5-minute writes (the default lifetime).
  */
 const usageOf = (usage: unknown): ModelUsage | undefined => {
   if (!isRecord(usage)) return undefined
@@ -110,7 +110,7 @@ const textOf = (content: ReadonlyArray<unknown>): string =>
     )
     .join("")
 
-/** The first `code` string along an error's `cause` chain (undici puts `ECONNRESET` two levels down). */
+/** The first `code` along an error's `cause` chain (undici nests the socket's code there). */
 const networkCodeOf = (error: unknown): string | undefined => {
   let current: unknown = error
   for (let depth = 0; depth < 6 && isRecord(current); depth++) {
