@@ -1,5 +1,5 @@
 import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
-import type { ScriptedModelOptions } from "@devmatrix/runtime"
+import type { AnthropicModelOptions, PromptCacheChoice, ScriptedModelOptions } from "@devmatrix/runtime"
 import { Effect, Exit } from "effect"
 import type { Layer, Scope } from "effect"
 import { budgetCommand, parseBudgetArgs } from "./cli/budgetCommand.js"
@@ -76,8 +76,18 @@ export const main = async (
     terminal.stderr.write(`devmatrix ${name}: not available in this build (${comingLater[name]})\n`)
     return ExitCode.usage
   }
-  const engineLayer = (args: { store: string; scripted?: ScriptedModelOptions }) =>
-    embeddedLayer({ store: args.store, scripted: args.scripted ?? {} })
+  const engineLayer = (args: {
+    store: string
+    scripted?: ScriptedModelOptions
+    anthropic?: AnthropicModelOptions
+    promptCache?: PromptCacheChoice
+  }) =>
+    embeddedLayer({
+      store: args.store,
+      scripted: args.scripted ?? {},
+      anthropic: args.anthropic,
+      promptCache: args.promptCache
+    })
   const storeLayer = (args: { store: string }) => storeFromUrl(args.store)
   const missing = (args: { store: string }) => Effect.fail(noStoreAt(args.store))
   const nothingTo = (what: string, store: string, out: NodeJS.WriteStream) =>
@@ -88,7 +98,7 @@ export const main = async (
   const programs: Record<CommandName, () => Effect.Effect<number, unknown>> = {
     run: () =>
       command({
-        prepare: parse(() => parseRunArgs(rest, env)).pipe(Effect.flatMap(prepareRun)),
+        prepare: parse(() => parseRunArgs(rest, env)).pipe(Effect.flatMap((args) => prepareRun(args, env))),
         layer: engineLayer,
         body: (args) => runCommand(args, terminal)
       }),

@@ -576,7 +576,10 @@ export const make = Effect.gen(function* () {
       const found = yield* store.getMasterplan(masterplanId)
       if (Option.isNone(found)) return yield* new MasterplanNotFound({ masterplanId })
       if (finishedStatuses.has(found.value.status))
-        return yield* new MasterplanNotResumable({ masterplanId, reason: `it has ended (${found.value.status})` })
+        return yield* new MasterplanNotResumable({
+          masterplanId,
+          reason: `it has ended (${found.value.status})`
+        })
       yield* takeLease(masterplanId)
       yield* Effect.ensuring(
         Effect.gen(function* () {

@@ -242,7 +242,9 @@ export const makeStoreSql = (name: string) =>
         if (moved.length === 0) return yield* refusal(masterplanId, batch)
         // A raised budget is kept with the options, so a resume (in any process) runs under it.
         if (projection.budget !== undefined) {
-          const [row] = yield* sql<{ options: string }>`SELECT options FROM dm_masterplans WHERE id = ${masterplanId}`
+          const [row] = yield* sql<{
+            options: string
+          }>`SELECT options FROM dm_masterplans WHERE id = ${masterplanId}`
           const options = JSON.parse(row!.options) as Record<string, unknown>
           yield* sql`UPDATE dm_masterplans SET options = ${JSON.stringify({ ...options, budget: projection.budget })}
             WHERE id = ${masterplanId}`

@@ -121,3 +121,10 @@ export {
   type LedgerSignals,
   type Reservation
 } from "./CostLedger.js"
+export { Prices, PricesDefault, pricesFrom } from "./Prices.js"
+export {
+  makeModelProviderFor,
+  ModelProviderFor,
+  scriptedModel,
+  type ProviderChoice
+} from "./ModelProviderLive.js"

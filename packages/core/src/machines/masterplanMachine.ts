@@ -54,7 +54,12 @@ export type MasterplanCommand =
       readonly neededUsd?: number | undefined
     }
   /** An operator raised the budget (the ledger took it already); journaled so a resume runs under it. */
-  | { readonly type: "RAISE_BUDGET"; readonly hardUsd: number; readonly softUsd: number; readonly previousHardUsd: number }
+  | {
+      readonly type: "RAISE_BUDGET"
+      readonly hardUsd: number
+      readonly softUsd: number
+      readonly previousHardUsd: number
+    }
   | { readonly type: "CANCEL"; readonly reason: string; readonly summary: RunSummary }
 
 interface MasterplanContext extends MasterplanMachineInput {

@@ -27,6 +27,8 @@ export interface FollowOptions {
   readonly stop?: StopRequests
   /** Other plans this process runs: a signal stops them with this one. */
   readonly alsoRunning?: ReadonlyArray<string>
+  /** The hard budget, for the live progress's spend against it. */
+  readonly budgetUsd?: number
 }
 
 /** What `followPlan`'s race says when the plan paused on budget. */
@@ -35,11 +37,19 @@ const budgetStop = "paused on budget"
 /** How long the calls in flight of a plan paused on budget may take to finish before it is saved. */
 const budgetGraceMs = 10 * 60_000
 
-const budgetMessage = (args: EngineArgs, masterplanId: string, limit: EventOf<"cost.hard_limit">): string =>
-  `masterplan ${masterplanId} paused on budget: ${usd(limit.totalUsd)} spent of its hard limit of ${usd(limit.limitUsd)}` +
-  (limit.atomId !== undefined && limit.neededUsd !== undefined
-    ? ` (atom ${limit.atomId} needs up to ${usd(limit.neededUsd)})`
-    : "") +
+/** A pause on budget, and the hard limit that caused it (none for the provider's spend limit). */
+interface BudgetPause {
+  readonly paused: EventOf<"masterplan.paused">
+  readonly limit: EventOf<"cost.hard_limit"> | undefined
+}
+
+const budgetMessage = (args: EngineArgs, masterplanId: string, { paused, limit }: BudgetPause): string =>
+  (limit === undefined || paused.by !== "budget"
+    ? `masterplan ${masterplanId} paused: ${paused.reason}`
+    : `masterplan ${masterplanId} paused on budget: ${usd(limit.totalUsd)} spent of its hard limit of ${usd(limit.limitUsd)}` +
+      (limit.atomId !== undefined && limit.neededUsd !== undefined
+        ? ` (atom ${limit.atomId} needs up to ${usd(limit.neededUsd)})`
+        : "")) +
   (args.store === "memory:"
     ? "; it ran on the memory: store, which keeps nothing\n"
     : `; raise it with\n  ${budgetCommandLine(args.invocation, args.store, masterplanId)}\nthen continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`)
@@ -73,7 +83,12 @@ export const followPlan = (
   Effect.gen(function* () {
     const stop = options.stop ?? (yield* listenForStop)
     const live = !args.json && terminal.stdout.isTTY === true
-    const progress = live ? makeProgressRenderer(terminal.stdout, {}) : undefined
+    const progress = live
+      ? makeProgressRenderer(
+          terminal.stdout,
+          options.budgetUsd !== undefined ? { budgetUsd: options.budgetUsd } : {}
+        )
+      : undefined
     const plainLine = (event: Event): string | undefined =>
       event.type === "wave.completed"
         ? `wave ${event.wave} completed: ${event.completed} completed, ${event.failed} failed, ${event.skipped} skipped\n`
@@ -89,14 +104,14 @@ export const followPlan = (
       return line === undefined ? Effect.void : writeLine(terminal.stdout, line)
     }
     let nextSeq = options.fromSeq ?? 1
-    // A pause that follows `cost.hard_limit` is a pause on budget: the run ends there (exit 3).
+    // A pause on budget (the plan's hard limit, or the provider's spend limit) ends the run there
+    // (exit 3): nothing more can be paid until the limit is raised.
     let hardLimit: EventOf<"cost.hard_limit"> | undefined
-    const budgetPaused = yield* Deferred.make<EventOf<"cost.hard_limit">>()
+    const budgetPaused = yield* Deferred.make<BudgetPause>()
     const watchBudget = (event: Event) => {
       if (event.type === "cost.hard_limit") hardLimit = event
-      else if (event.type === "masterplan.resumed") hardLimit = undefined
-      else if (event.type === "masterplan.paused" && hardLimit !== undefined)
-        Deferred.unsafeDone(budgetPaused, Exit.succeed(hardLimit))
+      else if (event.type === "masterplan.paused" && (event.by === "budget" || event.by === "spend_limit"))
+        Deferred.unsafeDone(budgetPaused, Exit.succeed({ paused: event, limit: hardLimit }))
     }
     const showFrom = (fromSeq: number) =>
       Stream.runForEach(engine.events(masterplanId, { fromSeq }), (event) => {

@@ -103,7 +103,7 @@ const printable = (text: string): string =>
  * `options.model` must be one this build runs, unless `--model` (`modelFlag`) overrides it.
  * Markdown specs need the planning pipeline, which is not in this build.
  */
-export const readPlanFile = (file: string, modelFlag?: string) =>
+export const readPlanFile = (file: string, modelFlag: string | undefined, env: NodeJS.ProcessEnv) =>
   Effect.gen(function* () {
     if (/\.(md|markdown|txt)$/i.test(file))
       return yield* Effect.fail(
@@ -136,7 +136,7 @@ export const readPlanFile = (file: string, modelFlag?: string) =>
     })
     const plan = yield* decodePlanInput(json, file)
     const { options } = yield* decodePlanOptions(file)(json)
-    const model = modelFlag === undefined ? modelProblem(options.model) : undefined
+    const model = modelFlag === undefined ? modelProblem(options.model, env) : undefined
     if (model !== undefined)
       return yield* Effect.fail(new UsageError(`${file} is invalid:\n  - options.model: ${model}`))
     yield* buildPlanGraph(plan.atoms)

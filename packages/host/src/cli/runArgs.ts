@@ -1,7 +1,17 @@
-import { cut, idProblem, maxConcurrency, maxDurationMs, maxEchoLength, maxUsd } from "@devmatrix/core"
+import {
+  cut,
+  defaultPriceTable,
+  findModelPrice,
+  idProblem,
+  maxConcurrency,
+  maxDurationMs,
+  maxEchoLength,
+  maxUsd,
+  unknownModelMessage
+} from "@devmatrix/core"
 import type { RunOptionsInput } from "@devmatrix/core"
-import { defaultStoreUrl, redactUrl } from "@devmatrix/runtime"
-import type { ScriptedModelOptions } from "@devmatrix/runtime"
+import { anthropicOptionsFromEnv, defaultStoreUrl, redactUrl, scriptedModel } from "@devmatrix/runtime"
+import type { AnthropicModelOptions, PromptCacheChoice, ScriptedModelOptions } from "@devmatrix/runtime"
 import { parseArgs } from "node:util"
 import { invocationOf } from "./commandLine.js"
 import { UsageError } from "./exitCodes.js"
@@ -11,6 +21,10 @@ export interface EngineArgs {
   readonly store: string
   readonly json: boolean
   readonly scripted: ScriptedModelOptions
+  /** How to reach the Messages API (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`); absent: Claude models cannot be called. */
+  readonly anthropic?: AnthropicModelOptions
+  /** Where model answers are cached (`--redis`, `DEVMATRIX_REDIS`, `--no-cache`). */
+  readonly promptCache: PromptCacheChoice
   /** Said once on stderr at the start of the run (also with `--json`), e.g. which model is used and why. */
   readonly notice?: string
   /** How the user runs devmatrix (see `invocationOf`): printed commands start with it. */
@@ -48,7 +62,12 @@ export const masterplanIdArg = (text: string): string => {
 }
 
 /** A flag's number: finite (`1e309` reads as Infinity) and as `check` wants it, else a `UsageError`. */
-export const number = (flag: string, text: string | undefined, check: (n: number) => boolean, what: string) => {
+export const number = (
+  flag: string,
+  text: string | undefined,
+  check: (n: number) => boolean,
+  what: string
+) => {
   if (text === undefined) return undefined
   const value = Number(text)
   if (text.trim() === "" || !Number.isFinite(value) || !check(value))
@@ -72,11 +91,26 @@ const latency = (text: string | undefined): ScriptedModelOptions["latencyMs"] =>
   return number("latency-ms", text, isLatency, latencyWhat)
 }
 
-/** Why this build cannot run a model (a `--model` flag, a plan's `options.model`), or undefined if it can. */
-export const modelProblem = (model: string): string | undefined =>
-  model === "scripted"
-    ? undefined
-    : `${given(model)}: only the offline "scripted" model is available in this build`
+/** The model a run uses with a key and no model named: the current Sonnet of the price table. */
+export const defaultClaudeModel = "claude-sonnet-5-5"
+
+/**
+ * Why this process cannot run a model (a `--model` flag, a plan's `options.model`), or undefined if
+ * it can: a model the price table does not know is never billed at a guessed price, and a Claude
+ * model needs a key (or a local Messages API).
+ */
+export const modelProblem = (model: string, env: NodeJS.ProcessEnv): string | undefined => {
+  if (findModelPrice(defaultPriceTable, model) === undefined)
+    return unknownModelMessage(defaultPriceTable, cut(model, maxEchoLength))
+  if (model === scriptedModel || anthropicOf(env) !== undefined) return undefined
+  return `${given(model)} is a Claude model: set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a local Messages API such as \`devmatrix fake-provider\`), or use --model scripted`
+}
+
+/** The Messages API as the environment gives it, if it gives a key or a base URL. */
+const anthropicOf = (env: NodeJS.ProcessEnv): AnthropicModelOptions | undefined => {
+  const options = anthropicOptionsFromEnv(env)
+  return options.apiKey === undefined && options.baseURL === undefined ? undefined : options
+}
 
 /** The flags of commands that run plans (`run`, `resume`). */
 export const engineFlags = {
@@ -85,7 +119,9 @@ export const engineFlags = {
   model: { type: "string" },
   seed: { type: "string" },
   "latency-ms": { type: "string" },
-  "fault-rate": { type: "string" }
+  "fault-rate": { type: "string" },
+  redis: { type: "string" },
+  "no-cache": { type: "boolean", default: false }
 } as const
 
 /** What is wrong with a store URL, judged by the forms `storeFromUrl` opens; undefined if nothing is. */
@@ -122,12 +158,20 @@ type EngineFlagValues = {
   seed?: string | undefined
   "latency-ms"?: string | undefined
   "fault-rate"?: string | undefined
+  redis?: string | undefined
+  "no-cache"?: boolean | undefined
 }
 
 /** Reads the shared flags; a bad value is a `UsageError` naming the flag. */
 export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): EngineArgs => {
-  const model = modelProblem(values.model ?? "scripted")
+  const model = values.model === undefined ? undefined : modelProblem(values.model, env)
   if (model !== undefined) throw new UsageError(`--model ${model}`)
+  const anthropic = anthropicOf(env)
+  const redis = values.redis ?? env["DEVMATRIX_REDIS"]
+  if (redis !== undefined && !/^rediss?:\/\/./.test(redis))
+    throw new UsageError(
+      `${values.redis !== undefined ? "--redis" : "DEVMATRIX_REDIS"} must be a redis:// URL, got ${given(redactUrl(redis))}`
+    )
   const seed = number("seed", values.seed, Number.isSafeInteger, "a whole number")
   const faultRate = number("fault-rate", values["fault-rate"], (n) => n >= 0 && n <= 1, "between 0 and 1")
   const latencyMs = latency(values["latency-ms"])
@@ -135,11 +179,16 @@ export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): En
   const notice =
     values.model !== undefined
       ? undefined
-      : env["ANTHROPIC_API_KEY"]
-        ? "ANTHROPIC_API_KEY is set, but this build has no Anthropic provider yet: using the offline scripted model"
-        : "no ANTHROPIC_API_KEY: using the offline scripted model"
+      : anthropic !== undefined
+        ? `${anthropic.apiKey !== undefined ? "ANTHROPIC_API_KEY" : `ANTHROPIC_BASE_URL (${anthropic.baseURL})`} is set: a plan that names no model uses ${defaultClaudeModel}`
+        : "no ANTHROPIC_API_KEY: a plan that names no model uses the offline scripted model"
   return {
     store: storeOf(values.store, env),
+    ...(anthropic !== undefined ? { anthropic } : {}),
+    promptCache: {
+      ...(redis !== undefined ? { redis } : {}),
+      ...(values["no-cache"] === true ? { disabled: true } : {})
+    },
     json: values.json ?? false,
     invocation: invocationOf(env),
     ...(notice !== undefined ? { notice } : {}),
@@ -154,7 +203,6 @@ export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): En
 
 /** Services this build does not have yet: refused by name rather than ignored. */
 const unavailable: Record<string, string> = {
-  redis: "Redis scale-out is not available in this build",
   out: "writing generated files to a workspace is not available in this build"
 }
 
@@ -167,7 +215,6 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     options: {
       ...engineFlags,
       budget: { type: "string" },
-      redis: { type: "string" },
       concurrency: { type: "string" },
       mode: { type: "string" },
       out: { type: "string" },

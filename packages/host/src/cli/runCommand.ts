@@ -7,6 +7,7 @@ import { listenForStop } from "./stopSignals.js"
 import type { Terminal } from "./followPlan.js"
 import { readPlanFile } from "./planFile.js"
 import type { PlanFile } from "./planFile.js"
+import { defaultClaudeModel } from "./runArgs.js"
 import type { RunArgs } from "./runArgs.js"
 
 /** `devmatrix run` ready to start: its arguments, and its plan file read and checked. */
@@ -15,18 +16,22 @@ export interface RunInput extends RunArgs {
 }
 
 /** Reads and checks the plan file; nothing is opened or written before this succeeds. */
-export const prepareRun = (args: RunArgs) =>
-  Effect.map(readPlanFile(args.file, args.overrides.model), (planFile): RunInput => ({ ...args, planFile }))
+export const prepareRun = (args: RunArgs, env: NodeJS.ProcessEnv) =>
+  Effect.map(readPlanFile(args.file, args.overrides.model, env), (planFile): RunInput => ({
+    ...args,
+    planFile,
+    // With a key and no model named (by flag or plan), Claude it is: the default DESIGN.md §10 gives.
+    overrides:
+      args.overrides.model === undefined &&
+      planFile.plan.options?.model === undefined &&
+      args.anthropic !== undefined
+        ? { ...args.overrides, model: defaultClaudeModel }
+        : args.overrides
+  }))
 
-/** The hard budget the user set, by the engine's precedence: `--budget`, the plan's `budget`, its `options.budget`. */
-const budgetSetUsd = (args: RunInput): number | undefined => {
-  const { plan, options } = args.planFile
-  return (
-    args.overrides.budget?.hardUsd ??
-    plan.budget?.hardUsd ??
-    (plan.options?.budget !== undefined ? options.budget.hardUsd : undefined)
-  )
-}
+/** The hard budget in force, by the engine's precedence: `--budget`, the plan's `budget`, its `options.budget`, the default. */
+const hardBudgetUsd = (args: RunInput): number =>
+  args.overrides.budget?.hardUsd ?? args.planFile.plan.budget?.hardUsd ?? args.planFile.options.budget.hardUsd
 
 /** `devmatrix run`: submits the plan to the engine and follows it to its end. */
 export const runCommand = (args: RunInput, terminal: Terminal) =>
@@ -48,11 +53,6 @@ export const runCommand = (args: RunInput, terminal: Terminal) =>
         )
       )
     if (args.notice !== undefined) terminal.stderr.write(`${args.notice}\n`)
-    const budgetUsd = budgetSetUsd(args)
-    if (budgetUsd !== undefined)
-      terminal.stderr.write(
-        `budget: $${budgetUsd} recorded, not enforced in this build (cost guardrails arrive with the model providers)\n`
-      )
     if (!args.json) {
       const store = yield* Store
       const others = (yield* store.listMasterplans()).filter(
@@ -63,5 +63,5 @@ export const runCommand = (args: RunInput, terminal: Terminal) =>
           `${others.length} other unfinished masterplan(s) in ${store.name}: \`${resumeCommandLine(args.invocation, args.store)}\` continues them\n`
         )
     }
-    return yield* followPlan(engine, masterplanId, args, terminal, { stop })
+    return yield* followPlan(engine, masterplanId, args, terminal, { stop, budgetUsd: hardBudgetUsd(args) })
   })

@@ -1,8 +1,11 @@
+import { defaultClaudeModel } from "./runArgs.js"
+
 /** Each command's synopsis, as the usage text, `devmatrix <command> --help` and bad usage show it. */
 export const synopsis = {
-  run: `devmatrix run <plan.json> [--json] [--store URL] [--budget USD] [--model scripted] [--concurrency N]
-              [--mode eager|waves] [--id ID] [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]`,
-  resume: "devmatrix resume [<masterplanId>] [--store URL] [--json]",
+  run: `devmatrix run <plan.json> [--json] [--store URL] [--budget USD] [--model NAME] [--concurrency N]
+              [--mode eager|waves] [--id ID] [--redis URL] [--no-cache]
+              [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]   (the scripted model's behaviour)`,
+  resume: "devmatrix resume [<masterplanId>] [--store URL] [--json] [--redis URL] [--no-cache]",
   status: "devmatrix status [<masterplanId>] [--store URL] [--json]",
   events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]",
   budget: "devmatrix budget <masterplanId> --hard USD [--soft USD] [--store URL]   (journaled; then resume)",
@@ -17,6 +20,8 @@ export const isCommandName = (name: string): name is CommandName => Object.hasOw
 
 const notes = `--store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmatrix.db) or postgres://...
          (or DEVMATRIX_STORE).
+--model: scripted (offline) or a Claude model of the price table; with ANTHROPIC_API_KEY (or
+         ANTHROPIC_BASE_URL) set, a plan that names no model uses ${defaultClaudeModel}.
 Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 paused on budget, 4 gate failed,
 5 the store could not be written (state as stored: devmatrix resume continues it),
 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; state saved: devmatrix resume continues it).`

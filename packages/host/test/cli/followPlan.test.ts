@@ -12,7 +12,13 @@ import { signalGraceMs } from "../../src/cli/stopSignals.js"
 import type { StopRequests, StopSignal } from "../../src/cli/stopSignals.js"
 
 const store = "sqlite:/tmp/plans.db"
-const args = (json: boolean): EngineArgs => ({ store, json, scripted: {}, invocation: "devmatrix" })
+const args = (json: boolean): EngineArgs => ({
+  store,
+  json,
+  scripted: {},
+  promptCache: {},
+  invocation: "devmatrix"
+})
 
 /** A stdout whose reader takes nothing until `release()`: writes pile up in its buffer, as in a pipe nobody reads. */
 const slowReader = () => {

@@ -141,7 +141,8 @@ export const makeAtomCall = (config: AtomCallConfig) => {
       )
     )
 
-  const release = (prepared: PreparedCall) => Effect.ignore(ledger.release(masterplanId, prepared.reservationId))
+  const release = (prepared: PreparedCall) =>
+    Effect.ignore(ledger.release(masterplanId, prepared.reservationId))
 
   const prepare = (spec: AtomSpec, attempt: AttemptRequest): Effect.Effect<PreparedCall, BudgetExceeded> => {
     const maxTokens = attempt.afterMaxTokens
@@ -160,7 +161,9 @@ export const makeAtomCall = (config: AtomCallConfig) => {
       maxTokens,
       timeoutMs: options.callTimeoutMs,
       // The scripted model's per-atom instructions, only for a provider that reads them.
-      ...(provider.acceptsSimulation === true && spec.simulate !== undefined ? { simulate: spec.simulate } : {})
+      ...(provider.acceptsSimulation === true && spec.simulate !== undefined
+        ? { simulate: spec.simulate }
+        : {})
     }
     const prompt = buildAtomPrompt(request)
     const system = prompt.system.map((block) => block.text)
@@ -176,12 +179,10 @@ export const makeAtomCall = (config: AtomCallConfig) => {
     })
     const reservationId = `${spec.id}/${attempt.attempt}`
     const usd = worstCaseUsd(config.price, estimateInputTokens({ system, messages }), maxTokens)
-    return ledger
-      .reserve(masterplanId, reservationId, usd, { wave: attempt.wave, atomId: spec.id })
-      .pipe(
-        Effect.catchTag("CostLedgerError", (error) => Effect.die(error)),
-        Effect.as({ request, cacheKey, reservationId, reservedUsd: usd })
-      )
+    return ledger.reserve(masterplanId, reservationId, usd, { wave: attempt.wave, atomId: spec.id }).pipe(
+      Effect.catchTag("CostLedgerError", (error) => Effect.die(error)),
+      Effect.as({ request, cacheKey, reservationId, reservedUsd: usd })
+    )
   }
 
   const fromCache = (prepared: PreparedCall) =>
