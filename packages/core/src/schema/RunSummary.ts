@@ -30,7 +30,7 @@ export const RunSummary = Schema.Struct({
   outcome: RunOutcome,
   atoms: AtomCounts,
   waves: Schema.NonNegativeInt,
-  /** Model calls made, retries included. */
+  /** Model calls made, retries included (answers from the prompt cache are not calls). */
   calls: Schema.NonNegativeInt,
   retries: Schema.NonNegativeInt,
   /**
@@ -45,6 +45,27 @@ export const RunSummary = Schema.Struct({
   inputTokens: Schema.NonNegativeInt,
   outputTokens: Schema.NonNegativeInt,
   cacheHits: Schema.NonNegativeInt,
+  /** What the cache hits would have cost: the original calls' cost, not paid again. */
+  cacheSavedUsd: Schema.optionalWith(Schema.NonNegative, { default: () => 0 }),
+  /** Input tokens written to and read from the provider's prompt cache. */
+  cacheWriteTokens: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 }),
+  cacheReadTokens: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 }),
+  /** Spend by wave (the key is the wave's number). */
+  costByWave: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.NonNegative }), {
+    default: () => ({})
+  }),
+  /** Spend by token kind, at each model's prices. */
+  costByTokenKind: Schema.optionalWith(
+    Schema.Struct({
+      input: Schema.NonNegative,
+      output: Schema.NonNegative,
+      cacheWrite: Schema.NonNegative,
+      cacheRead: Schema.NonNegative
+    }),
+    { default: () => ({ input: 0, output: 0, cacheWrite: 0, cacheRead: 0 }) }
+  ),
+  /** What admission reserved (each call's worst case) for the calls that were paid: against `costUsd`. */
+  reservedUsd: Schema.optionalWith(Schema.NonNegative, { default: () => 0 }),
   durationMs: Schema.NonNegative,
   /** The first failures (at most 20), each naming its atom, wave and cause. */
   failures: Schema.Array(AtomFailure)

@@ -13,6 +13,12 @@ export const emptySummary = (total: number, waves: number): RunSummary => ({
   inputTokens: 0,
   outputTokens: 0,
   cacheHits: 0,
+  cacheSavedUsd: 0,
+  cacheWriteTokens: 0,
+  cacheReadTokens: 0,
+  costByWave: {},
+  costByTokenKind: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
+  reservedUsd: 0,
   durationMs: 0,
   failures: []
 })

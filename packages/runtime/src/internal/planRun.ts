@@ -1,4 +1,11 @@
-import { atomMachine, masterplanMachine, priorityOf, softLimitUsd, waveMachine } from "@devmatrix/core"
+import {
+  atomMachine,
+  findModelPrice,
+  masterplanMachine,
+  priorityOf,
+  softLimitUsd,
+  waveMachine
+} from "@devmatrix/core"
 import type {
   AtomActor,
   AttemptFailure,
@@ -160,7 +167,13 @@ export class PlanRun {
     this.unsettledDependents = Int32Array.from(graph.dependents, (dependents) => dependents.length)
     this.priorAttempts = new Int32Array(size)
     this.priorInterrupted = new Int32Array(size)
-    this.tally = new SummaryTally(size, graph.waves.length)
+    this.tally = new SummaryTally(size, graph.waves.length, {
+      waveOf: (atomId) => {
+        const index = graph.indexOf.get(atomId)
+        return index === undefined ? undefined : graph.waveOf[index]
+      },
+      priceOf: (model) => findModelPrice(config.prices, model)
+    })
     this.longestPath = graph.criticalPath.length
     const remaining = graph.remaining
     this.lane = config.scheduler.lane(

@@ -1,4 +1,5 @@
-import type { AtomFailure, CostCommit, EventBody, RunSummary, WaveCounts } from "@devmatrix/core"
+import { costBreakdown } from "@devmatrix/core"
+import type { AtomFailure, CostCommit, EventBody, ModelPrice, RunSummary, WaveCounts } from "@devmatrix/core"
 import type { AtomRow } from "../Store.js"
 
 /** The first failures a summary names; the journal has them all. */
@@ -19,7 +20,15 @@ export class SummaryTally {
   private inputTokens = 0
   private outputTokens = 0
   private cacheHits = 0
-  /** Without a prototype: a model is any name, `__proto__` or `constructor` included. */
+  private cacheSavedUsd = 0
+  private cacheWriteTokens = 0
+  private cacheReadTokens = 0
+  private reservedUsd = 0
+  private readonly costByKind = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 }
+  private readonly costByWave: Record<string, number> = Object.create(null) as Record<
+    string,
+    number
+  > /** Without a prototype: a model is any name, `__proto__` or `constructor` included. */
   private readonly costByModel: Record<string, number> = Object.create(null) as Record<string, number>
   private readonly failures: Array<AtomFailure> = []
   /** Atoms that ended in an earlier process, per wave (a recovered plan). */
@@ -27,8 +36,46 @@ export class SummaryTally {
 
   constructor(
     private readonly total: number,
-    private readonly waves: number
+    private readonly waves: number,
+    /** What the summary needs to know of the plan: an atom's wave, a model's prices. */
+    private readonly lookup: {
+      readonly waveOf: (atomId: string) => number | undefined
+      readonly priceOf: (model: string) => ModelPrice | undefined
+    } = { waveOf: () => undefined, priceOf: () => undefined }
   ) {}
+
+  /** Spend by wave and by token kind, for one paid call. */
+  private paid(cost: {
+    readonly atomId: string
+    readonly model: string
+    readonly costUsd: number
+    readonly inputTokens: number
+    readonly outputTokens: number
+    readonly cacheWriteTokens?: number | undefined
+    readonly cacheReadTokens?: number | undefined
+  }): void {
+    this.costUsd += cost.costUsd
+    this.inputTokens += cost.inputTokens
+    this.outputTokens += cost.outputTokens
+    this.cacheWriteTokens += cost.cacheWriteTokens ?? 0
+    this.cacheReadTokens += cost.cacheReadTokens ?? 0
+    this.costByModel[cost.model] = (this.costByModel[cost.model] ?? 0) + cost.costUsd
+    const wave = this.lookup.waveOf(cost.atomId)
+    if (wave !== undefined) this.costByWave[wave] = (this.costByWave[wave] ?? 0) + cost.costUsd
+    const price = this.lookup.priceOf(cost.model)
+    if (price === undefined) return
+    // The journal keeps cache writes as one count: by kind, they are priced as 5-minute writes.
+    const parts = costBreakdown(price, {
+      inputTokens: cost.inputTokens,
+      outputTokens: cost.outputTokens,
+      cacheWriteTokens: cost.cacheWriteTokens ?? 0,
+      cacheReadTokens: cost.cacheReadTokens ?? 0
+    })
+    this.costByKind.input += parts.input
+    this.costByKind.output += parts.output
+    this.costByKind.cacheWrite += parts.cacheWrite5m + parts.cacheWrite1h
+    this.costByKind.cacheRead += parts.cacheRead
+  }
 
   add(event: EventBody): void {
     switch (event.type) {
@@ -69,13 +116,12 @@ export class SummaryTally {
         this.cancelled++
         return
       case "cost.updated":
-        this.costUsd += event.costUsd
-        this.inputTokens += event.inputTokens
-        this.outputTokens += event.outputTokens
-        this.costByModel[event.model] = (this.costByModel[event.model] ?? 0) + event.costUsd
+        this.paid(event)
+        this.reservedUsd += event.reservedUsd ?? 0
         return
       case "cache.hit":
         this.cacheHits++
+        this.cacheSavedUsd += event.savedUsd ?? 0
         return
       default:
         return
@@ -111,12 +157,7 @@ export class SummaryTally {
         this.failures.push({ atomId: row.atomId, wave: row.wave, reason, error: rest.join(": ") })
       }
     }
-    for (const cost of costs) {
-      this.costUsd += cost.costUsd
-      this.inputTokens += cost.inputTokens
-      this.outputTokens += cost.outputTokens
-      this.costByModel[cost.model] = (this.costByModel[cost.model] ?? 0) + cost.costUsd
-    }
+    for (const cost of costs) this.paid(cost)
   }
 
   /** How many atoms of a wave had ended before this process took the plan over. */
@@ -142,7 +183,8 @@ export class SummaryTally {
         review: this.review
       },
       waves: this.waves,
-      calls: this.calls,
+      // An answer from the prompt cache starts an attempt but makes no call.
+      calls: this.calls - this.cacheHits,
       retries: this.retries,
       repeatedCalls: this.repeatedCalls,
       costUsd: this.costUsd,
@@ -150,6 +192,12 @@ export class SummaryTally {
       inputTokens: this.inputTokens,
       outputTokens: this.outputTokens,
       cacheHits: this.cacheHits,
+      cacheSavedUsd: this.cacheSavedUsd,
+      cacheWriteTokens: this.cacheWriteTokens,
+      cacheReadTokens: this.cacheReadTokens,
+      costByWave: Object.fromEntries(Object.entries(this.costByWave)),
+      costByTokenKind: { ...this.costByKind },
+      reservedUsd: this.reservedUsd,
       durationMs,
       failures: [...this.failures]
     }
