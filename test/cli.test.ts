@@ -117,31 +117,38 @@ describe("devmatrix run", () => {
     expect(run.stderr).toMatch(/using the offline scripted model/)
   })
 
-  it("says on stderr, also with --json, which model runs and that a budget is recorded, not enforced", async () => {
+  it("says once on stderr, also with --json, which model runs; a budget below one call's worst case pauses the plan (exit 3)", async () => {
     const atoms = [{ id: "a", instruction: "do a" }]
-    const budgeted = planFile({ name: "p", budget: { hardUsd: 5 }, atoms })
-    const notEnforced = (usd: string) =>
-      `budget: $${usd} recorded, not enforced in this build (cost guardrails arrive with the model providers)\n`
     const count = (text: string, part: string) => text.split(part).length - 1
-    for (const [args, usd] of [
-      [[budgeted], "5"],
-      [[budgeted, "--budget", "0.01"], "0.01"],
-      [[planFile({ name: "p", atoms }), "--budget", "0.01"], "0.01"]
-    ] as const) {
-      const run = await devmatrix(["run", ...args, "--json", "--store", "memory:"])
-      expect(run.code, run.stderr).toBe(0)
-      expect(count(run.stderr, "no ANTHROPIC_API_KEY: using the offline scripted model\n")).toBe(1)
-      expect(count(run.stderr, notEnforced(usd))).toBe(1)
-      expect(eventsOf(run.stdout).at(-1)?.type).toBe("masterplan.completed")
-    }
-    const unbudgeted = await devmatrix([
+    const fits = await devmatrix([
       "run",
-      planFile({ name: "p", atoms }),
+      planFile({ name: "p", budget: { hardUsd: 5 }, atoms }),
       "--json",
       "--store",
       "memory:"
     ])
-    expect(unbudgeted.stderr).not.toContain("budget")
+    expect(fits.code, fits.stderr).toBe(0)
+    expect(count(fits.stderr, "no ANTHROPIC_API_KEY: using the offline scripted model\n")).toBe(1)
+    expect(eventsOf(fits.stdout).at(-1)?.type).toBe("masterplan.completed")
+    // A call's worst case is its prompt plus 2,048 output tokens at the model's price: over $0.01.
+    const tight = await devmatrix([
+      "run",
+      planFile({ name: "p", atoms }),
+      "--budget",
+      "0.01",
+      "--json",
+      "--store",
+      "memory:"
+    ])
+    expect(tight.code, tight.stderr).toBe(3)
+    const events = eventsOf(tight.stdout)
+    expect(events.map((e) => e.type)).not.toContain("atom.started")
+    const hardLimit = events.find((e) => e.type === "cost.hard_limit")
+    expect(hardLimit).toMatchObject({ limitUsd: 0.01, atomId: "a", level: "plan" })
+    expect(events.at(-1)).toMatchObject({ type: "masterplan.paused", by: "budget" })
+    expect(tight.stderr).toMatch(
+      /paused on budget: \$0\.0000 spent of its hard limit of \$0\.0100 \(atom a needs up to \$0\.02\d+\)/
+    )
   })
 
   describe("rejects bad input with exit 2, a message naming the problem, and no events", () => {
@@ -184,7 +191,10 @@ describe("devmatrix run", () => {
       [["--concurrency", "0"], /--concurrency must be a whole number/],
       [["--mode", "sideways"], /--mode must be "eager" or "waves"/],
       [["--fault-rate", "2"], /--fault-rate must be between 0 and 1/],
-      [["--model", "claude-sonnet-4"], /only the offline "scripted" model/],
+      [
+        ["--model", "claude-sonnet-4"],
+        /unknown model "claude-sonnet-4": known models are .*claude-sonnet-5-5/
+      ],
       [["--bogus"], /Unknown option '--bogus'/],
       [["--id", ""], /--id must name the masterplan, got ""/]
     ])("flag %j", async (flags, message) => {
@@ -232,7 +242,8 @@ describe("devmatrix run", () => {
   it("Ctrl-C stops the run with its state saved (exit 130); the printed resume command finishes it", async () => {
     const id = `ctrl-c-${Date.now()}`
     const run = await devmatrix(
-      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "200", "--id", id],
+      // The file's runs share a store: --no-cache keeps this plan from being answered at once from it.
+      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "200", "--id", id, "--no-cache"],
       {
         onStdout: (text, kill) => {
           if (text.includes('"atom.completed"')) kill()
@@ -278,7 +289,7 @@ describe("devmatrix run", () => {
   it("a closed stdout ends the command quietly: run saves the plan as on Ctrl-C, status and events exit 0", async () => {
     const id = `closed-stdout-${Date.now()}`
     const run = await devmatrix(
-      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "50", "--id", id],
+      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "50", "--id", id, "--no-cache"],
       { closeStdout: true }
     )
     expect(run.code, run.stderr).toBe(130)
@@ -297,7 +308,7 @@ describe("devmatrix run", () => {
   it("under a package script (pnpm start) the resume command shown runs devmatrix through the package's script", async () => {
     const id = `package-script-${Date.now()}`
     const run = await devmatrix(
-      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "50", "--id", id],
+      ["run", "examples/plans/todo-api.json", "--json", "--latency-ms", "50", "--id", id, "--no-cache"],
       {
         closeStdout: true,
         env: underPnpmScript

@@ -181,7 +181,7 @@ export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): En
       ? undefined
       : anthropic !== undefined
         ? `${anthropic.apiKey !== undefined ? "ANTHROPIC_API_KEY" : `ANTHROPIC_BASE_URL (${anthropic.baseURL})`} is set: a plan that names no model uses ${defaultClaudeModel}`
-        : "no ANTHROPIC_API_KEY: a plan that names no model uses the offline scripted model"
+        : "no ANTHROPIC_API_KEY: using the offline scripted model"
   return {
     store: storeOf(values.store, env),
     ...(anthropic !== undefined ? { anthropic } : {}),
