@@ -1,6 +1,6 @@
 import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
 import type { AnthropicModelOptions, PromptCacheChoice, ScriptedModelOptions } from "@devmatrix/runtime"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Logger } from "effect"
 import type { Layer, Scope } from "effect"
 import { budgetCommand, parseBudgetArgs } from "./cli/budgetCommand.js"
 import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
@@ -148,6 +148,15 @@ export const main = async (
     terminal.stderr.write(`devmatrix: unknown command "${name}"\n${usage}\n`)
     return ExitCode.usage
   }
-  const exit = await Effect.runPromiseExit(program())
+  // The services' logs (a cache that stopped answering, a plan not recovered) go to stderr: stdout
+  // carries results, `--json` lines among them.
+  const logToStderr = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ logLevel, message }) => {
+      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+      terminal.stderr.write(`devmatrix: ${logLevel.label.toLowerCase()}: ${text}\n`)
+    })
+  )
+  const exit = await Effect.runPromiseExit(program().pipe(Effect.provide(logToStderr)))
   return Exit.isSuccess(exit) ? exit.value : report(exit.cause, terminal)
 }

@@ -1,4 +1,4 @@
-import { Effect, Layer, Option, Schema } from "effect"
+import { Duration, Effect, Layer, Option, Schema } from "effect"
 import {
   damagedEntry,
   invalidEntry,
@@ -17,6 +17,12 @@ export interface PromptCacheStoreOptions extends PromptCacheOptions {
   readonly purgeLimit?: number
 }
 
+/**
+ * A store call of the cache that takes longer is given up (a miss, or a write dropped): a stalled
+ * store must not hold an atom's call, which needs no store to be made.
+ */
+const cacheCallTimeoutMs = 1_000
+
 const decodeEntry = Schema.decode(PromptCacheEntryJson)
 const encodeEntry = Schema.encode(PromptCacheEntryJson)
 
@@ -29,11 +35,25 @@ const storeBackend = (store: StoreService, purgeLimit: number): PromptCacheBacke
       detail: error.message,
       cause: error
     })
+  // Disconnected: a query stuck on a stalled connection is left to end on its own, not waited for.
+  const bounded = <A>(call: Effect.Effect<A, StoreError>) =>
+    call.pipe(
+      Effect.mapError(unavailable),
+      Effect.disconnect,
+      Effect.timeoutFail({
+        duration: Duration.millis(cacheCallTimeoutMs),
+        onTimeout: () =>
+          new PromptCacheError({
+            reason: "Unavailable",
+            cache: name,
+            detail: `the store did not answer within ${cacheCallTimeoutMs} ms`
+          })
+      })
+    )
   return {
     name,
     get: (key) =>
-      store.getPromptCacheRow(key).pipe(
-        Effect.mapError(unavailable),
+      bounded(store.getPromptCacheRow(key)).pipe(
         Effect.flatMap(
           Option.match({
             onNone: () => Effect.succeedNone,
@@ -49,8 +69,8 @@ const storeBackend = (store: StoreService, purgeLimit: number): PromptCacheBacke
       encodeEntry(entry).pipe(
         Effect.mapError(invalidEntry(name, entry.key)),
         Effect.flatMap((body) =>
-          store
-            .putPromptCacheRow(
+          bounded(
+            store.putPromptCacheRow(
               {
                 key: entry.key,
                 model: entry.model,
@@ -61,10 +81,10 @@ const storeBackend = (store: StoreService, purgeLimit: number): PromptCacheBacke
               // The entry's own clock, so that purging and serving agree on what has expired.
               { nowMs: entry.createdAt, purgeLimit }
             )
-            .pipe(Effect.mapError(unavailable))
+          )
         )
       ),
-    evict: (key, nowMs) => Effect.mapError(store.deleteExpiredPromptCacheRow(key, nowMs), unavailable)
+    evict: (key, nowMs) => bounded(store.deleteExpiredPromptCacheRow(key, nowMs))
   }
 }
 

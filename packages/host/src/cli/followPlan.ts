@@ -127,11 +127,11 @@ export const followPlan = (
         "output closed"
       )
     )
-    const outcome = yield* Effect.raceAll([
-      Effect.as(shown, Option.none<string>()),
-      Effect.map(stopped, Option.some),
+    // The first to end wins, a failure included (raceAll would wait for a success).
+    const outcome = yield* Effect.raceFirst(
+      Effect.raceFirst(Effect.as(shown, Option.none<string>()), Effect.map(stopped, Option.some)),
       Effect.as(Deferred.await(budgetPaused), Option.some(budgetStop))
-    ])
+    )
     progress?.stop()
     if (Option.isSome(outcome) && outcome.value === budgetStop) {
       const limit = yield* Deferred.await(budgetPaused)
