@@ -34,16 +34,16 @@ const oneReservationAndAFewCallsUsd = 0.0012
 let server: FakeAnthropic
 
 beforeAll(async () => {
-  server = await startFakeAnthropic({ apiKey, latencyMs: { min: 150, max: 350 }, seed: 5 })
+  server = await startFakeAnthropic({ apiKey, latencyMs: { min: 5, max: 30 }, seed: 5 })
 })
 afterAll(() => server.close())
 afterEach(() => {
   expect(stillRunning(), "a devmatrix process outlived its test").toEqual([])
 })
 
-const claudeEnv = (store: string) => ({
+const claudeEnv = (store: string, url = server.url) => ({
   DEVMATRIX_STORE: store,
-  ANTHROPIC_BASE_URL: server.url,
+  ANTHROPIC_BASE_URL: url,
   ANTHROPIC_API_KEY: apiKey
 })
 
@@ -60,7 +60,7 @@ describe("devmatrix run --budget against the local Messages API", () => {
     const store = tempSqliteStore("budget")
     const id = "budget-stop"
     const atoms = 12
-    const plan = writePlan(independentAtoms("budget", atoms, { concurrency: 1 }))
+    const plan = writePlan(independentAtoms("budget", atoms, { concurrency: 1, retry: { initialMs: 50 } }))
     const env = claudeEnv(store.url)
 
     const run = await runToEnd(
@@ -108,13 +108,27 @@ describe("devmatrix run --budget against the local Messages API", () => {
       [oneReservationAndAFewCallsUsd, 1]
     ])
 
+    // The resumed run's first call fails with a 500 (not billed) and is retried under a new attempt.
+    server.inject({ kind: "server_error", status: 500 })
     const resumed = await runToEnd(["resume", id, "--json"], env)
     expect(resumed.code, resumed.stderr).toBe(0)
     const end = await readJournal(store.file, id)
     expect(end.events.at(-1)?.type).toBe("masterplan.completed")
     expect(end.events.map((e) => e.seq)).toEqual(end.events.map((_, i) => i + 1))
+    const failedCalls = server
+      .requests()
+      .filter((request) => request.callId?.startsWith(`${id}/`) === true && request.status === 500)
+    expect(failedCalls).toHaveLength(1)
+    const [, retriedAtom, failedAttempt] = failedCalls[0]!.callId!.split("/")
+    expect(doneBeforePause.has(retriedAtom!)).toBe(false)
+    expect(
+      billedPerAtom(server, id)
+        .get(retriedAtom!)
+        ?.map((call) => call.callId)
+    ).toEqual([`${id}/${retriedAtom}/${Number(failedAttempt) + 1}`])
     expect(completedAtoms(end.events).size).toBe(atoms)
-    // The server's log: each atom billed exactly once (no completed atom was called again).
+    // The server's log: each atom billed exactly once (no completed atom was called again, and the
+    // failed attempt was not billed).
     const perAtom = billedPerAtom(server, id)
     expect(perAtom.size).toBe(atoms)
     expect([...perAtom.values()].every((calls) => calls.length === 1)).toBe(true)
@@ -131,52 +145,58 @@ describe("devmatrix run --budget against the local Messages API", () => {
     // the dead process could not admit its 4 calls, and would pause on budget again (exit 3).
     const firstLimitUsd = 0.0046
     const raisedLimitUsd = 0.0047
-    const plan = writePlan(independentAtoms("budget-kill", atoms, { concurrency }))
-    const env = claudeEnv(store.url)
+    // Calls that take a while, so that some are in flight whenever the process is killed.
+    const slow = await startFakeAnthropic({ apiKey, latencyMs: { min: 150, max: 350 }, seed: 5 })
+    try {
+      const plan = writePlan(independentAtoms("budget-kill", atoms, { concurrency }))
+      const env = claudeEnv(store.url, slow.url)
 
-    const run = startDevmatrix(
-      ["run", plan, "--id", id, "--json", "--model", model, "--budget", String(firstLimitUsd)],
-      env
-    )
-    // Killed once an atom is done and others are in flight (started, not ended): their reservations
-    // are out when the process dies.
-    await run.waitForStdout((stdout) => {
-      const events = jsonEvents(stdout)
-      const started = ofType(events, "atom.started").length
-      const ended = ofType(events, "atom.completed").length + ofType(events, "atom.failed").length
-      return ended >= 1 && started - ended >= 2
-    })
-    run.child.kill("SIGKILL")
-    expect(await run.exited).toBeNull()
+      const run = startDevmatrix(
+        ["run", plan, "--id", id, "--json", "--model", model, "--budget", String(firstLimitUsd)],
+        env
+      )
+      // Killed once an atom is done and others are in flight (started, not ended): their reservations
+      // are out when the process dies.
+      await run.waitForStdout((stdout) => {
+        const events = jsonEvents(stdout)
+        const started = ofType(events, "atom.started").length
+        const ended = ofType(events, "atom.completed").length + ofType(events, "atom.failed").length
+        return ended >= 1 && started - ended >= 2
+      })
+      run.child.kill("SIGKILL")
+      expect(await run.exited).toBeNull()
 
-    const killed = await readJournal(store.file, id)
-    const doneBeforeKill = completedAtoms(killed.events)
-    expect(doneBeforeKill.size).toBeGreaterThan(0)
-    expect(doneBeforeKill.size).toBeLessThan(atoms)
-    expect(ofType(killed.events, "cost.hard_limit")).toEqual([])
+      const killed = await readJournal(store.file, id)
+      const doneBeforeKill = completedAtoms(killed.events)
+      expect(doneBeforeKill.size).toBeGreaterThan(0)
+      expect(doneBeforeKill.size).toBeLessThan(atoms)
+      expect(ofType(killed.events, "cost.hard_limit")).toEqual([])
 
-    const raised = await runToEnd(["budget", id, "--hard", String(raisedLimitUsd)], env)
-    expect(raised.code, raised.stderr).toBe(0)
-    const resumed = await runToEnd(["resume", id, "--json"], env)
-    expect(resumed.code, resumed.stderr).toBe(0)
+      const raised = await runToEnd(["budget", id, "--hard", String(raisedLimitUsd)], env)
+      expect(raised.code, raised.stderr).toBe(0)
+      const resumed = await runToEnd(["resume", id, "--json"], env)
+      expect(resumed.code, resumed.stderr).toBe(0)
 
-    const end = await readJournal(store.file, id)
-    expect(end.events.at(-1)?.type).toBe("masterplan.completed")
-    expect(ofType(end.events, "cost.hard_limit")).toEqual([])
-    expect(completedAtoms(end.events).size).toBe(atoms)
-    const committedNanos = end.costs.reduce((sum, cost) => sum + nanos(cost.costUsd), 0)
-    expect(committedNanos).toBeLessThanOrEqual(nanos(raisedLimitUsd))
-    // The server's log: an atom completed before the kill was never called again; only the calls in
-    // flight at the kill may have been paid twice (their answers died with the process).
-    const billed = server.billed().filter((call) => call.callId?.startsWith(`${id}/`))
-    const perAtom = billedPerAtom(server, id)
-    expect(perAtom.size).toBe(atoms)
-    for (const atomId of doneBeforeKill) expect(perAtom.get(atomId), atomId).toHaveLength(1)
-    // Every committed cost is a call the server billed, at the price of what it billed.
-    for (const cost of end.costs) {
-      const calls = billed.filter((call) => call.callId === `${id}/${cost.atomId}/${cost.attempt}`)
-      expect(calls.length, `${cost.atomId}#${cost.attempt}`).toBeGreaterThan(0)
-      expect(calls.map((call) => nanos(billedCostUsd(call)))).toContain(nanos(cost.costUsd))
+      const end = await readJournal(store.file, id)
+      expect(end.events.at(-1)?.type).toBe("masterplan.completed")
+      expect(ofType(end.events, "cost.hard_limit")).toEqual([])
+      expect(completedAtoms(end.events).size).toBe(atoms)
+      const committedNanos = end.costs.reduce((sum, cost) => sum + nanos(cost.costUsd), 0)
+      expect(committedNanos).toBeLessThanOrEqual(nanos(raisedLimitUsd))
+      // The server's log: an atom completed before the kill was never called again; only the calls in
+      // flight at the kill may have been paid twice (their answers died with the process).
+      const billed = slow.billed().filter((call) => call.callId?.startsWith(`${id}/`))
+      const perAtom = billedPerAtom(slow, id)
+      expect(perAtom.size).toBe(atoms)
+      for (const atomId of doneBeforeKill) expect(perAtom.get(atomId), atomId).toHaveLength(1)
+      // Every committed cost is a call the server billed, at the price of what it billed.
+      for (const cost of end.costs) {
+        const calls = billed.filter((call) => call.callId === `${id}/${cost.atomId}/${cost.attempt}`)
+        expect(calls.length, `${cost.atomId}#${cost.attempt}`).toBeGreaterThan(0)
+        expect(calls.map((call) => nanos(billedCostUsd(call)))).toContain(nanos(cost.costUsd))
+      }
+    } finally {
+      await slow.close()
     }
   }, 60_000)
 })
