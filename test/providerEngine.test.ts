@@ -1,21 +1,106 @@
+import type { Event } from "@devmatrix/core"
+import { defaultResponder } from "@devmatrix/host"
+import type { FakeAnthropic } from "@devmatrix/host"
+import { Engine } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
 import {
   atomOfCall,
+  attemptOfCall,
   billedNanos,
   billedOf,
   engineLayer,
   fastOptions,
+  journalOf,
   layeredAtoms,
   ofType,
   planOf,
+  realSleep,
   requestsOf,
   runToEnd,
   serve
 } from "./providerEngineFixtures.js"
+import type { PlanAtom } from "./providerEngineFixtures.js"
+
+const atom = (id: string, dependsOn: ReadonlyArray<string> = []): PlanAtom => ({
+  id,
+  dependsOn,
+  instruction: `implement ${id}`,
+  defines: [`fn_${id}`]
+})
+
+/** Three roots, each with a child and a grandchild: whichever root is called first has dependents. */
+const familyAtoms = ["r0", "r1", "r2"].flatMap((root) => [
+  atom(root),
+  atom(`${root}c`, [root]),
+  atom(`${root}g`, [`${root}c`])
+])
+
+/** The journal up to (and with) the first event of `type`, while the plan runs on. */
+const journalUntil = (id: string, type: Event["type"]) =>
+  Effect.flatMap(Engine, (engine) =>
+    Stream.runCollect(engine.events(id).pipe(Stream.takeUntil((event) => event.type === type)))
+  ).pipe(Effect.map(Chunk.toArray))
+
+/** The max_tokens of each request the server accepted, by call id: the responder sees them. */
+const recordingMaxTokens = () => {
+  const maxTokens = new Map<string, number>()
+  return {
+    maxTokens,
+    respond: (request: Parameters<typeof defaultResponder>[0]) => {
+      if (request.callId !== undefined) maxTokens.set(request.callId, request.maxTokens)
+      return defaultResponder(request)
+    }
+  }
+}
+
+/** The one request the server answered with an injected fault of `kind`. */
+const faultedRequest = (server: FakeAnthropic, id: string, kind: string) => {
+  const faulted = requestsOf(server, id).filter((request) => request.fault === kind)
+  assert.strictEqual(faulted.length, 1, `one request got ${kind}`)
+  return faulted[0]!
+}
 
 // The engine against the local Messages API: the real SDK over real HTTP to the fake server, one
 // test per failure class. Each asserts on the journal and on what the server saw and billed.
+
+/** Runs a plan whose first call hits the spend limit, and checks the pause (see its test). */
+const spendLimitPauses = (server: FakeAnthropic) =>
+  Effect.gen(function* () {
+    const engine = yield* Engine
+    const concurrency = 5
+    const id = yield* engine.submit(planOf(layeredAtoms(200, 20), fastOptions({ concurrency })))
+    const untilPaused = yield* journalUntil(id, "masterplan.paused")
+    const paused = untilPaused.at(-1)!
+    assert.strictEqual(paused.type, "masterplan.paused")
+    if (paused.type !== "masterplan.paused") return
+    assert.strictEqual(paused.by, "spend_limit")
+    // Still paused a while later: the result is not reached, and no call started after the pause.
+    const result = yield* Effect.timeout(engine.result(id), "1500 millis").pipe(Effect.option)
+    assert.isTrue(Option.isNone(result))
+    const requestsWhilePaused = requestsOf(server, id)
+    yield* engine.cancel(id, "test over")
+    const end = yield* engine.result(id)
+    assert.strictEqual(end.type, "masterplan.cancelled")
+    const events = yield* journalOf(engine, id)
+    const pausedSeq = paused.seq
+    const startedBeforePause = ofType(events, "atom.started").filter((e) => e.seq < pausedSeq)
+    const pausedAt = events.findIndex((e) => e.seq === pausedSeq)
+    assert.deepStrictEqual(
+      ofType(events.slice(pausedAt), "atom.started"),
+      [],
+      "no atom started after the pause"
+    )
+    // One request per call started before the pause: the spend-limited one and those in flight.
+    assert.strictEqual(requestsWhilePaused.length, startedBeforePause.length)
+    assert.isAtMost(requestsWhilePaused.length, 2 * concurrency)
+    assert.strictEqual(requestsOf(server, id).length, requestsWhilePaused.length)
+    const spendLimited = requestsWhilePaused.filter((r) => r.fault === "spend_limit")
+    assert.strictEqual(spendLimited.length, 1)
+    // Nothing retried the spend-limited call.
+    const limitedAtom = atomOfCall(spendLimited[0]!.callId)
+    assert.strictEqual(requestsWhilePaused.filter((r) => atomOfCall(r.callId) === limitedAtom).length, 1)
+  })
 
 describe("the engine on the Messages API", () => {
   it.live("a small plan completes, each atom called once, billed as the server billed it", () =>
@@ -74,16 +159,97 @@ describe("the engine on the Messages API", () => {
         const faulted = requests.filter((r) => r.fault !== null).length
         assert.isAbove(faulted / requests.length, 0.2)
         // The server marks a request that came before its atom's retry-after; none did.
-        assert.deepStrictEqual(requests.filter((r) => r.early), [])
+        assert.deepStrictEqual(
+          requests.filter((r) => r.early),
+          []
+        )
         const retryAfterUntil = new Map<string, number>()
         for (const request of requests) {
           const atom = atomOfCall(request.callId)!
           const until = retryAfterUntil.get(atom)
-          if (until !== undefined) assert.isAtLeast(request.at, until, `${atom} retried before its retry-after`)
-          if (request.retryAfterS !== null) retryAfterUntil.set(atom, request.at + request.retryAfterS * 1_000)
+          if (until !== undefined)
+            assert.isAtLeast(request.at, until, `${atom} retried before its retry-after`)
+          if (request.retryAfterS !== null)
+            retryAfterUntil.set(atom, request.at + request.retryAfterS * 1_000)
         }
         assert.strictEqual(end.summary.retries, requests.length - 2_000)
       }),
     120_000
+  )
+
+  it.live(
+    "400 invalid_request: that atom fails with no retry, its dependents are skipped, the rest complete",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => serve())
+        server.inject({ kind: "invalid", message: "messages: text content blocks must be non-empty" })
+        const { id, end, events } = yield* runToEnd(
+          planOf(familyAtoms, fastOptions({ concurrency: 1 }))
+        ).pipe(Effect.provide(engineLayer(server)))
+        const bad = atomOfCall(faultedRequest(server, id, "invalid").callId)!
+        assert.strictEqual(end.type, "masterplan.failed")
+        const requests = requestsOf(server, id)
+        assert.strictEqual(requests.filter((r) => atomOfCall(r.callId) === bad).length, 1)
+        const failed = ofType(events, "atom.failed")
+        assert.deepStrictEqual(
+          failed.map((e) => [e.atomId, e.reason, e.attempts]),
+          [[bad, "invalid_request", 1]]
+        )
+        assert.strictEqual(ofType(events, "atom.retrying").length, 0)
+        assert.deepStrictEqual(
+          ofType(events, "atom.skipped")
+            .map((e) => e.atomId)
+            .sort(),
+          [`${bad}c`, `${bad}g`]
+        )
+        const others = familyAtoms.map((a) => a.id).filter((a) => !a.startsWith(bad))
+        assert.deepStrictEqual(
+          ofType(events, "atom.completed")
+            .map((e) => e.atomId)
+            .sort(),
+          others.sort()
+        )
+        // The skipped atoms were never called.
+        assert.deepStrictEqual(
+          requests
+            .filter((r) => atomOfCall(r.callId)?.startsWith(bad) === true)
+            .map((r) => atomOfCall(r.callId)),
+          [bad]
+        )
+      })
+  )
+
+  it.live(
+    "401: the plan fails after at most a concurrency's worth of calls, with one reason naming authentication",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => serve({ apiKey: "the-right-key" }))
+        const concurrency = 10
+        const atoms = layeredAtoms(500, 50)
+        const { id, end, events } = yield* runToEnd(planOf(atoms, fastOptions({ concurrency }))).pipe(
+          Effect.provide(engineLayer(server))
+        )
+        assert.strictEqual(end.type, "masterplan.failed")
+        if (end.type !== "masterplan.failed") return
+        assert.match(end.reason, /authentication/)
+        assert.strictEqual(ofType(events, "masterplan.failed").length, 1)
+        const requests = requestsOf(server, id)
+        assert.isAtLeast(requests.length, 1)
+        assert.isAtMost(requests.length, concurrency)
+        assert.isTrue(requests.every((r) => r.status === 401 && r.errorType === "authentication_error"))
+        assert.strictEqual(ofType(events, "atom.completed").length, 0)
+        assert.strictEqual(ofType(events, "atom.retrying").length, 0)
+        assert.strictEqual(billedOf(server, id).length, 0)
+      })
+  )
+
+  it.live(
+    "spend-limit 429: the plan pauses by spend_limit, no request follows the calls in flight, it stays paused until cancelled",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => serve({ latencyMs: 50 }))
+        server.inject("spend_limit")
+        yield* Effect.provide(spendLimitPauses(server), engineLayer(server))
+      })
   )
 })

@@ -104,8 +104,7 @@ export const ofType = <T extends Event["type"]>(events: ReadonlyArray<Event>, ty
   events.filter((e): e is Extract<Event, { type: T }> => e.type === type)
 
 /** The atom of a `x-devmatrix-call` id (`<masterplanId>/<atomId>/<attempt>`). */
-export const atomOfCall = (callId: string | null): string | undefined =>
-  callId?.split("/").at(-2)
+export const atomOfCall = (callId: string | null): string | undefined => callId?.split("/").at(-2)
 
 /** The attempt of a `x-devmatrix-call` id. */
 export const attemptOfCall = (callId: string | null): number | undefined => {
