@@ -15,7 +15,6 @@ import {
   layeredAtoms,
   ofType,
   planOf,
-  realSleep,
   requestsOf,
   runToEnd,
   serve
@@ -252,4 +251,158 @@ describe("the engine on the Messages API", () => {
         yield* Effect.provide(spendLimitPauses(server), engineLayer(server))
       })
   )
+
+  it.live(
+    "529: no call of the plan starts before the 2 s hold is over, the failed atom's nor the others'",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => serve({ latencyMs: 100 }))
+        server.inject("overloaded")
+        const atoms = layeredAtoms(30, 30)
+        const { id, end, events } = yield* runToEnd(planOf(atoms, fastOptions({ concurrency: 3 }))).pipe(
+          Effect.provide(engineLayer(server))
+        )
+        assert.strictEqual(end.type, "masterplan.completed")
+        const overloaded = faultedRequest(server, id, "overloaded")
+        assert.isNull(overloaded.retryAfterS)
+        const holdMs = 2_000
+        // The calls admitted after the engine heard the 529 (their atom.started comes after the
+        // failed atom's atom.retrying in the journal); the ones already in flight may arrive earlier.
+        const retrying = ofType(events, "atom.retrying").find((e) => e.reason === "overloaded")!
+        const startedAfter = new Set(
+          ofType(events, "atom.started")
+            .filter((e) => e.seq > retrying.seq)
+            .map((e) => `${e.atomId}/${e.attempt}`)
+        )
+        const later = requestsOf(server, id).filter((r) =>
+          startedAfter.has(`${atomOfCall(r.callId)}/${attemptOfCall(r.callId)}`)
+        )
+        assert.isAbove(later.filter((r) => atomOfCall(r.callId) !== retrying.atomId).length, 0)
+        for (const request of later)
+          assert.isAtLeast(request.at, overloaded.at + holdMs, `${request.callId} came during the hold`)
+        assert.deepStrictEqual(
+          requestsOf(server, id).filter((r) => r.early),
+          []
+        )
+      })
+  )
+
+  it.live(
+    "max_tokens: one retry with twice the max_tokens, which succeeds; both calls billed and journaled",
+    () =>
+      Effect.gen(function* () {
+        const recording = recordingMaxTokens()
+        const server = yield* Effect.promise(() => serve({ respond: recording.respond }))
+        server.inject({ kind: "max_tokens", outputTokens: 5 })
+        const { id, end, events } = yield* runToEnd(planOf([atom("only")])).pipe(
+          Effect.provide(engineLayer(server))
+        )
+        assert.strictEqual(end.type, "masterplan.completed")
+        const calls = requestsOf(server, id).map((r) => r.callId!)
+        assert.deepStrictEqual(calls, [`${id}/only/1`, `${id}/only/2`])
+        const first = recording.maxTokens.get(calls[0]!)!
+        assert.strictEqual(recording.maxTokens.get(calls[1]!), first * 2)
+        assert.deepStrictEqual(
+          ofType(events, "atom.retrying").map((e) => [e.reason, e.attempt]),
+          [["max_tokens", 1]]
+        )
+        const billed = billedOf(server, id)
+        assert.deepStrictEqual(
+          billed.map((call) => call.stopReason),
+          ["max_tokens", "end_turn"]
+        )
+        assert.deepStrictEqual(
+          ofType(events, "cost.updated").map((e) => e.attempt),
+          [1, 2]
+        )
+        assert.strictEqual(Math.round(end.summary.costUsd * 1e9), billedNanos(billed).total)
+      })
+  )
+
+  it.live(
+    "max_tokens twice: the atom fails after its one larger retry, both calls billed and journaled",
+    () =>
+      Effect.gen(function* () {
+        const recording = recordingMaxTokens()
+        const server = yield* Effect.promise(() => serve({ respond: recording.respond }))
+        server.inject({ kind: "max_tokens", outputTokens: 5 }, { kind: "max_tokens", outputTokens: 5 })
+        const { id, end, events } = yield* runToEnd(planOf([atom("only")])).pipe(
+          Effect.provide(engineLayer(server))
+        )
+        assert.strictEqual(end.type, "masterplan.failed")
+        const calls = requestsOf(server, id).map((r) => r.callId!)
+        assert.strictEqual(calls.length, 2)
+        assert.strictEqual(recording.maxTokens.get(calls[1]!), recording.maxTokens.get(calls[0]!)! * 2)
+        assert.deepStrictEqual(
+          ofType(events, "atom.failed").map((e) => [e.reason, e.attempts]),
+          [["max_tokens", 2]]
+        )
+        const billed = billedOf(server, id)
+        assert.strictEqual(billed.length, 2)
+        assert.deepStrictEqual(
+          ofType(events, "cost.updated").map((e) => e.attempt),
+          [1, 2]
+        )
+        assert.strictEqual(Math.round(end.summary.costUsd * 1e9), billedNanos(billed).total)
+        assert.isAbove(end.summary.costUsd, 0)
+      })
+  )
+
+  it.live("refusal: the atom fails with no retry, and the refusal is billed", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => serve())
+      server.inject("refusal")
+      const { id, end, events } = yield* runToEnd(planOf([atom("only")])).pipe(
+        Effect.provide(engineLayer(server))
+      )
+      assert.strictEqual(end.type, "masterplan.failed")
+      assert.strictEqual(requestsOf(server, id).length, 1)
+      assert.deepStrictEqual(
+        ofType(events, "atom.failed").map((e) => [e.reason, e.attempts]),
+        [["refusal", 1]]
+      )
+      const billed = billedOf(server, id)
+      assert.deepStrictEqual(
+        billed.map((call) => call.stopReason),
+        ["refusal"]
+      )
+      const costs = ofType(events, "cost.updated")
+      assert.strictEqual(costs.length, 1)
+      assert.strictEqual(Math.round(costs[0]!.costUsd * 1e9), billedNanos(billed).total)
+      assert.isAbove(end.summary.costUsd, 0)
+    })
+  )
+
+  for (const [fault, reason] of [
+    ["hang", "timeout"],
+    ["malformed", "server_error"],
+    ["drop", undefined]
+  ] as const)
+    it.live(`${fault}: the call is retried and the atom completes`, () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => serve())
+        server.inject(fault)
+        const { id, end, events } = yield* runToEnd(
+          planOf([atom("only")], fastOptions({ callTimeoutMs: 500 }))
+        ).pipe(Effect.provide(engineLayer(server)))
+        assert.strictEqual(end.type, "masterplan.completed")
+        const requests = requestsOf(server, id)
+        assert.deepStrictEqual(
+          requests.map((r) => [r.callId, r.fault]),
+          [
+            [`${id}/only/1`, fault],
+            [`${id}/only/2`, null]
+          ]
+        )
+        const retrying = ofType(events, "atom.retrying")
+        assert.strictEqual(retrying.length, 1)
+        if (reason !== undefined) assert.strictEqual(retrying[0]!.reason, reason)
+        // Only the answer that came was billed (a malformed 200 bills nothing).
+        assert.strictEqual(billedOf(server, id).length, 1)
+        assert.deepStrictEqual(
+          ofType(events, "cost.updated").map((e) => e.attempt),
+          [2]
+        )
+      })
+    )
 })
