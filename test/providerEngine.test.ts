@@ -1,3 +1,4 @@
+import { costOfUsage, defaultPriceTable, findModelPrice } from "@devmatrix/core"
 import type { Event } from "@devmatrix/core"
 import { defaultResponder } from "@devmatrix/host"
 import type { FakeAnthropic } from "@devmatrix/host"
@@ -13,8 +14,10 @@ import {
   fastOptions,
   journalOf,
   layeredAtoms,
+  model,
   ofType,
   planOf,
+  realSleep,
   requestsOf,
   runToEnd,
   serve
@@ -99,6 +102,90 @@ const spendLimitPauses = (server: FakeAnthropic) =>
     // Nothing retried the spend-limited call.
     const limitedAtom = atomOfCall(spendLimited[0]!.callId)
     assert.strictEqual(requestsWhilePaused.filter((r) => atomOfCall(r.callId) === limitedAtom).length, 1)
+  })
+
+/** A plan under a small hard limit pauses on it, then completes when raised (see its test). */
+const budgetPausesThenCompletes = (server: FakeAnthropic) =>
+  Effect.gen(function* () {
+    const engine = yield* Engine
+    const hardUsd = 0.12
+    const atoms = layeredAtoms(60, 60)
+    const id = yield* engine.submit(planOf(atoms, fastOptions({ concurrency: 5, budget: { hardUsd } })))
+    const untilPaused = yield* journalUntil(id, "masterplan.paused")
+    const paused = untilPaused.at(-1)!
+    assert.strictEqual(paused.type, "masterplan.paused")
+    if (paused.type !== "masterplan.paused") return
+    assert.strictEqual(paused.by, "budget")
+    const hardLimit = ofType(untilPaused, "cost.hard_limit")
+    assert.strictEqual(hardLimit.length, 1)
+    assert.strictEqual(hardLimit[0]!.limitUsd, hardUsd)
+    // The calls in flight end; nothing else is called while it stays paused.
+    const result = yield* Effect.timeout(engine.result(id), "1 second").pipe(Effect.option)
+    assert.isTrue(Option.isNone(result))
+    const requestsWhilePaused = requestsOf(server, id)
+    const pausedJournal = yield* journalUntil(id, "masterplan.paused")
+    assert.strictEqual(pausedJournal.at(-1)!.seq, paused.seq)
+    yield* engine.raiseBudget(id, { hardUsd: 100 })
+    yield* engine.resume(id)
+    const end = yield* engine.result(id)
+    assert.strictEqual(end.type, "masterplan.completed")
+    const events = yield* journalOf(engine, id)
+    const pausedAt = events.findIndex((e) => e.seq === paused.seq)
+    const raisedAt = events.findIndex((e) => e.type === "budget.raised")
+    const startedBeforePause = ofType(events.slice(0, pausedAt), "atom.started")
+    assert.deepStrictEqual(ofType(events.slice(pausedAt, raisedAt), "atom.started"), [])
+    assert.strictEqual(requestsWhilePaused.length, startedBeforePause.length)
+    assert.isBelow(requestsWhilePaused.length, atoms.length)
+    // Committed spend before the raise never went over the hard limit.
+    for (const cost of ofType(events.slice(0, raisedAt), "cost.updated"))
+      assert.isAtMost(cost.totalUsd, hardUsd)
+    // Every atom was called (and billed) once: the resume called no completed atom again.
+    const billed = billedOf(server, id).map((call) => atomOfCall(call.callId))
+    assert.deepStrictEqual([...billed].sort(), atoms.map((a) => a.id).sort())
+    assert.strictEqual(Math.round(end.summary.costUsd * 1e9), billedNanos(billedOf(server, id)).total)
+  })
+
+/** Three runs of one plan through one engine with the store's prompt cache (see its test). */
+const cacheServesReruns = (server: FakeAnthropic) =>
+  Effect.gen(function* () {
+    const count = 200
+    const options = fastOptions({ concurrency: 50, promptCache: true })
+    const atoms = layeredAtoms(count, 20)
+    const first = yield* runToEnd(planOf(atoms, options))
+    assert.strictEqual(first.end.type, "masterplan.completed")
+    assert.strictEqual(requestsOf(server, first.id).length, count)
+    // The cache is written in the background: let the last writes land.
+    yield* realSleep(500)
+
+    const second = yield* runToEnd(planOf(atoms, options))
+    assert.strictEqual(second.end.type, "masterplan.completed")
+    const hits = ofType(second.events, "cache.hit")
+    assert.isAtLeast(hits.length, 0.9 * count)
+    assert.strictEqual(second.end.summary.cacheHits, hits.length)
+    assert.isAtMost(second.end.summary.costUsd, 0.1 * first.end.summary.costUsd)
+    assert.isAtLeast(second.end.summary.cacheSavedUsd, 0.9 * first.end.summary.costUsd)
+    const hitAtoms = new Set(hits.map((e) => e.atomId))
+    const secondRequests = requestsOf(server, second.id)
+    assert.deepStrictEqual(
+      secondRequests.filter((r) => hitAtoms.has(atomOfCall(r.callId)!)),
+      [],
+      "no request for an atom answered from the cache"
+    )
+    assert.strictEqual(secondRequests.length, count - hits.length)
+    yield* realSleep(500)
+
+    const changed = new Set(atoms.filter((_, index) => index % 10 === 3).map((a) => a.id))
+    const edited = atoms.map((a) =>
+      changed.has(a.id) ? { ...a, instruction: `${a.instruction}, faster` } : a
+    )
+    const third = yield* runToEnd(planOf(edited, options))
+    assert.strictEqual(third.end.type, "masterplan.completed")
+    const thirdRequested = new Set(requestsOf(server, third.id).map((r) => atomOfCall(r.callId)!))
+    for (const id of changed) assert.isTrue(thirdRequested.has(id), `${id} changed and was called`)
+    assert.isAtMost(thirdRequested.size, changed.size + 0.05 * count)
+    const share = third.end.summary.costUsd / first.end.summary.costUsd
+    assert.isAtLeast(share, 0.05)
+    assert.isAtMost(share, 0.2)
   })
 
 describe("the engine on the Messages API", () => {
@@ -405,4 +492,72 @@ describe("the engine on the Messages API", () => {
         )
       })
     )
+
+  it.live(
+    "money to the cent: the summary's cost is the server's billed tokens at the price table's rates",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => serve({ seed: 9 }))
+        // Billed failures (max_tokens, refusal) are paid too; the others bill nothing.
+        server.setFaultRate(0.25, [
+          "rate_limit",
+          "server_error",
+          "max_tokens",
+          "refusal",
+          "drop",
+          "malformed"
+        ])
+        const { id, end, events } = yield* runToEnd(
+          planOf(layeredAtoms(300, 30), fastOptions({ concurrency: 50, retry: { maxRetries: 20 } }))
+        ).pipe(Effect.provide(engineLayer(server)))
+        const billed = billedOf(server, id)
+        assert.isTrue(billed.some((call) => call.stopReason === "max_tokens"))
+        assert.isTrue(billed.some((call) => call.stopReason === "refusal"))
+        const expected = billedNanos(billed)
+        // Exactly in nano-dollars, hence to the cent.
+        assert.strictEqual(Math.round(end.summary.costUsd * 1e9), expected.total)
+        assert.strictEqual(Math.round(end.summary.costUsd * 100), Math.round(expected.total / 1e7))
+        assert.deepStrictEqual(Object.keys(end.summary.costByModel), [model])
+        assert.strictEqual(Math.round(end.summary.costByModel[model]! * 1e9), expected.byModel[model])
+        // One cost.updated per billed call, each at what that call's usage costs.
+        const price = findModelPrice(defaultPriceTable, model)!
+        const billedByCall = new Map(
+          billed.map((call) => [
+            `${atomOfCall(call.callId)}/${attemptOfCall(call.callId)}`,
+            costOfUsage(price, {
+              inputTokens: call.usage.input_tokens,
+              outputTokens: call.usage.output_tokens,
+              cacheWrite5mTokens: call.usage.cache_creation.ephemeral_5m_input_tokens,
+              cacheWrite1hTokens: call.usage.cache_creation.ephemeral_1h_input_tokens,
+              cacheReadTokens: call.usage.cache_read_input_tokens
+            })
+          ])
+        )
+        const costs = ofType(events, "cost.updated")
+        assert.strictEqual(billedByCall.size, billed.length)
+        assert.deepStrictEqual(
+          costs.map((e) => `${e.atomId}/${e.attempt}`).sort(),
+          [...billedByCall.keys()].sort()
+        )
+        for (const cost of costs)
+          assert.strictEqual(cost.costUsd, billedByCall.get(`${cost.atomId}/${cost.attempt}`))
+        assert.strictEqual(Math.round(costs.at(-1)!.totalUsd * 1e9), expected.total)
+      })
+  )
+
+  it.live(
+    "budget: the plan pauses on its hard limit, spends no more than it, and completes once raised and resumed",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => serve({ latencyMs: 20 }))
+        yield* Effect.provide(budgetPausesThenCompletes(server), engineLayer(server))
+      })
+  )
+
+  it.live("prompt cache: a second run is answered from the cache, a third pays only for what changed", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => serve())
+      yield* Effect.provide(cacheServesReruns(server), engineLayer(server, { promptCache: {} }))
+    })
+  )
 })
