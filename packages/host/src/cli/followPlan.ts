@@ -157,7 +157,7 @@ export const followPlan = (
     }
     const end = yield* engine.result(masterplanId)
     if (!args.json) {
-      const lines = renderSummary(end.summary, { color: live, masterplanId })
+      const lines = renderSummary(end.summary, { color: live, masterplanId, budgetUsd: options.budgetUsd })
       terminal.stdout.write(`${lines.join("\n")}\n`)
       if (end.type !== "masterplan.completed")
         terminal.stderr.write(`masterplan ${masterplanId}: ${end.reason}\n`)

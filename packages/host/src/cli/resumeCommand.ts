@@ -42,10 +42,12 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
     const ids = args.masterplanId !== undefined ? [args.masterplanId] : []
     const lastSeqs = new Map<string, number>()
     const paused = new Set<string>()
+    const budgets = new Map<string, number>()
     const remember = (id: string) =>
       Effect.map(store.getMasterplan(id), (found) => {
         lastSeqs.set(id, Option.match(found, { onNone: () => 0, onSome: (r) => r.lastSeq }))
         if (Option.isSome(found) && found.value.status === "paused") paused.add(id)
+        if (Option.isSome(found)) budgets.set(id, found.value.options.budget.hardUsd)
       })
     if (args.masterplanId !== undefined) {
       yield* remember(args.masterplanId)
@@ -85,7 +87,8 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
       const outcome = yield* followPlan(engine, id, args, terminal, {
         fromSeq: (lastSeqs.get(id) ?? 0) + 1,
         stop,
-        alsoRunning: ids.slice(i + 1)
+        alsoRunning: ids.slice(i + 1),
+        ...(budgets.has(id) ? { budgetUsd: budgets.get(id)! } : {})
       })
       code = Math.max(code, outcome)
       // Stopped by a signal (all of them are), or on a store that cannot be written (it is theirs too).
