@@ -1,5 +1,6 @@
 import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
 import type { AnthropicModelOptions, PromptCacheChoice, ScriptedModelOptions } from "@devmatrix/runtime"
+import type { PriceTable } from "@devmatrix/core"
 import { Effect, Exit, Logger } from "effect"
 import type { Layer, Scope } from "effect"
 import { budgetCommand, parseBudgetArgs } from "./cli/budgetCommand.js"
@@ -81,9 +82,11 @@ export const main = async (
     scripted?: ScriptedModelOptions
     anthropic?: AnthropicModelOptions
     promptCache?: PromptCacheChoice
+    prices?: PriceTable
   }) =>
     embeddedLayer({
       store: args.store,
+      prices: args.prices,
       scripted: args.scripted ?? {},
       anthropic: args.anthropic,
       promptCache: args.promptCache

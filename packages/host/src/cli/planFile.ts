@@ -15,6 +15,7 @@ import type { Stats } from "node:fs"
 import { open } from "node:fs/promises"
 import { UsageError } from "./exitCodes.js"
 import { modelProblem } from "./runArgs.js"
+import type { PriceTable } from "@devmatrix/core"
 
 /** A plan file, read and checked as the engine checks it at submit. */
 export interface PlanFile {
@@ -103,7 +104,12 @@ const printable = (text: string): string =>
  * `options.model` must be one this build runs, unless `--model` (`modelFlag`) overrides it.
  * Markdown specs need the planning pipeline, which is not in this build.
  */
-export const readPlanFile = (file: string, modelFlag: string | undefined, env: NodeJS.ProcessEnv) =>
+export const readPlanFile = (
+  file: string,
+  modelFlag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  prices?: PriceTable
+) =>
   Effect.gen(function* () {
     if (/\.(md|markdown|txt)$/i.test(file))
       return yield* Effect.fail(
@@ -136,7 +142,7 @@ export const readPlanFile = (file: string, modelFlag: string | undefined, env: N
     })
     const plan = yield* decodePlanInput(json, file)
     const { options } = yield* decodePlanOptions(file)(json)
-    const model = modelFlag === undefined ? modelProblem(options.model, env) : undefined
+    const model = modelFlag === undefined ? modelProblem(options.model, env, prices) : undefined
     if (model !== undefined)
       return yield* Effect.fail(new UsageError(`${file} is invalid:\n  - options.model: ${model}`))
     yield* buildPlanGraph(plan.atoms)

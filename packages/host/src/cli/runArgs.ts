@@ -3,13 +3,17 @@ import {
   defaultPriceTable,
   findModelPrice,
   idProblem,
+  loadPriceTable,
+  mergePriceTables,
   maxConcurrency,
   maxDurationMs,
   maxEchoLength,
   maxUsd,
   unknownModelMessage
 } from "@devmatrix/core"
-import type { RunOptionsInput } from "@devmatrix/core"
+import type { PriceTable, RunOptionsInput } from "@devmatrix/core"
+import { Either } from "effect"
+import { readFileSync } from "node:fs"
 import { anthropicOptionsFromEnv, defaultStoreUrl, redactUrl, scriptedModel } from "@devmatrix/runtime"
 import type { AnthropicModelOptions, PromptCacheChoice, ScriptedModelOptions } from "@devmatrix/runtime"
 import { parseArgs } from "node:util"
@@ -23,6 +27,8 @@ export interface EngineArgs {
   readonly scripted: ScriptedModelOptions
   /** How to reach the Messages API (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`); absent: Claude models cannot be called. */
   readonly anthropic?: AnthropicModelOptions
+  /** The prices calls are billed and budgeted at: the default table, with `--prices FILE` over it. */
+  readonly prices: PriceTable
   /** Where model answers are cached (`--redis`, `DEVMATRIX_REDIS`, `--no-cache`). */
   readonly promptCache: PromptCacheChoice
   /** Said once on stderr at the start of the run (also with `--json`), e.g. which model is used and why. */
@@ -99,11 +105,39 @@ export const defaultClaudeModel = "claude-sonnet-5-5"
  * it can: a model the price table does not know is never billed at a guessed price, and a Claude
  * model needs a key (or a local Messages API).
  */
-export const modelProblem = (model: string, env: NodeJS.ProcessEnv): string | undefined => {
-  if (findModelPrice(defaultPriceTable, model) === undefined)
-    return unknownModelMessage(defaultPriceTable, cut(model, maxEchoLength))
+export const modelProblem = (
+  model: string,
+  env: NodeJS.ProcessEnv,
+  prices: PriceTable = defaultPriceTable
+): string | undefined => {
+  if (findModelPrice(prices, model) === undefined)
+    return unknownModelMessage(prices, cut(model, maxEchoLength))
   if (model === scriptedModel || anthropicOf(env) !== undefined) return undefined
   return `${given(model)} is a Claude model: set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a local Messages API such as \`devmatrix fake-provider\`), or use --model scripted`
+}
+
+/**
+ * The price table in force: the default one, with the models of `--prices FILE` (or
+ * `DEVMATRIX_PRICES`) over it (a changed price, a model added). A file that is not a price table
+ * is a `UsageError` naming the field.
+ */
+export const pricesOf = (flag: string | undefined, env: NodeJS.ProcessEnv): PriceTable => {
+  const what = flag !== undefined ? "--prices" : "DEVMATRIX_PRICES"
+  const file = flag ?? env["DEVMATRIX_PRICES"]
+  if (file === undefined || file === "") return defaultPriceTable
+  let text: string
+  try {
+    text = readFileSync(pathArg(what, file), "utf8")
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    throw new UsageError(`${what}: cannot read ${given(file)}: ${(error as Error).message}`)
+  }
+  return Either.match(loadPriceTable(text), {
+    onLeft: (error) => {
+      throw new UsageError(`${what} ${given(file)}: ${error.message}`)
+    },
+    onRight: (table) => mergePriceTables(defaultPriceTable, table)
+  })
 }
 
 /** The Messages API as the environment gives it, if it gives a key or a base URL. */
@@ -121,7 +155,8 @@ export const engineFlags = {
   "latency-ms": { type: "string" },
   "fault-rate": { type: "string" },
   redis: { type: "string" },
-  "no-cache": { type: "boolean", default: false }
+  "no-cache": { type: "boolean", default: false },
+  prices: { type: "string" }
 } as const
 
 /** What is wrong with a store URL, judged by the forms `storeFromUrl` opens; undefined if nothing is. */
@@ -160,11 +195,13 @@ type EngineFlagValues = {
   "fault-rate"?: string | undefined
   redis?: string | undefined
   "no-cache"?: boolean | undefined
+  prices?: string | undefined
 }
 
 /** Reads the shared flags; a bad value is a `UsageError` naming the flag. */
 export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): EngineArgs => {
-  const model = values.model === undefined ? undefined : modelProblem(values.model, env)
+  const prices = pricesOf(values.prices, env)
+  const model = values.model === undefined ? undefined : modelProblem(values.model, env, prices)
   if (model !== undefined) throw new UsageError(`--model ${model}`)
   const anthropic = anthropicOf(env)
   const redis = values.redis ?? env["DEVMATRIX_REDIS"]
@@ -185,6 +222,7 @@ export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): En
   return {
     store: storeOf(values.store, env),
     ...(anthropic !== undefined ? { anthropic } : {}),
+    prices,
     promptCache: {
       ...(redis !== undefined ? { redis } : {}),
       ...(values["no-cache"] === true ? { disabled: true } : {})

@@ -3,7 +3,7 @@ import { defaultClaudeModel } from "./runArgs.js"
 /** Each command's synopsis, as the usage text, `devmatrix <command> --help` and bad usage show it. */
 export const synopsis = {
   run: `devmatrix run <plan.json> [--json] [--store URL] [--budget USD] [--model NAME] [--concurrency N]
-              [--mode eager|waves] [--id ID] [--redis URL] [--no-cache]
+              [--mode eager|waves] [--id ID] [--redis URL] [--no-cache] [--prices FILE]
               [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]   (the scripted model's behaviour)`,
   resume: "devmatrix resume [<masterplanId>] [--store URL] [--json] [--redis URL] [--no-cache]",
   status: "devmatrix status [<masterplanId>] [--store URL] [--json]",
@@ -20,6 +20,7 @@ export const isCommandName = (name: string): name is CommandName => Object.hasOw
 
 const notes = `--store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmatrix.db) or postgres://...
          (or DEVMATRIX_STORE).
+--prices FILE (or DEVMATRIX_PRICES): a price table (JSON) whose models replace or add to the built-in ones.
 --model: scripted (offline) or a Claude model of the price table; with ANTHROPIC_API_KEY (or
          ANTHROPIC_BASE_URL) set, a plan that names no model uses ${defaultClaudeModel}.
 Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 paused on budget, 4 gate failed,
