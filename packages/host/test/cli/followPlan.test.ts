@@ -1,3 +1,4 @@
+import { defaultPriceTable } from "@devmatrix/core"
 import type { Event } from "@devmatrix/core"
 import { Engine, embeddedLayer, StoreError } from "@devmatrix/runtime"
 import type { EngineService } from "@devmatrix/runtime"
@@ -17,6 +18,7 @@ const args = (json: boolean): EngineArgs => ({
   json,
   scripted: {},
   promptCache: {},
+  prices: defaultPriceTable,
   invocation: "devmatrix"
 })
 
