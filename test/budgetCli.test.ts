@@ -225,7 +225,7 @@ describe("devmatrix run: which model, and what it needs", () => {
     const store = tempSqliteStore("offline")
     const run = await runToEnd(["run", "examples/plans/todo-api.json", "--json", "--store", store.url])
     expect(run.code, run.stderr).toBe(0)
-    const notice = "no ANTHROPIC_API_KEY: a plan that names no model uses the offline scripted model"
+    const notice = "no ANTHROPIC_API_KEY: using the offline scripted model"
     expect(run.stderr.split(notice).length - 1).toBe(1)
     const events = jsonEvents(run.stdout)
     expect(ofType(events, "masterplan.submitted").map((e) => e.model)).toEqual(["scripted"])

@@ -34,7 +34,22 @@ describe("a full disk under the SQLite store", () => {
       const store = `sqlite:${join(dir, "store.db")}`
       let filler: string | undefined
       const run = await runDevmatrix(
-        ["run", planFile, "--json", "--id", id, "--store", store, "--latency-ms", "5-20", "--seed", "3"],
+        // Without the prompt cache, whose writes to the same file would race the journal's for
+        // the last bytes: this is the journal's full disk (a full cache is only misses).
+        [
+          "run",
+          planFile,
+          "--json",
+          "--id",
+          id,
+          "--store",
+          store,
+          "--latency-ms",
+          "5-20",
+          "--seed",
+          "3",
+          "--no-cache"
+        ],
         {
           env,
           onStdout: (text) => {

@@ -77,7 +77,9 @@ const runArgs = (id: string) => [
   "--latency-ms",
   "200",
   "--id",
-  id
+  id,
+  // The file's runs share a store: without this its cache would answer the plan before the signal.
+  "--no-cache"
 ]
 
 describe("stop signals", () => {
@@ -147,7 +149,7 @@ describe("stop signals", () => {
     }))
     writeFileSync(planFile, JSON.stringify({ name: "big", atoms }))
     const wal = join(dir, "s.db-wal")
-    const child = spawn(process.execPath, [bin, "run", planFile, "--json", "--latency-ms", "50"], {
+    const child = spawn(process.execPath, [bin, "run", planFile, "--json", "--latency-ms", "50", "--no-cache"], {
       cwd: root,
       env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: `sqlite:${join(dir, "s.db")}` }
     })

@@ -1,3 +1,4 @@
+import { defaultPriceTable } from "@devmatrix/core"
 import { maxPlanFileBytes } from "@devmatrix/core"
 import { Effect, Either } from "effect"
 import { execFileSync } from "node:child_process"
@@ -6,6 +7,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { readPlanFile } from "../../src/cli/planFile.js"
+
+/** The price table's models, as an unknown model's message lists them. */
+const knownModels = defaultPriceTable.models.map((model) => model.id).join(", ")
 
 const dir = mkdtempSync(join(tmpdir(), "devmatrix-planfile-"))
 const plan = { name: "p", atoms: [{ id: "a", instruction: "write a" }] }
@@ -80,7 +84,7 @@ describe("readPlanFile", () => {
   it("refuses a plan's model this build cannot run, unless --model overrides it", async () => {
     const file = fileOf(JSON.stringify({ ...plan, options: { model: "claude-sonnet-4" } }))
     expect(await read(file)).toBe(
-      `error: ${file} is invalid:\n  - options.model: "claude-sonnet-4": only the offline "scripted" model is available in this build`
+      `error: ${file} is invalid:\n  - options.model: unknown model "claude-sonnet-4": known models are ${knownModels}`
     )
     expect(await read(file, "scripted")).toBe("p")
     expect(await read(fileOf(JSON.stringify({ ...plan, options: { model: "scripted" } })))).toBe("p")

@@ -1,3 +1,4 @@
+import { defaultPriceTable } from "@devmatrix/core"
 import { maxAgeMs, maxIdLength, maxSeq } from "@devmatrix/core"
 import { describe, expect, it } from "vitest"
 import { parseAge } from "../../src/cli/cleanupCommand.js"
@@ -5,6 +6,9 @@ import { parseEventsArgs } from "../../src/cli/eventsCommand.js"
 import { parseResumeArgs } from "../../src/cli/resumeCommand.js"
 import { maxPathLength, parseRunArgs } from "../../src/cli/runArgs.js"
 import { parseStatusArgs } from "../../src/cli/statusCommand.js"
+
+/** The price table's models, as an unknown model's message lists them. */
+const knownModels = defaultPriceTable.models.map((model) => model.id).join(", ")
 
 const env = { DEVMATRIX_STORE: "memory:" }
 const run = (...flags: ReadonlyArray<string>) => parseRunArgs(["plan.json", ...flags], env)
@@ -68,7 +72,7 @@ describe("parseRunArgs: --id is an id", () => {
 describe("parseRunArgs: --model", () => {
   it("is refused unless this build runs it, as a plan's options.model is", () => {
     expect(refusal("--model", "claude-sonnet-4")).toBe(
-      '--model "claude-sonnet-4": only the offline "scripted" model is available in this build'
+      `--model unknown model "claude-sonnet-4": known models are ${knownModels}`
     )
   })
 
