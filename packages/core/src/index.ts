@@ -163,3 +163,4 @@ export { RunOptions, ScheduleMode, type RunOptionsInput } from "./schema/RunOpti
 export { AtomCounts, AtomFailure, RunOutcome, RunSummary } from "./schema/RunSummary.js"
 export { Milestone, Phase, Task } from "./schema/Task.js"
 export { Wave, WaveCounts, WaveStatus } from "./schema/Wave.js"
+export { hashString, seededRandom } from "./random/seededRandom.js"

@@ -439,13 +439,9 @@ export const make = Effect.gen(function* () {
       return masterplanId
     })
 
-  const recover: EngineService["recover"] = (masterplanId) =>
+  /** A stored plan that has not ended (it may be resumed, or its budget raised), or why not. */
+  const storedUnfinished = (masterplanId: string) =>
     Effect.gen(function* () {
-      if (plans.has(masterplanId))
-        return yield* new MasterplanNotResumable({
-          masterplanId,
-          reason: "it is already running in this process"
-        })
       const found = yield* store.getMasterplan(masterplanId)
       if (Option.isNone(found)) return yield* new MasterplanNotFound({ masterplanId })
       if (finishedStatuses.has(found.value.status))
@@ -453,6 +449,17 @@ export const make = Effect.gen(function* () {
           masterplanId,
           reason: `it has ended (${found.value.status})`
         })
+      return found.value
+    })
+
+  const recover: EngineService["recover"] = (masterplanId) =>
+    Effect.gen(function* () {
+      if (plans.has(masterplanId))
+        return yield* new MasterplanNotResumable({
+          masterplanId,
+          reason: "it is already running in this process"
+        })
+      yield* storedUnfinished(masterplanId)
       // The lease first: once this process holds it, no other one commits to the plan (or, if one
       // still tries, its commits no longer fit the journal and are refused).
       yield* takeLease(masterplanId)
@@ -573,13 +580,7 @@ export const make = Effect.gen(function* () {
   /** Journals a new budget for a plan no process runs: under its lease, as the next event of its journal. */
   const raiseStoredBudget = (masterplanId: string, budget: Budget) =>
     Effect.gen(function* () {
-      const found = yield* store.getMasterplan(masterplanId)
-      if (Option.isNone(found)) return yield* new MasterplanNotFound({ masterplanId })
-      if (finishedStatuses.has(found.value.status))
-        return yield* new MasterplanNotResumable({
-          masterplanId,
-          reason: `it has ended (${found.value.status})`
-        })
+      yield* storedUnfinished(masterplanId)
       yield* takeLease(masterplanId)
       yield* Effect.ensuring(
         Effect.gen(function* () {

@@ -2,7 +2,7 @@ import { classifyModelFailure } from "@devmatrix/core"
 import type { AtomSimulation, SimulatedFault } from "@devmatrix/core"
 import { Clock, Duration, Effect, Layer } from "effect"
 import { appendFileSync } from "node:fs"
-import { hashString, seededRandom } from "./internal/seededRandom.js"
+import { hashString, seededRandom } from "@devmatrix/core"
 import { ModelCallError, ModelProvider } from "./ModelProvider.js"
 import type { ModelProviderService, ModelRequest, ModelResponse } from "./ModelProvider.js"
 

@@ -1,3 +1,5 @@
+import { seededRandom } from "@devmatrix/core"
+
 /**
  * The ways the fake server can misbehave, each as the real API (or the network in front of it)
  * would: see `Fault`.
@@ -52,18 +54,6 @@ export const defaultRandomFaultKinds: ReadonlyArray<FaultKind> = [
   "server_error",
   "drop"
 ]
-
-/** mulberry32: a small seeded generator of uniform draws in [0, 1). */
-export const seededRandom = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** The faults to come: those injected, in order, then a random share of the rest. */
 export class FaultPlan {
