@@ -164,3 +164,4 @@ export { AtomCounts, AtomFailure, RunOutcome, RunSummary } from "./schema/RunSum
 export { Milestone, Phase, Task } from "./schema/Task.js"
 export { Wave, WaveCounts, WaveStatus } from "./schema/Wave.js"
 export { hashString, seededRandom } from "./random/seededRandom.js"
+export { overloadHoldMs, providerReactionTo, type ProviderReaction } from "./retry/providerReaction.js"

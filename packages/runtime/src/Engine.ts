@@ -610,7 +610,12 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const budget = yield* fromEither(decodeBudget(change))
       const live = plans.get(masterplanId)
-      if (live !== undefined) return yield* live.run.raiseBudget(budget)
+      if (live !== undefined) {
+        yield* Effect.ignore(
+          ledger.raise(masterplanId, { hardUsd: budget.hardUsd, softUsd: softLimitUsd(budget) })
+        )
+        return live.run.raiseBudget(budget)
+      }
       yield* raiseStoredBudget(masterplanId, budget)
     })
 

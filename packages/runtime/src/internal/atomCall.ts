@@ -8,6 +8,7 @@ import {
 import type {
   AtomSpec,
   AttemptFailure,
+  EventBody,
   LedgerSignal,
   ModelCallOutput,
   ModelPrice,
@@ -26,7 +27,7 @@ import type {
 } from "../ModelProvider.js"
 import type { ScriptedModelRequest } from "../ModelProviderScripted.js"
 import { promptCacheKey } from "../PromptCache.js"
-import type { PromptCacheService } from "../PromptCache.js"
+import type { PromptCacheService, PromptCacheWrite } from "../PromptCache.js"
 
 /** What a call was billed: the model, its usage and what that cost. */
 export interface PaidCall {
@@ -258,3 +259,61 @@ export const makeAtomCall = (config: AtomCallConfig) => {
 }
 
 export type AtomCall = ReturnType<typeof makeAtomCall>
+
+/**
+ * What an attempt's outcome adds to the journal before the atom's own events: what it was billed
+ * (`cost.updated`, with the plan's total after it), a soft-limit crossing, an answer from the cache.
+ */
+export const eventsOfOutcome = (
+  outcome: CallOutcome,
+  attempt: { readonly atomId: string; readonly wave: number; readonly attempt: number },
+  totalUsdBefore: number
+): ReadonlyArray<EventBody> => {
+  const events: Array<EventBody> = []
+  const paid = outcome.paid
+  if (paid !== undefined)
+    events.push({
+      type: "cost.updated",
+      atomId: attempt.atomId,
+      attempt: attempt.attempt,
+      model: paid.model,
+      inputTokens: paid.usage.inputTokens,
+      outputTokens: paid.usage.outputTokens,
+      cacheWriteTokens: paid.usage.cacheWriteTokens,
+      cacheReadTokens: paid.usage.cacheReadTokens,
+      costUsd: paid.costUsd,
+      totalUsd: totalUsdBefore + paid.costUsd,
+      reservedUsd: outcome.reservedUsd
+    })
+  for (const signal of outcome.signals)
+    if (signal.type === "soft_limit")
+      events.push({ type: "cost.soft_limit", totalUsd: signal.totalUsd, limitUsd: signal.limitUsd })
+  if (outcome.cacheHit !== undefined)
+    events.push({ type: "cache.hit", ...attempt, savedUsd: outcome.cacheHit.savedUsd })
+  return events
+}
+
+/**
+ * What the prompt cache may keep of an answer, once its atom is accepted: a paid answer that ended
+ * normally (not one served from the cache, not a cut or refused one).
+ */
+export const cacheWriteOf = (prepared: PreparedCall, outcome: CallOutcome): PromptCacheWrite | undefined => {
+  if (outcome._tag !== "answered" || outcome.paid === undefined || outcome.cacheHit !== undefined)
+    return undefined
+  const { output, paid, stopReason } = outcome
+  if (stopReason !== "end_turn" && stopReason !== "stop_sequence") return undefined
+  return {
+    key: prepared.cacheKey,
+    model: paid.model,
+    text: output.code,
+    stopReason,
+    usage: {
+      inputTokens: paid.usage.inputTokens,
+      outputTokens: paid.usage.outputTokens,
+      cacheWriteTokens: paid.usage.cacheWriteTokens,
+      cacheReadTokens: paid.usage.cacheReadTokens
+    },
+    costUsd: paid.costUsd,
+    confidence: output.confidence
+  }
+}

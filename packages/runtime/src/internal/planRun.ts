@@ -3,6 +3,7 @@ import {
   findModelPrice,
   masterplanMachine,
   priorityOf,
+  providerReactionTo,
   softLimitUsd,
   waveMachine
 } from "@devmatrix/core"
@@ -29,10 +30,11 @@ import type { Exit } from "effect"
 import { createActor, fromCallback, fromPromise } from "xstate"
 import type { BudgetExceeded, CostLedgerService } from "../CostLedger.js"
 import type { ModelProviderService } from "../ModelProvider.js"
-import type { PromptCacheService } from "../PromptCache.js"
+import type { PromptCacheService, PromptCacheWrite } from "../PromptCache.js"
 import type { AdmissionLane, SchedulerService } from "../Scheduler.js"
 import type { AtomRow } from "../Store.js"
-import { makeAtomCall } from "./atomCall.js"
+import { AcceptedCode } from "./acceptedCode.js"
+import { cacheWriteOf, eventsOfOutcome, makeAtomCall } from "./atomCall.js"
 import type { AtomCall, CallOutcome, PreparedCall } from "./atomCall.js"
 import { SummaryTally } from "./summaryTally.js"
 
@@ -75,15 +77,6 @@ export interface PlanRunConfig {
   }
 }
 
-/** An accepted call's answer and the prompt it answered: what the prompt cache keeps. */
-interface CachedAnswer {
-  readonly prepared: PreparedCall
-  readonly outcome: Extract<CallOutcome, { readonly _tag: "answered" }>
-}
-
-/** How long a plan admits nothing after the provider said it is overloaded (529) without a `retry-after`. */
-const overloadHoldMs = 2_000
-
 /** XState's internal stop, the one a parent uses on its children. */
 type StoppableActor = { _stop(): void }
 
@@ -110,13 +103,8 @@ export class PlanRun {
   private readonly doomedBy: Array<string | undefined>
   /** The last output each atom's model produced, journaled with the atom when it completes. */
   private readonly outputs: Array<string | undefined>
-  /**
-   * Accepted code of completed atoms whose dependents have not all settled: the prompt of a
-   * dependent carries it. Dropped once the last dependent settles, so the heap holds only the
-   * frontier's code, not the plan's.
-   */
-  private readonly accepted: Array<string | undefined>
-  private readonly unsettledDependents: Int32Array
+  /** Completed atoms' code, while their dependents' prompts may need it. */
+  private readonly accepted: AcceptedCode
   /** Prior attempts (and interrupted ones) of atoms a recovered plan carries over. */
   private readonly priorAttempts: Int32Array
   private readonly priorInterrupted: Int32Array
@@ -132,7 +120,7 @@ export class PlanRun {
   /** The call each admitted atom is about to make (its request, its reservation). */
   private readonly prepared: Array<PreparedCall | undefined>
   /** The answer of each atom's last call, which the prompt cache keeps once the atom is accepted. */
-  private readonly cacheable: Array<CachedAnswer | undefined>
+  private readonly cacheable: Array<PromptCacheWrite | undefined>
   private readonly tally: SummaryTally
   private readonly longestPath: number
   /** Runs a side effect as a fiber reporting its exit; the returned function interrupts it (actor stopped). */
@@ -163,8 +151,7 @@ export class PlanRun {
     this.unsettledDeps = Int32Array.from(graph.deps, (deps) => deps.length)
     this.doomedBy = new Array<string | undefined>(size)
     this.outputs = new Array<string | undefined>(size)
-    this.accepted = new Array<string | undefined>(size)
-    this.unsettledDependents = Int32Array.from(graph.dependents, (dependents) => dependents.length)
+    this.accepted = new AcceptedCode(graph)
     this.priorAttempts = new Int32Array(size)
     this.priorInterrupted = new Int32Array(size)
     this.tally = new SummaryTally(size, graph.waves.length, {
@@ -194,7 +181,7 @@ export class PlanRun {
     )
     this.callStep = makeAtomCall(config)
     this.prepared = new Array<PreparedCall | undefined>(size)
-    this.cacheable = new Array<CachedAnswer | undefined>(size)
+    this.cacheable = new Array<PromptCacheWrite | undefined>(size)
     const runFork = Runtime.runFork(config.runtime)
     this.runFiber = (effect, onExit) => {
       // Scheduled on Effect's scheduler, not started inline (`immediate: false`): the scheduler
@@ -259,27 +246,15 @@ export class PlanRun {
     this.masterplanActor.send({ type: "CANCEL", reason, summary: this.tally.summary(this.elapsedMs()) })
   }
 
-  /** Sets the plan's budget (journaled); a plan paused on budget stays paused until `resume`. */
-  raiseBudget(budget: Budget): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const previousHardUsd = this.budget.hardUsd
-      this.budget = budget
-      return this.config.ledger
-        .raise(this.config.masterplanId, { hardUsd: budget.hardUsd, softUsd: softLimitUsd(budget) })
-        .pipe(
-          Effect.ignore,
-          Effect.zipRight(
-            Effect.sync(() =>
-              this.masterplanActor.send({
-                type: "RAISE_BUDGET",
-                hardUsd: budget.hardUsd,
-                softUsd: softLimitUsd(budget),
-                previousHardUsd
-              })
-            )
-          )
-        )
-    })
+  /**
+   * Journals the plan's new budget (the engine has given it to the ledger); a plan paused on budget
+   * stays paused until `resume`.
+   */
+  raiseBudget(budget: Budget): void {
+    const previousHardUsd = this.budget.hardUsd
+    this.budget = budget
+    const softUsd = softLimitUsd(budget)
+    this.masterplanActor.send({ type: "RAISE_BUDGET", hardUsd: budget.hardUsd, softUsd, previousHardUsd })
   }
 
   /** Sends a reviewer's decision to an atom waiting in review; false if there is no such atom. */
@@ -340,7 +315,7 @@ export class PlanRun {
       if (!settledStatuses.has(row.status)) continue
       this.created[index] = 1
       this.settled++
-      if (row.status === "completed" && this.unsettledDependents[index]! > 0) this.accepted[index] = row.code
+      if (row.status === "completed") this.accepted.completed(index, row.code)
       for (const dependent of graph.dependents[index]!) {
         this.unsettledDeps[dependent]!--
         if (row.status !== "completed") this.doomedBy[dependent] ??= row.atomId
@@ -348,7 +323,7 @@ export class PlanRun {
     }
     // Once every row is in: the code of atoms whose dependents have all settled is not needed.
     for (let index = 0; index < graph.ids.length; index++)
-      if (this.created[index] === 1) for (const dep of graph.deps[index]!) this.dependentSettled(dep)
+      if (this.created[index] === 1) this.accepted.settled(index)
     // In waves mode the plan goes on from the first wave with atoms left.
     while (
       this.currentWave < graph.waves.length - 1 &&
@@ -502,8 +477,8 @@ export class PlanRun {
       this.tally.add(event)
       if (event.type === "atom.completed") {
         // A reviewer's edit is not the model's answer: the cache keeps only what the model said.
-        this.cacheAccepted(index, this.outputs[index] === this.cacheable[index]?.outcome.output.code)
-        if (this.unsettledDependents[index]! > 0) this.accepted[index] = this.outputs[index]
+        this.cacheAccepted(index, this.outputs[index] === this.cacheable[index]?.text)
+        this.accepted.completed(index, this.outputs[index])
         this.outputs[index] = undefined
       }
     } else this.record(event)
@@ -554,7 +529,7 @@ export class PlanRun {
   private settle(index: number, failedAtom: string | undefined): void {
     this.settled++
     this.atoms[index] = undefined
-    for (const dep of this.graph.deps[index]!) this.dependentSettled(dep)
+    this.accepted.settled(index)
     const eager = this.config.options.mode === "eager"
     for (const dependent of this.graph.dependents[index]!) {
       this.unsettledDeps[dependent]!--
@@ -563,21 +538,6 @@ export class PlanRun {
         this.defer(() => this.resolve(dependent))
     }
     if (this.settled === this.graph.ids.length) this.complete()
-  }
-
-  /** One more dependent of `index` has settled: once none is left, its code is not needed here. */
-  private dependentSettled(index: number): void {
-    if (--this.unsettledDependents[index]! === 0) this.accepted[index] = undefined
-  }
-
-  /** The accepted code of an atom's dependencies, in the order the plan lists them, for its prompt. */
-  dependencyCode(index: number): ReadonlyArray<{ readonly atomId: string; readonly code: string }> {
-    const code: Array<{ atomId: string; code: string }> = []
-    for (const dep of this.graph.deps[index]!) {
-      const accepted = this.accepted[dep]
-      if (accepted !== undefined) code.push({ atomId: this.graph.ids[dep]!, code: accepted })
-    }
-    return code
   }
 
   private complete(): void {
@@ -609,7 +569,7 @@ export class PlanRun {
       attempt: context.attempts + 1,
       feedback: context.failure?.reason === "validation" ? context.problems : [],
       wave: this.graph.waveOf[index]!,
-      dependencies: this.dependencyCode(index),
+      dependencies: this.accepted.ofDependencies(index),
       afterMaxTokens: context.failure?.reason === "max_tokens"
     })
   }
@@ -644,99 +604,38 @@ export class PlanRun {
     prepared: PreparedCall,
     outcome: CallOutcome
   ): CallModelReport {
-    const paid = outcome.paid
-    if (paid !== undefined)
-      this.record({
-        type: "cost.updated",
-        atomId: input.atomId,
-        attempt: input.attempt,
-        model: paid.model,
-        inputTokens: paid.usage.inputTokens,
-        outputTokens: paid.usage.outputTokens,
-        cacheWriteTokens: paid.usage.cacheWriteTokens,
-        cacheReadTokens: paid.usage.cacheReadTokens,
-        costUsd: paid.costUsd,
-        totalUsd: this.tally.costUsd + paid.costUsd,
-        reservedUsd: outcome.reservedUsd
-      })
-    for (const signal of outcome.signals)
-      if (signal.type === "soft_limit")
-        this.record({ type: "cost.soft_limit", totalUsd: signal.totalUsd, limitUsd: signal.limitUsd })
-    if (outcome.cacheHit !== undefined)
-      this.record({
-        type: "cache.hit",
-        atomId: input.atomId,
-        wave: this.graph.waveOf[index]!,
-        attempt: input.attempt,
-        savedUsd: outcome.cacheHit.savedUsd
-      })
+    const attempt = { atomId: input.atomId, wave: this.graph.waveOf[index]!, attempt: input.attempt }
+    for (const event of eventsOfOutcome(outcome, attempt, this.tally.costUsd)) this.record(event)
     if (outcome._tag === "failed") {
       this.providerReaction(outcome.failure)
       return { type: "CALL_FAILED", failure: outcome.failure }
     }
     this.outputs[index] = outcome.output.code
-    const keep =
-      outcome.cacheHit === undefined &&
-      (outcome.stopReason === "end_turn" || outcome.stopReason === "stop_sequence")
-    this.cacheable[index] = keep ? { prepared, outcome } : undefined
+    this.cacheable[index] = cacheWriteOf(prepared, outcome)
     return { type: "CALL_SUCCEEDED", output: outcome.output }
   }
 
-  /**
-   * A failure that is the provider's, not the atom's: a key or account it refuses stops the plan
-   * (one message, not thousands of failed atoms); its spend limit pauses it (nothing retries); its
-   * overload holds every admission of the plan, not only the atom's own retry.
-   */
+  /** A failure that is the provider's, not the atom's: the plan fails, pauses or holds (`providerReactionTo`). */
   private providerReaction(failure: AttemptFailure): void {
-    if (failure.scope !== "provider" || this.finished) return
-    switch (failure.reason) {
-      case "authentication":
-      case "billing":
-        this.cancelAtoms()
-        this.masterplanActor.send({
-          type: "PROVIDER_FAILED",
-          reason: `the provider refused the plan's calls (${failure.reason}): ${failure.message}`,
-          summary: this.tally.summary(this.elapsedMs())
-        })
-        return
-      case "spend_limit":
-        this.masterplanActor.send({
-          type: "PAUSE",
-          by: "spend_limit",
-          reason: `the provider's spend limit is reached (${failure.message}): nothing is retried until it is lifted and the plan resumed`
-        })
-        return
-      case "overloaded":
-        this.lane.holdFor(failure.retryAfterMs ?? overloadHoldMs)
-        return
-      default:
-        return
-    }
+    const reaction = providerReactionTo(failure)
+    if (reaction === undefined || this.finished) return
+    if (reaction._tag === "hold") return this.lane.holdFor(reaction.ms)
+    if (reaction._tag === "pause")
+      return this.masterplanActor.send({ type: "PAUSE", by: "spend_limit", reason: reaction.reason })
+    this.cancelAtoms()
+    this.masterplanActor.send({
+      type: "PROVIDER_FAILED",
+      reason: reaction.reason,
+      summary: this.tally.summary(this.elapsedMs())
+    })
   }
 
   /** Keeps an accepted answer in the prompt cache, in the background: a cache never holds an atom up. */
   private cacheAccepted(index: number, acceptedAsAnswered: boolean): void {
-    const kept = this.cacheable[index]
+    const write = this.cacheable[index]
     this.cacheable[index] = undefined
-    if (kept === undefined || !acceptedAsAnswered || kept.outcome.paid === undefined) return
-    const { output, paid, stopReason } = kept.outcome
-    this.runFiber(
-      this.config.cache.put({
-        key: kept.prepared.cacheKey,
-        model: paid.model,
-        text: output.code,
-        stopReason: stopReason === "stop_sequence" ? "stop_sequence" : "end_turn",
-        usage: {
-          inputTokens: paid.usage.inputTokens,
-          outputTokens: paid.usage.outputTokens,
-          cacheWriteTokens: paid.usage.cacheWriteTokens,
-          cacheReadTokens: paid.usage.cacheReadTokens
-        },
-        costUsd: paid.costUsd,
-        confidence: output.confidence
-      }),
-      () => undefined
-    )
+    if (write !== undefined && acceptedAsAnswered)
+      this.runFiber(this.config.cache.put(write), () => undefined)
   }
 
   private readonly atomLogic = atomMachine.provide({
