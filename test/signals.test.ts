@@ -149,10 +149,14 @@ describe("stop signals", () => {
     }))
     writeFileSync(planFile, JSON.stringify({ name: "big", atoms }))
     const wal = join(dir, "s.db-wal")
-    const child = spawn(process.execPath, [bin, "run", planFile, "--json", "--latency-ms", "50", "--no-cache"], {
-      cwd: root,
-      env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: `sqlite:${join(dir, "s.db")}` }
-    })
+    const child = spawn(
+      process.execPath,
+      [bin, "run", planFile, "--json", "--latency-ms", "50", "--no-cache"],
+      {
+        cwd: root,
+        env: { ...shellEnv, ANTHROPIC_API_KEY: "", DEVMATRIX_STORE: `sqlite:${join(dir, "s.db")}` }
+      }
+    )
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
