@@ -159,7 +159,7 @@ export {
 export { cut } from "./schema/problemsOf.js"
 export { Requirement, RequirementPriority } from "./schema/Requirement.js"
 export { RetryPolicy } from "./schema/RetryPolicy.js"
-export { RunOptions, ScheduleMode, type RunOptionsInput } from "./schema/RunOptions.js"
+export { RunOptions, ScheduleMode, ScriptedBehaviour, type RunOptionsInput } from "./schema/RunOptions.js"
 export { AtomCounts, AtomFailure, RunOutcome, RunSummary } from "./schema/RunSummary.js"
 export { Milestone, Phase, Task } from "./schema/Task.js"
 export { Wave, WaveCounts, WaveStatus } from "./schema/Wave.js"

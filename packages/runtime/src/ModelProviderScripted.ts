@@ -1,8 +1,7 @@
-import { classifyModelFailure } from "@devmatrix/core"
-import type { AtomSimulation, SimulatedFault } from "@devmatrix/core"
+import { classifyModelFailure, hashString, seededRandom } from "@devmatrix/core"
+import type { AtomSimulation, ScriptedBehaviour, SimulatedFault } from "@devmatrix/core"
 import { Clock, Duration, Effect, Layer } from "effect"
 import { appendFileSync } from "node:fs"
-import { hashString, seededRandom } from "@devmatrix/core"
 import { ModelCallError, ModelProvider } from "./ModelProvider.js"
 import type { ModelProviderService, ModelRequest, ModelResponse } from "./ModelProvider.js"
 
@@ -13,6 +12,11 @@ import type { ModelProviderService, ModelRequest, ModelResponse } from "./ModelP
 export type ScriptedModelRequest = ModelRequest & {
   /** Instructions for the offline scripted model: faults, confidence, output, latency. */
   readonly simulate?: AtomSimulation | undefined
+  /**
+   * The plan's stored behaviour (seed, latency, fault rate): used where the model's own options do
+   * not say otherwise, so a resumed plan answers as its run began.
+   */
+  readonly behaviour?: ScriptedBehaviour | undefined
 }
 
 /** The scripted model's service: it reads `simulate`, so it takes the wider request. */
@@ -90,9 +94,6 @@ const latencyOf = (latency: LatencyMs, random: () => number): number =>
  * then `faultRate` of the rest at random.
  */
 export const makeScriptedModel = (options: ScriptedModelOptions = {}): ScriptedModelService => {
-  const seed = options.seed ?? 1
-  const latency = options.latencyMs ?? 0
-  const faultRate = options.faultRate ?? 0
   const defaultConfidence = options.confidence ?? 0.95
   const callLog = options.callLog
 
@@ -137,6 +138,10 @@ export const makeScriptedModel = (options: ScriptedModelOptions = {}): ScriptedM
     acceptsSimulation: true,
     generate: (request: ScriptedModelRequest) =>
       Effect.suspend(() => {
+        // What this process was told wins; else what the plan was started with; else the defaults.
+        const seed = options.seed ?? request.behaviour?.seed ?? 1
+        const latency = options.latencyMs ?? request.behaviour?.latencyMs ?? 0
+        const faultRate = options.faultRate ?? request.behaviour?.faultRate ?? 0
         const random = seededRandom(hashString(`${seed}/${request.atomId}/${request.attempt}`))
         const delayMs = request.simulate?.latencyMs ?? latencyOf(latency, random)
         const fault =

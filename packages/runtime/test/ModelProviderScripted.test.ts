@@ -46,6 +46,30 @@ const requestsSeenBy = (provider: (seen: Array<ModelRequest>) => ModelProviderSe
 }
 
 describe("ModelProviderScripted", () => {
+  it.effect("answers with the plan's stored behaviour, unless its own options say otherwise", () =>
+    Effect.gen(function* () {
+      // Attempts whose faults a fault rate of 1 makes certain, and a seed that changes which fault.
+      const faultsOf = (
+        model: ReturnType<typeof makeScriptedModel>,
+        behaviour?: { seed?: number; faultRate?: number }
+      ) =>
+        Effect.forEach([1, 2, 3, 4, 5, 6], (attempt) =>
+          Effect.map(
+            Effect.flip(model.generate({ ...request, attempt, behaviour })),
+            (error) => error.failure.reason
+          )
+        )
+      const stored = yield* faultsOf(makeScriptedModel(), { seed: 9, faultRate: 1 })
+      assert.deepStrictEqual(stored, yield* faultsOf(makeScriptedModel({ seed: 9, faultRate: 1 })))
+      assert.notDeepEqual(stored, yield* faultsOf(makeScriptedModel({ seed: 3 }), { seed: 9, faultRate: 1 }))
+      const answered = yield* makeScriptedModel({ faultRate: 0 }).generate({
+        ...request,
+        behaviour: { faultRate: 1 }
+      })
+      assert.strictEqual(answered.model, "scripted")
+    })
+  )
+
   it.effect("reads the atom's simulate instructions from a ScriptedModelRequest", () =>
     Effect.gen(function* () {
       const model = makeScriptedModel()

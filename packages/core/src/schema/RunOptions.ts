@@ -9,6 +9,23 @@ import { RetryPolicy } from "./RetryPolicy.js"
 export const ScheduleMode = Schema.Literal("eager", "waves")
 export type ScheduleMode = typeof ScheduleMode.Type
 
+/**
+ * How the offline scripted model behaves for a plan (the CLI's `--seed`, `--latency-ms`,
+ * `--fault-rate`): stored with the plan, so a resume in another process answers as the run began.
+ */
+export const ScriptedBehaviour = Schema.Struct({
+  seed: Schema.optional(Schema.Int),
+  latencyMs: Schema.optional(
+    Schema.Union(
+      PositiveDurationMs,
+      Schema.Literal(0),
+      Schema.Struct({ min: Schema.NonNegative, max: Schema.NonNegative })
+    )
+  ),
+  faultRate: Schema.optional(numberIn(0, 1))
+})
+export type ScriptedBehaviour = typeof ScriptedBehaviour.Type
+
 /** How a masterplan runs. Every field has a default (DESIGN.md §9), so `{}` is a valid value. */
 export const RunOptions = Schema.Struct({
   /** @default "eager" */
@@ -30,6 +47,8 @@ export const RunOptions = Schema.Struct({
    * only for what changed). @default true
    */
   promptCache: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** The scripted model's behaviour when it is the plan's model; what a process is told wins over it. */
+  scripted: Schema.optional(ScriptedBehaviour),
   retry: Schema.optionalWith(RetryPolicy, { default: () => RetryPolicy.make({}) }),
   budget: Schema.optionalWith(Budget, { default: () => ({ hardUsd: 100 }) })
 })

@@ -239,6 +239,17 @@ export const engineArgs = (values: EngineFlagValues, env: NodeJS.ProcessEnv): En
   }
 }
 
+/** The scripted model's behaviour the flags set (not its call log, a process's own), if they set any. */
+const scriptedBehaviour = (options: ScriptedModelOptions) => {
+  const { seed, latencyMs, faultRate } = options
+  if (seed === undefined && latencyMs === undefined && faultRate === undefined) return undefined
+  return {
+    ...(seed !== undefined ? { seed } : {}),
+    ...(latencyMs !== undefined ? { latencyMs } : {}),
+    ...(faultRate !== undefined ? { faultRate } : {})
+  }
+}
+
 /** Services this build does not have yet: refused by name rather than ignored. */
 const unavailable: Record<string, string> = {
   out: "writing generated files to a workspace is not available in this build"
@@ -282,8 +293,10 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const idIssue = values.id === undefined ? undefined : idProblem(values.id)
   if (idIssue !== undefined)
     throw new UsageError(`--id must name the masterplan, got ${given(values.id!)}: it ${idIssue}`)
+  const engine = engineArgs(values, env)
+  const behaviour = scriptedBehaviour(engine.scripted)
   return {
-    ...engineArgs(values, env),
+    ...engine,
     file: pathArg("the plan file", positionals[0]!),
     ...(values.id !== undefined ? { masterplanId: values.id } : {}),
     overrides: {
@@ -291,7 +304,9 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
       ...(values.model !== undefined ? { model: values.model } : {}),
       ...(mode !== undefined ? { mode } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
-      ...(budget !== undefined ? { budget: { hardUsd: budget } } : {})
+      ...(budget !== undefined ? { budget: { hardUsd: budget } } : {}),
+      // Stored with the plan: a resume answers as this run began, unless it is told otherwise.
+      ...(behaviour !== undefined ? { scripted: behaviour } : {})
     }
   }
 }

@@ -42,7 +42,11 @@ describe("parseRunArgs: numbers are finite and within the schema's ranges", () =
   it("takes the bounds, and reads -0 as 0", () => {
     const args = run("--latency-ms", "0-86400000", "--concurrency", "10000", "--budget", "1000000000")
     expect(args.scripted.latencyMs).toEqual({ min: 0, max: 86_400_000 })
-    expect(args.overrides).toEqual({ concurrency: 10_000, budget: { hardUsd: 1_000_000_000 } })
+    expect(args.overrides).toEqual({
+      concurrency: 10_000,
+      budget: { hardUsd: 1_000_000_000 },
+      scripted: { latencyMs: { min: 0, max: 86_400_000 } }
+    })
     expect(Object.is(run("--latency-ms=-0").scripted.latencyMs, 0)).toBe(true)
   })
 
@@ -79,6 +83,13 @@ describe("parseRunArgs: --model", () => {
   it("overrides the plan's model only when given", () => {
     expect(run().overrides).toEqual({})
     expect(run("--model", "scripted").overrides).toEqual({ model: "scripted" })
+  })
+
+  it("stores the scripted model's behaviour with the plan (a resume answers as the run began)", () => {
+    expect(run("--seed", "7", "--latency-ms", "5-30", "--fault-rate", "0.2").overrides).toEqual({
+      scripted: { seed: 7, latencyMs: { min: 5, max: 30 }, faultRate: 0.2 }
+    })
+    expect(run("--latency-ms", "0").overrides).toEqual({ scripted: { latencyMs: 0 } })
   })
 })
 

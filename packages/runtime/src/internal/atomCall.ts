@@ -164,6 +164,10 @@ export const makeAtomCall = (config: AtomCallConfig) => {
       // The scripted model's per-atom instructions, only for a provider that reads them.
       ...(provider.acceptsSimulation === true && spec.simulate !== undefined
         ? { simulate: spec.simulate }
+        : {}),
+      // The scripted model's stored behaviour (seed, latency, faults): a resume answers as the run began.
+      ...(provider.acceptsSimulation === true && options.scripted !== undefined
+        ? { behaviour: options.scripted }
         : {})
     }
     const prompt = buildAtomPrompt(request)
