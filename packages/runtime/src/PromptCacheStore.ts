@@ -36,20 +36,24 @@ const storeBackend = (store: StoreService, purgeLimit: number): PromptCacheBacke
       cause: error
     })
   // Disconnected: a query stuck on a stalled connection is left to end on its own, not waited for.
+  // A store on this thread cannot stall apart from the thread, so its calls are not raced against a
+  // timer (which costs a fiber and a timeout per lookup).
   const bounded = <A>(call: Effect.Effect<A, StoreError>) =>
-    call.pipe(
-      Effect.mapError(unavailable),
-      Effect.disconnect,
-      Effect.timeoutFail({
-        duration: Duration.millis(cacheCallTimeoutMs),
-        onTimeout: () =>
-          new PromptCacheError({
-            reason: "Unavailable",
-            cache: name,
-            detail: `the store did not answer within ${cacheCallTimeoutMs} ms`
+    store.inProcess === true
+      ? Effect.mapError(call, unavailable)
+      : call.pipe(
+          Effect.mapError(unavailable),
+          Effect.disconnect,
+          Effect.timeoutFail({
+            duration: Duration.millis(cacheCallTimeoutMs),
+            onTimeout: () =>
+              new PromptCacheError({
+                reason: "Unavailable",
+                cache: name,
+                detail: `the store did not answer within ${cacheCallTimeoutMs} ms`
+              })
           })
-      })
-    )
+        )
   return {
     name,
     get: (key) =>

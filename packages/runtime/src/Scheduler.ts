@@ -1,6 +1,6 @@
 import { ReadyQueue } from "@devmatrix/core"
-import { Context, Duration, Effect, Exit, Layer, Runtime } from "effect"
-import type { Cause } from "effect"
+import { Context, Duration, Effect, Exit, FiberId, Layer, Runtime } from "effect"
+import type { Cause, Fiber } from "effect"
 
 /**
  * What a plan gives the scheduler for its lane: how to order its ready atoms, the effectful step that
@@ -19,8 +19,11 @@ export interface LaneConfig<A, D> {
    * Without one, an atom is admitted as soon as a permit is free (and `start` gets `undefined`).
    */
   readonly admit?: ((index: number) => Effect.Effect<A, D>) | undefined
-  /** The atom is admitted: its call starts now, with what admission gave. */
-  readonly start: (index: number, admission: A) => void
+  /**
+   * The atom is admitted: its call, with what admission gave. It runs on the fiber that admitted it,
+   * so an atom costs one fiber from admission to the end of its call.
+   */
+  readonly start: (index: number, admission: A) => Effect.Effect<void>
   /**
    * Admission refused the atom (or died): it is queued again and the lane is paused until `resume`.
    */
@@ -60,6 +63,10 @@ export interface AdmissionLane {
   readonly closeAdmission: () => Promise<void>
   /** The plan has ended or stopped: nothing more is admitted. */
   readonly stop: () => void
+  /** Interrupts the atom's admission or call, if one is under way (a cancel, a stop). */
+  readonly interrupt: (index: number) => void
+  /** Interrupts every admission and call under way. */
+  readonly interruptAll: () => void
   /** Calls in flight (admitted, not ended). */
   readonly inFlight: () => number
   /** Ready atoms waiting for admission. */
@@ -101,6 +108,8 @@ class LocalLane<A, D> implements AdmissionLane {
   private turnPending = false
   private pumping = false
   private readonly runFork: ReturnType<typeof Runtime.runFork<never>>
+  /** The fiber of each atom admitted and not ended: admission, then its call. */
+  private readonly fibers = new Map<number, Fiber.RuntimeFiber<void, D>>()
 
   constructor(
     private readonly config: LaneConfig<A, D>,
@@ -165,6 +174,14 @@ class LocalLane<A, D> implements AdmissionLane {
     for (const resolve of this.idleWaiters.splice(0)) resolve()
   }
 
+  interrupt(index: number): void {
+    this.fibers.get(index)?.unsafeInterruptAsFork(FiberId.none)
+  }
+
+  interruptAll(): void {
+    for (const fiber of this.fibers.values()) fiber.unsafeInterruptAsFork(FiberId.none)
+  }
+
   inFlight(): number {
     return this.calling
   }
@@ -204,23 +221,39 @@ class LocalLane<A, D> implements AdmissionLane {
     }
   }
 
+  /**
+   * Runs the atom's admission and then its call on one fiber, started inline: with an in-process
+   * ledger admission needs no wait, and a call that answers at once ends before `pump` goes on.
+   */
   private admit(index: number): void {
     const admit = this.config.admit
-    if (admit === undefined) return this.config.start(index, undefined as A)
-    const fiber = this.runFork(admit(index), { immediate: true })
-    fiber.addObserver((exit) => this.admitted(index, exit))
+    const work: Effect.Effect<void, D> =
+      admit === undefined
+        ? this.config.start(index, undefined as A)
+        : Effect.flatMap(admit(index), (admission) => this.admitted(index, admission))
+    const fiber = this.runFork(work, { immediate: true })
+    if (fiber.unsafePoll() !== null) return this.ended_(index, fiber.unsafePoll()!)
+    this.fibers.set(index, fiber)
+    fiber.addObserver((exit) => {
+      this.fibers.delete(index)
+      this.ended_(index, exit)
+    })
   }
 
-  private admitted(index: number, exit: Exit.Exit<A, D>): void {
-    if (Exit.isSuccess(exit)) {
-      if (this.stopped || this.admissionClosed || this.paused || this.holds > 0) {
-        this.giveBack(index)
-        this.config.revoked(index, exit.value)
-        if (!this.stopped) this.queue.push(index)
-        return
-      }
-      return this.config.start(index, exit.value)
+  /** Admission took the atom: its call runs, unless the lane stopped or paused meanwhile. */
+  private admitted(index: number, admission: A): Effect.Effect<void> {
+    if (this.stopped || this.admissionClosed || this.paused || this.holds > 0) {
+      this.giveBack(index)
+      this.config.revoked(index, admission)
+      if (!this.stopped) this.queue.push(index)
+      return Effect.void
     }
+    return this.config.start(index, admission)
+  }
+
+  /** The atom's fiber ended: a refused admission queues it again and pauses the lane. */
+  private ended_(index: number, exit: Exit.Exit<void, D>): void {
+    if (Exit.isSuccess(exit) || !this.holdsPermit.has(index) || Exit.isInterrupted(exit)) return
     this.giveBack(index)
     if (this.stopped) return
     this.queue.push(index)

@@ -184,6 +184,11 @@ export const isReplay = (batch: ReadonlyArray<Event>, stored: ReadonlyArray<Even
 export interface StoreService {
   /** The store's URL-like name, for messages. */
   readonly name: string
+  /**
+   * It answers on this thread (memory, SQLite): a call cannot stall without holding the thread
+   * itself, so a deadline on it can never fire and is not set. @default false
+   */
+  readonly inProcess?: boolean
   readonly createMasterplan: (masterplan: NewMasterplan) => Effect.Effect<void, StoreError>
   /**
    * Fails with `Conflict` when the batch does not start right after the journal's last seq, unless
@@ -305,6 +310,7 @@ export const makeStoreMemory = (): StoreService => {
     })
   return {
     name,
+    inProcess: true,
     createMasterplan: ({ masterplan, plan, atoms }) =>
       Effect.suspend(() => {
         if (plans.has(masterplan.id))

@@ -103,6 +103,7 @@ const openChecked = (name: string, sizeBytes: number) =>
     const store = yield* makeStoreSql(name)
     return {
       ...store,
+      inProcess: true,
       commit: (masterplanId, batch) => Effect.zipRight(yieldThread, store.commit(masterplanId, batch))
     } satisfies StoreService
   })

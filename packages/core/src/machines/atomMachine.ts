@@ -1,4 +1,4 @@
-import { and, assign, emit, fromCallback, setup } from "xstate"
+import { assign, emit, fromCallback, setup } from "xstate"
 import type { ActorRefFrom } from "xstate"
 import { checkAtomContract } from "../atom/checkAtomContract.js"
 import type { ModelFailure } from "../retry/ModelFailure.js"
@@ -17,6 +17,8 @@ export interface AtomMachineInput {
   readonly jitterSeed?: string
   /** Confidence below which the result waits for a review. */
   readonly reviewThreshold: number
+  /** Its place in the ready queue (critical-path priority), reported when it is queued. @default 0 */
+  readonly priority?: number
   readonly maxLines: number
   readonly defines: ReadonlyArray<string>
   /** Attempts made by earlier processes (resume); numbering goes on from there. @default 0 */
@@ -25,7 +27,7 @@ export interface AtomMachineInput {
   readonly interrupted?: number
 }
 
-/** What the `callModel` actor is asked: one attempt at one atom. */
+/** What one attempt at one atom is asked (the engine builds it from the machine's context when it starts). */
 export interface ModelCallInput {
   readonly atomId: string
   readonly attempt: number
@@ -43,10 +45,10 @@ export interface ModelCallOutput {
   readonly costUsd: number
 }
 
-/** How an attempt failed, as `callModel` reports it: the classified failure, nothing decided. */
+/** How an attempt failed, as the engine reports it: the classified failure, nothing decided. */
 export type AttemptFailure = ModelFailure
 
-/** What the `callModel` actor reports back to its atom. */
+/** What the engine reports back to the atom when the attempt it started has ended. */
 export type CallModelReport =
   | { readonly type: "CALL_SUCCEEDED"; readonly output: ModelCallOutput }
   | { readonly type: "CALL_FAILED"; readonly failure: AttemptFailure }
@@ -62,15 +64,16 @@ export interface BackoffInput {
 
 /** Commands the engine (and reviewers) send to an atom. */
 export type AtomCommand =
+  /** Its dependencies are done: it is ready, and queued for admission at once. */
   | { readonly type: "READY" }
   /** A restarted process puts back an atom that was waiting for its reviewer, with the output to review. */
   | { readonly type: "RESTORE_REVIEW"; readonly output: ModelCallOutput }
   /**
    * A restarted process puts back an atom whose backoff an earlier one began (and journaled), with
-   * what is left of it; then it is queued with `priority`, as after any backoff.
+   * what is left of it; then it is queued, as after any backoff.
    */
-  | { readonly type: "RESTORE_BACKOFF"; readonly remainingMs: number; readonly priority: number }
-  | { readonly type: "ENQUEUE"; readonly priority: number }
+  | { readonly type: "RESTORE_BACKOFF"; readonly remainingMs: number }
+  /** Admitted: the engine makes the attempt's call now and reports how it ended (`CallModelReport`). */
   | { readonly type: "START" }
   | { readonly type: "SKIP"; readonly becauseOf: string }
   | { readonly type: "BLOCK"; readonly reason: string }
@@ -88,20 +91,28 @@ export interface AtomMachineOutput {
   readonly outcome: AtomOutcome
 }
 
-interface AtomContext extends AtomMachineInput {
-  jitterSeed: string
+/**
+ * What an atom's machine holds. What it was created with stays in `spec`, one shared object: every
+ * `assign` copies the context, and this keeps that copy to the fields that change.
+ */
+interface AtomContext {
+  readonly spec: AtomSpecOfMachine
   attempts: number
   interrupted: number
   /** Paid for all attempts so far, refused outputs included. */
   spentUsd: number
-  priority: number
   result: ModelCallOutput | undefined
   problems: ReadonlyArray<string>
   failure: AttemptFailure | undefined
   /** The wait of the backoff under way (or the one before the attempt that runs). */
   backoffMs: number
-  outcome: AtomOutcome | undefined
   acceptedBy: "validation" | "review"
+}
+
+/** The machine's input with its defaults filled in. */
+interface AtomSpecOfMachine extends AtomMachineInput {
+  readonly jitterSeed: string
+  readonly priority: number
 }
 
 /** Refused output goes back to the model with the problems (the schedule gives it no wait). */
@@ -114,18 +125,43 @@ const validationFailure = (problems: ReadonlyArray<string>): AttemptFailure => (
 /** Failed attempts so far: the journal's attempts less those a crash or stop cut short. */
 const failedAttempts = (context: AtomContext): number => context.attempts - context.interrupted
 
-const ref = (context: AtomContext) => ({ atomId: context.atomId, wave: context.wave })
+/** Whether `failure` is retried: it is retryable and the atom has retries left. */
+const retriesFor = (context: AtomContext, failure: AttemptFailure | undefined): boolean =>
+  failure?.retryable === true && failedAttempts(context) <= context.spec.retry.maxRetries
+
+/** The schedule's wait before retrying `failure` (only asked once `retriesFor` said yes). */
+const delayFor = (context: AtomContext, failure: AttemptFailure): number =>
+  retryDelayMs(context.spec.retry, {
+    retry: failedAttempts(context),
+    failure,
+    jitterKey: `${context.spec.jitterSeed}/${context.spec.atomId}`
+  })
+
+const problemsOf = (context: AtomContext, output: ModelCallOutput): ReadonlyArray<string> =>
+  checkAtomContract(output.code, { maxLines: context.spec.maxLines, defines: context.spec.defines })
+
+const ref = (context: AtomContext) => ({ atomId: context.spec.atomId, wave: context.spec.wave })
+
+const queuedEvent = (context: AtomContext): EventBody => ({
+  type: "atom.queued",
+  ...ref(context),
+  priority: context.spec.priority
+})
 
 /**
- * One atom: `pending -> ready -> queued -> running -> validating -> completed`, with `retrying`
- * (backoff, then back to `queued`), `review`, `failed`, `skipped`, `blocked` and `cancelled`.
+ * One atom: `pending -> queued -> running -> completed`, with `retrying` (backoff, then back to
+ * `queued`), `review`, `failed`, `skipped`, `blocked` and `cancelled`.
  *
- * The engine decides admission (`ENQUEUE`, `START`); the machine decides everything else and says
- * so by emitting events, which the engine journals. Whether a failed attempt is retried is decided
+ * The engine decides admission (`START`) and makes the attempt's call; the machine decides
+ * everything else and says so by emitting events, which the engine journals. Whether an output is
+ * accepted (the L2 contract, the confidence) and whether a failed attempt is retried are decided
  * here alone, from what the journal holds (the failure, attempts less interrupted ones against
- * `maxRetries`); how long it waits first is the schedule's answer (`retryDelayMs`). The two side
- * effects are named actors the runtime provides: `callModel` (one attempt, reporting its outcome)
- * and `backoff` (the wait, on the runtime's clock).
+ * `maxRetries`); how long it waits first is the schedule's answer (`retryDelayMs`). The one side
+ * effect it holds is the `backoff` actor (the wait, on the runtime's clock), and only after a failure.
+ *
+ * The path every atom takes is four commands and one `assign` per transition that changes
+ * something: it runs once per atom of plans of 100,000, so the rare paths (a refused output, a
+ * review) take a state of their own and the common one takes none.
  */
 export const atomMachine = setup({
   types: {
@@ -136,29 +172,21 @@ export const atomMachine = setup({
     output: {} as AtomMachineOutput
   },
   actors: {
-    // Callback actors, not promise actors: a model call is an Effect fiber that reports its exit
-    // (often synchronously, from a cache or the scripted model) without a promise per attempt.
-    callModel: fromCallback<AtomCommand, ModelCallInput, CallModelReport>(notProvided("callModel")),
     backoff: fromCallback<AtomCommand, BackoffInput, BackoffReport>(notProvided("backoff"))
   },
   guards: {
-    retriesLeft: ({ context }) => failedAttempts(context) <= context.retry.maxRetries,
+    /** The output passes the contract with the confidence to need no review: the common case. */
+    accepted: ({ context, event }) =>
+      event.type === "CALL_SUCCEEDED" &&
+      event.output.confidence >= context.spec.reviewThreshold &&
+      problemsOf(context, event.output).length === 0,
+    retried: ({ context, event }) => event.type === "CALL_FAILED" && retriesFor(context, event.failure),
+    refusedAndRetried: ({ context }) => retriesFor(context, context.failure),
     hasProblems: ({ context }) => context.problems.length > 0,
-    retryable: ({ context }) => context.failure?.retryable === true,
-    lowConfidence: ({ context }) => (context.result?.confidence ?? 0) < context.reviewThreshold
+    lowConfidence: ({ context }) => (context.result?.confidence ?? 0) < context.spec.reviewThreshold
   },
   actions: {
-    settle: assign((_, outcome: AtomOutcome) => ({ outcome })),
-    /** The decision to retry: the schedule's delay for this failure, journaled with it. */
-    scheduleRetry: assign({
-      backoffMs: ({ context }) =>
-        retryDelayMs(context.retry, {
-          retry: failedAttempts(context),
-          // Only after the `retryable` guard, which found a failure.
-          failure: context.failure!,
-          jitterKey: `${context.jitterSeed}/${context.atomId}`
-        })
-    }),
+    emitQueued: emit(({ context }) => queuedEvent(context)),
     emitRetrying: emit(({ context }) => ({
       type: "atom.retrying" as const,
       ...ref(context),
@@ -179,58 +207,61 @@ export const atomMachine = setup({
   id: "atom",
   // Fields listed, not spread from input: this runs once per atom and spreading is measurably slower.
   context: ({ input }) => ({
-    atomId: input.atomId,
-    wave: input.wave,
-    retry: input.retry,
-    jitterSeed: input.jitterSeed ?? "",
-    reviewThreshold: input.reviewThreshold,
-    maxLines: input.maxLines,
-    defines: input.defines,
+    spec: {
+      atomId: input.atomId,
+      wave: input.wave,
+      retry: input.retry,
+      jitterSeed: input.jitterSeed ?? "",
+      reviewThreshold: input.reviewThreshold,
+      priority: input.priority ?? 0,
+      maxLines: input.maxLines,
+      defines: input.defines
+    },
     attempts: input.attempts ?? 0,
     interrupted: input.interrupted ?? 0,
     spentUsd: 0,
-    priority: 0,
     result: undefined,
     problems: [],
     failure: undefined,
     backoffMs: 0,
-    outcome: undefined,
     acceptedBy: "validation"
   }),
-  output: ({ context }) => ({ atomId: context.atomId, outcome: context.outcome ?? "cancelled" }),
+  // Each final state says how the atom ended (`output`), so ending it assigns nothing.
+  output: ({ context, event }) => ({
+    atomId: context.spec.atomId,
+    outcome: (event.output as { outcome?: AtomOutcome } | undefined)?.outcome ?? "cancelled"
+  }),
   initial: "pending",
   on: { CANCEL: ".cancelled" },
   states: {
     pending: {
       on: {
-        READY: "ready",
+        READY: {
+          target: "queued",
+          actions: [emit(({ context }) => ({ type: "atom.ready" as const, ...ref(context) })), "emitQueued"]
+        },
         SKIP: "skipped",
         RESTORE_REVIEW: { target: "review", actions: assign({ result: ({ event }) => event.output }) },
         // Its `atom.retrying` is in the journal already: the rest of the wait is not announced again.
         RESTORE_BACKOFF: {
           target: "retrying",
-          actions: assign({
-            backoffMs: ({ event }) => Math.max(0, event.remainingMs),
-            priority: ({ event }) => event.priority
-          })
+          actions: assign({ backoffMs: ({ event }) => Math.max(0, event.remainingMs) })
         }
       }
     },
-    ready: {
-      entry: emit(({ context }) => ({ type: "atom.ready" as const, ...ref(context) })),
-      on: {
-        ENQUEUE: { target: "queued", actions: assign({ priority: ({ event }) => event.priority }) },
-        SKIP: "skipped"
-      }
-    },
     queued: {
-      entry: emit(({ context }) => ({
-        type: "atom.queued" as const,
-        ...ref(context),
-        priority: context.priority
-      })),
       on: {
-        START: "running",
+        START: {
+          target: "running",
+          actions: [
+            assign({ attempts: ({ context }) => context.attempts + 1 }),
+            emit(({ context }) => ({
+              type: "atom.started" as const,
+              ...ref(context),
+              attempt: context.attempts
+            }))
+          ]
+        },
         BLOCK: "blocked"
       }
     },
@@ -240,52 +271,66 @@ export const atomMachine = setup({
         ...ref(context),
         reason: event.type === "BLOCK" ? event.reason : "blocked"
       })),
-      on: { UNBLOCK: "queued" }
+      on: { UNBLOCK: { target: "queued", actions: "emitQueued" } }
     },
     running: {
-      entry: [
-        assign({ attempts: ({ context }) => context.attempts + 1 }),
-        emit(({ context }) => ({ type: "atom.started" as const, ...ref(context), attempt: context.attempts }))
-      ],
-      invoke: {
-        src: "callModel",
-        input: ({ context }) => ({
-          atomId: context.atomId,
-          attempt: context.attempts,
-          feedback: context.failure?.reason === "validation" ? context.problems : []
-        })
-      },
       on: {
-        CALL_SUCCEEDED: {
-          target: "validating",
-          actions: assign({
-            result: ({ event }) => event.output,
-            spentUsd: ({ context, event }) => context.spentUsd + event.output.costUsd,
-            problems: ({ context, event }) =>
-              checkAtomContract(event.output.code, { maxLines: context.maxLines, defines: context.defines })
-          })
-        },
-        CALL_FAILED: { target: "attemptFailed", actions: assign({ failure: ({ event }) => event.failure }) }
+        CALL_SUCCEEDED: [
+          {
+            guard: "accepted",
+            target: "completed",
+            actions: assign(({ context, event }) => ({
+              result: event.output,
+              spentUsd: context.spentUsd + event.output.costUsd
+            }))
+          },
+          {
+            target: "validating",
+            actions: assign(({ context, event }) => ({
+              result: event.output,
+              spentUsd: context.spentUsd + event.output.costUsd,
+              problems: problemsOf(context, event.output)
+            }))
+          }
+        ],
+        CALL_FAILED: [
+          {
+            guard: "retried",
+            target: "retrying",
+            actions: [
+              assign(({ context, event }) => ({
+                failure: event.failure,
+                backoffMs: delayFor(context, event.failure)
+              })),
+              "emitRetrying"
+            ]
+          },
+          { target: "failed", actions: assign({ failure: ({ event }) => event.failure }) }
+        ]
       }
     },
+    /** An output that was not accepted at once: refused by the contract (retried), or for review. */
     validating: {
       always: [
         {
           guard: "hasProblems",
-          target: "attemptFailed",
+          target: "refused",
           actions: assign({ failure: ({ context }) => validationFailure(context.problems) })
         },
         { guard: "lowConfidence", target: "review" },
         { target: "completed" }
       ]
     },
-    /** Retry while the failure is retryable and retries are left, after the schedule's delay; else fail. */
-    attemptFailed: {
+    /** A refused output goes back to the model while retries are left; else the atom fails. */
+    refused: {
       always: [
         {
-          guard: and(["retryable", "retriesLeft"]),
+          guard: "refusedAndRetried",
           target: "retrying",
-          actions: ["scheduleRetry", "emitRetrying"]
+          actions: [
+            assign({ backoffMs: ({ context }) => delayFor(context, context.failure!) }),
+            "emitRetrying"
+          ]
         },
         { target: "failed" }
       ]
@@ -294,9 +339,9 @@ export const atomMachine = setup({
     retrying: {
       invoke: {
         src: "backoff",
-        input: ({ context }) => ({ atomId: context.atomId, delayMs: context.backoffMs })
+        input: ({ context }) => ({ atomId: context.spec.atomId, delayMs: context.backoffMs })
       },
-      on: { BACKOFF_DONE: "queued" }
+      on: { BACKOFF_DONE: { target: "queued", actions: "emitQueued" } }
     },
     review: {
       entry: emit(({ context }) => ({
@@ -324,42 +369,37 @@ export const atomMachine = setup({
     },
     completed: {
       type: "final",
-      entry: [
-        { type: "settle", params: "completed" },
-        emit(({ context }) => ({
-          type: "atom.completed" as const,
-          ...ref(context),
-          attempts: context.attempts,
-          model: context.result?.model ?? "unknown",
-          confidence: context.result?.confidence ?? 0,
-          inputTokens: context.result?.inputTokens ?? 0,
-          outputTokens: context.result?.outputTokens ?? 0,
-          costUsd: context.spentUsd,
-          acceptedBy: context.acceptedBy
-        }))
-      ]
+      output: { outcome: "completed" },
+      entry: emit(({ context }) => ({
+        type: "atom.completed" as const,
+        ...ref(context),
+        attempts: context.attempts,
+        model: context.result?.model ?? "unknown",
+        confidence: context.result?.confidence ?? 0,
+        inputTokens: context.result?.inputTokens ?? 0,
+        outputTokens: context.result?.outputTokens ?? 0,
+        costUsd: context.spentUsd,
+        acceptedBy: context.acceptedBy
+      }))
     },
     failed: {
       type: "final",
-      entry: [{ type: "settle", params: "failed" }, "emitFailed"]
+      output: { outcome: "failed" },
+      entry: "emitFailed"
     },
     skipped: {
       type: "final",
-      entry: [
-        { type: "settle", params: "skipped" },
-        emit(({ context, event }) => ({
-          type: "atom.skipped" as const,
-          ...ref(context),
-          becauseOf: event.type === "SKIP" ? event.becauseOf : "unknown"
-        }))
-      ]
+      output: { outcome: "skipped" },
+      entry: emit(({ context, event }) => ({
+        type: "atom.skipped" as const,
+        ...ref(context),
+        becauseOf: event.type === "SKIP" ? event.becauseOf : "unknown"
+      }))
     },
     cancelled: {
       type: "final",
-      entry: [
-        { type: "settle", params: "cancelled" },
-        emit(({ context }) => ({ type: "atom.cancelled" as const, ...ref(context) }))
-      ]
+      output: { outcome: "cancelled" },
+      entry: emit(({ context }) => ({ type: "atom.cancelled" as const, ...ref(context) }))
     }
   }
 })

@@ -66,16 +66,13 @@ const error = (failure: AttemptFailure) => ({ type: "CALL_FAILED", failure })
 const backoffDone = { type: "BACKOFF_DONE" }
 const good = "export function add(a: number, b: number) {\n  return a + b\n}"
 const transient: AttemptFailure = { reason: "server_error", retryable: true, message: "HTTP 500" }
-const admitted = [{ type: "READY" }, { type: "ENQUEUE", priority: 0 }, { type: "START" }]
+const admitted = [{ type: "READY" }, { type: "START" }]
 
 describe("atomMachine", () => {
-  it("runs pending -> ready -> queued -> running -> completed, emitting each step", () => {
-    const { snapshot, types, emitted } = run([
-      { type: "READY" },
-      { type: "ENQUEUE", priority: 3 },
-      { type: "START" },
-      done(output(good))
-    ])
+  it("runs pending -> queued -> running -> completed, emitting each step", () => {
+    const { snapshot, types, emitted } = run([{ type: "READY" }, { type: "START" }, done(output(good))], {
+      priority: 3
+    })
     expect(snapshot.value).toBe("completed")
     expect(snapshot.status).toBe("done")
     expect(snapshot.output).toEqual({ atomId: "a1", outcome: "completed" })
@@ -87,7 +84,6 @@ describe("atomMachine", () => {
   it("retries a retryable failure after the schedule's delay for it, then completes", () => {
     const { snapshot, emitted } = run([
       { type: "READY" },
-      { type: "ENQUEUE", priority: 0 },
       { type: "START" },
       error(transient),
       backoffDone,
@@ -105,7 +101,6 @@ describe("atomMachine", () => {
   it("fails at once on a non-retryable failure", () => {
     const { snapshot, emitted } = run([
       { type: "READY" },
-      { type: "ENQUEUE", priority: 0 },
       { type: "START" },
       error({ reason: "invalid_request", retryable: false, message: "HTTP 400" })
     ])
@@ -152,25 +147,14 @@ describe("atomMachine", () => {
 
   it("stops after maxRetries retries even if the failure stays retryable", () => {
     const attempt = [{ type: "START" }, error(transient), backoffDone]
-    const { snapshot, types } = run([
-      { type: "READY" },
-      { type: "ENQUEUE", priority: 0 },
-      ...attempt,
-      ...attempt,
-      ...attempt
-    ])
+    const { snapshot, types } = run([{ type: "READY" }, ...attempt, ...attempt, ...attempt])
     expect(snapshot.value).toBe("failed")
     expect(types.filter((t) => t === "atom.started")).toHaveLength(3)
     expect(types.filter((t) => t === "atom.retrying")).toHaveLength(2)
   })
 
   it("sends refused output back to the model with the problems, without waiting", () => {
-    const { snapshot, emitted } = run([
-      { type: "READY" },
-      { type: "ENQUEUE", priority: 0 },
-      { type: "START" },
-      done(output("// TODO"))
-    ])
+    const { snapshot, emitted } = run([{ type: "READY" }, { type: "START" }, done(output("// TODO"))])
     expect(snapshot.value).toBe("retrying")
     expect(emitted.at(-1)).toMatchObject({ type: "atom.retrying", reason: "validation", delayMs: 0 })
     expect(snapshot.context.problems.join(" ")).toMatch(/placeholder/)
@@ -179,7 +163,6 @@ describe("atomMachine", () => {
   it("waits for review when confidence is low, holding nothing, and takes the reviewer's edit", () => {
     const { snapshot, emitted } = run([
       { type: "READY" },
-      { type: "ENQUEUE", priority: 0 },
       { type: "START" },
       done(output(good, 0.5)),
       { type: "EDIT", code: "export const add = (a: number, b: number) => a + b" }
@@ -193,7 +176,6 @@ describe("atomMachine", () => {
   it("fails when the reviewer rejects", () => {
     const { snapshot } = run([
       { type: "READY" },
-      { type: "ENQUEUE", priority: 0 },
       { type: "START" },
       done(output(good, 0.1)),
       { type: "REJECT", reason: "wrong algorithm" }
@@ -206,11 +188,7 @@ describe("atomMachine", () => {
     expect(run([{ type: "SKIP", becauseOf: "a0" }]).emitted).toEqual([
       { type: "atom.skipped", atomId: "a1", wave: 2, becauseOf: "a0" }
     ])
-    for (const prefix of [
-      [],
-      [{ type: "READY" }],
-      [{ type: "READY" }, { type: "ENQUEUE", priority: 0 }, { type: "START" }]
-    ]) {
+    for (const prefix of [[], [{ type: "READY" }], [{ type: "READY" }, { type: "START" }]]) {
       const { snapshot, types } = run([...prefix, { type: "CANCEL" }])
       expect(snapshot.value).toBe("cancelled")
       expect(types.at(-1)).toBe("atom.cancelled")
@@ -228,24 +206,21 @@ describe("atomMachine", () => {
   })
 
   it("is put back in a backoff by a restarted process: the rest of the wait, not announced again", () => {
-    const { snapshot, emitted, waits } = run(
-      [{ type: "RESTORE_BACKOFF", remainingMs: 1234, priority: 7 }, backoffDone],
-      { attempts: 2, interrupted: 1 }
-    )
+    const { snapshot, emitted, waits } = run([{ type: "RESTORE_BACKOFF", remainingMs: 1234 }, backoffDone], {
+      attempts: 2,
+      interrupted: 1,
+      priority: 7
+    })
     expect(waits).toEqual([1234])
     expect(emitted).toEqual([{ type: "atom.queued", atomId: "a1", wave: 2, priority: 7 }])
     expect(snapshot.value).toBe("queued")
     // A backoff that ended while no process ran is over at once.
-    expect(run([{ type: "RESTORE_BACKOFF", remainingMs: -50, priority: 0 }]).waits).toEqual([0])
+    expect(run([{ type: "RESTORE_BACKOFF", remainingMs: -50 }]).waits).toEqual([0])
   })
 
   it("goes on from the attempts an earlier process journaled: the retry budget and the delays", () => {
     // Two attempts before the restart, one of them cut short: one failure so far, one retry left.
-    const restored = [
-      { type: "RESTORE_BACKOFF", remainingMs: 10, priority: 0 },
-      backoffDone,
-      { type: "START" }
-    ]
+    const restored = [{ type: "RESTORE_BACKOFF", remainingMs: 10 }, backoffDone, { type: "START" }]
     const { emitted, snapshot } = run([...restored, error(transient)], { attempts: 2, interrupted: 1 })
     expect(delaysOf(emitted)).toEqual([10_000])
     expect(emitted.find((e) => e.type === "atom.started")).toMatchObject({ attempt: 3 })
@@ -258,18 +233,20 @@ describe("atomMachine", () => {
   })
 
   it("is cancelled during a restored backoff like during any other", () => {
-    const { snapshot, types } = run([
-      { type: "RESTORE_BACKOFF", remainingMs: 5000, priority: 0 },
-      { type: "CANCEL" }
-    ])
+    const { snapshot, types } = run([{ type: "RESTORE_BACKOFF", remainingMs: 5000 }, { type: "CANCEL" }])
     expect(snapshot.value).toBe("cancelled")
     expect(types).toEqual(["atom.cancelled"])
   })
 
   it("ignores commands that do not apply in its state", () => {
-    const { snapshot, types } = run([{ type: "START" }, { type: "APPROVE" }, { type: "READY" }])
-    expect(snapshot.value).toBe("ready")
-    expect(types).toEqual(["atom.ready"])
+    const { snapshot, types } = run([
+      { type: "START" },
+      { type: "APPROVE" },
+      { type: "READY" },
+      { type: "READY" }
+    ])
+    expect(snapshot.value).toBe("queued")
+    expect(types).toEqual(["atom.ready", "atom.queued"])
   })
 })
 
@@ -321,7 +298,6 @@ const drive = (state: Drive, outcomes: ReadonlyArray<Outcome>, limit = Infinity)
     const value = state.snapshot.value
     let command: AtomCommand | AnyEventObject
     if (value === "pending") command = { type: "READY" }
-    else if (value === "ready") command = { type: "ENQUEUE", priority: 0 }
     else if (value === "queued") command = { type: "START" }
     else if (value === "retrying") command = backoffDone
     else if (value === "running") {
@@ -386,7 +362,7 @@ describe("atomMachine across a restart (property)", () => {
           let remainingMs: number | undefined
           if (last?.type === "atom.retrying") {
             remainingMs = Math.round(last.delayMs * (1 - elapsedShare))
-            const restored = step(second.snapshot, { type: "RESTORE_BACKOFF", remainingMs, priority: 0 })
+            const restored = step(second.snapshot, { type: "RESTORE_BACKOFF", remainingMs })
             second.snapshot = restored.next
             second.emitted.push(...restored.emitted)
             second.waits.push(...restored.waits)

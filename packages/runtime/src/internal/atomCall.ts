@@ -71,10 +71,10 @@ export interface AttemptRequest {
   readonly afterMaxTokens: boolean
 }
 
-/** A call admitted: its request, its cache key, and the money held for it. */
+/** A call admitted: its request, its cache key (when the cache is on), and the money held for it. */
 export interface PreparedCall {
   readonly request: ScriptedModelRequest
-  readonly cacheKey: string
+  readonly cacheKey: string | undefined
   /** The ledger's id of the call: the atom and the attempt, so its cost is committed once. */
   readonly reservationId: string
   readonly reservedUsd: number
@@ -123,7 +123,8 @@ export interface AtomCallConfig {
  */
 export const makeAtomCall = (config: AtomCallConfig) => {
   const { masterplanId, provider, options, ledger, cache } = config
-  const cacheEnabled = options.promptCache
+  // No cache to ask (`--no-cache`, or a layer that keeps nothing): no key is made.
+  const cacheEnabled = options.promptCache && cache.name !== "none"
 
   const priceFor = (model: string): ModelPrice => findModelPrice(config.prices, model) ?? config.price
 
@@ -173,15 +174,18 @@ export const makeAtomCall = (config: AtomCallConfig) => {
     const prompt = buildAtomPrompt(request)
     const system = prompt.system.map((block) => block.text)
     const messages = prompt.messages.flatMap((message) => message.content.map((block) => block.text))
-    const cacheKey = promptCacheKey({
-      model: options.model,
-      system: system.join("\n"),
-      prompt: messages.join("\n"),
-      maxTokens,
-      provider: provider.name,
-      // What the scripted model is told to answer decides its answer as much as the prompt does.
-      ...(request.simulate !== undefined ? { simulate: JSON.stringify(request.simulate) } : {})
-    })
+    // Hashed only for a cache that will be asked: a sha256 of the prompt per call is not free.
+    const cacheKey = cacheEnabled
+      ? promptCacheKey({
+          model: options.model,
+          system: system.join("\n"),
+          prompt: messages.join("\n"),
+          maxTokens,
+          provider: provider.name,
+          // What the scripted model is told to answer decides its answer as much as the prompt does.
+          ...(request.simulate !== undefined ? { simulate: JSON.stringify(request.simulate) } : {})
+        })
+      : undefined
     const reservationId = `${spec.id}/${attempt.attempt}`
     const usd = worstCaseUsd(config.price, estimateInputTokens({ system, messages }), maxTokens)
     return ledger.reserve(masterplanId, reservationId, usd, { wave: attempt.wave, atomId: spec.id }).pipe(
@@ -191,7 +195,7 @@ export const makeAtomCall = (config: AtomCallConfig) => {
   }
 
   const fromCache = (prepared: PreparedCall) =>
-    cacheEnabled ? cache.get(prepared.cacheKey) : Effect.succeed(Option.none())
+    prepared.cacheKey !== undefined ? cache.get(prepared.cacheKey) : Effect.succeedNone
 
   const call = (prepared: PreparedCall): Effect.Effect<CallOutcome> =>
     Effect.gen(function* () {
@@ -302,7 +306,12 @@ export const eventsOfOutcome = (
  * normally (not one served from the cache, not a cut or refused one).
  */
 export const cacheWriteOf = (prepared: PreparedCall, outcome: CallOutcome): PromptCacheWrite | undefined => {
-  if (outcome._tag !== "answered" || outcome.paid === undefined || outcome.cacheHit !== undefined)
+  if (
+    prepared.cacheKey === undefined ||
+    outcome._tag !== "answered" ||
+    outcome.paid === undefined ||
+    outcome.cacheHit !== undefined
+  )
     return undefined
   const { output, paid, stopReason } = outcome
   if (stopReason !== "end_turn" && stopReason !== "stop_sequence") return undefined

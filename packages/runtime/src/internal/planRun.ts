@@ -16,7 +16,6 @@ import type {
   EventBody,
   ExecutionOutput,
   MasterplanActor,
-  ModelCallInput,
   ModelCallOutput,
   ModelPrice,
   PlanGraph,
@@ -117,8 +116,6 @@ export class PlanRun {
   private detaching = false
   private readonly lane: AdmissionLane
   private readonly callStep: AtomCall
-  /** The call each admitted atom is about to make (its request, its reservation). */
-  private readonly prepared: Array<PreparedCall | undefined>
   /** The answer of each atom's last call, which the prompt cache keeps once the atom is accepted. */
   private readonly cacheable: Array<PromptCacheWrite | undefined>
   private readonly tally: SummaryTally
@@ -169,10 +166,7 @@ export class PlanRun {
         concurrency: config.options.concurrency,
         before: (a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b),
         admit: (index) => this.prepareCall(index),
-        start: (index, prepared) => {
-          this.prepared[index] = prepared
-          this.atoms[index]!.send({ type: "START" })
-        },
+        start: (index, prepared) => this.startCall(index, prepared),
         denied: (index, cause) => this.admissionDenied(index, cause),
         revoked: (_, prepared) => void this.runFiber(this.releaseReservation(prepared), () => undefined),
         journalLagging: config.journalLagging
@@ -180,7 +174,6 @@ export class PlanRun {
       config.runtime
     )
     this.callStep = makeAtomCall(config)
-    this.prepared = new Array<PreparedCall | undefined>(size)
     this.cacheable = new Array<PromptCacheWrite | undefined>(size)
     const runFork = Runtime.runFork(config.runtime)
     this.runFiber = (effect, onExit) => {
@@ -286,6 +279,7 @@ export class PlanRun {
     // Atoms and waves live in the plan's actor system with a parent, so XState only lets them be
     // stopped the way a parent stops a child (`_stop`): no event is emitted, their fibers are interrupted.
     for (const actor of this.atoms) (actor as StoppableActor | undefined)?._stop()
+    this.lane.interruptAll()
     for (const wave of this.waves) (wave as StoppableActor | undefined)?._stop()
     this.lane.stop()
     if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
@@ -427,11 +421,7 @@ export class PlanRun {
       // A backoff begun by the previous process goes on in the atom's machine, for what is left of
       // it: the machine holds it (cancel, stop) and queues the atom when it ends, as after any backoff.
       this.backoffUntil.delete(index)
-      return void this.actor(index).send({
-        type: "RESTORE_BACKOFF",
-        remainingMs: backoffEnds - this.now(),
-        priority: priorityOf(this.graph.remaining[index]!, this.longestPath)
-      })
+      return void this.actor(index).send({ type: "RESTORE_BACKOFF", remainingMs: backoffEnds - this.now() })
     }
     const underReview = this.reviewAtStart.get(index)
     if (underReview !== undefined) {
@@ -456,6 +446,7 @@ export class PlanRun {
         retry: options.retry,
         jitterSeed: this.config.masterplanId,
         reviewThreshold: options.reviewThreshold,
+        priority: priorityOf(this.graph.remaining[index]!, this.longestPath),
         maxLines: options.maxAtomLines,
         defines: spec.defines,
         attempts: this.priorAttempts[index]!,
@@ -483,14 +474,6 @@ export class PlanRun {
       }
     } else this.record(event)
     switch (event.type) {
-      case "atom.ready":
-        this.defer(() =>
-          this.atoms[index]!.send({
-            type: "ENQUEUE",
-            priority: priorityOf(this.graph.remaining[index]!, this.longestPath)
-          })
-        )
-        return
       case "atom.queued":
         this.defer(() => this.lane.enqueue(index))
         return
@@ -511,6 +494,7 @@ export class PlanRun {
         this.settle(index, event.becauseOf)
         return
       case "atom.cancelled":
+        this.lane.interrupt(index)
         this.release(index)
         this.settled++
         this.atoms[index] = undefined
@@ -582,7 +566,10 @@ export class PlanRun {
   private admissionDenied(index: number, cause: Cause.Cause<BudgetExceeded>): void {
     const refusal = Option.getOrUndefined(Cause.failureOption(cause))
     // A defect in admission: the plan stops admitting rather than retrying it forever.
-    if (refusal === undefined) return this.pause(`admission failed: ${Cause.pretty(cause)}`)
+    if (refusal === undefined)
+      return this.pause(
+        `the admission or call of atom ${this.graph.ids[index]!} died: ${Cause.pretty(cause)}`
+      )
     this.masterplanActor.send({
       type: "BUDGET_EXHAUSTED",
       totalUsd: this.tally.costUsd,
@@ -598,13 +585,12 @@ export class PlanRun {
    * atom's own events that follow never come before what it cost), then what the ledger and the
    * cache said, then the machine decides.
    */
-  private callEnded(
-    index: number,
-    input: ModelCallInput,
-    prepared: PreparedCall,
-    outcome: CallOutcome
-  ): CallModelReport {
-    const attempt = { atomId: input.atomId, wave: this.graph.waveOf[index]!, attempt: input.attempt }
+  private callEnded(index: number, prepared: PreparedCall, outcome: CallOutcome): CallModelReport {
+    const attempt = {
+      atomId: prepared.request.atomId,
+      wave: this.graph.waveOf[index]!,
+      attempt: prepared.request.attempt
+    }
     for (const event of eventsOfOutcome(outcome, attempt, this.tally.costUsd)) this.record(event)
     if (outcome._tag === "failed") {
       this.providerReaction(outcome.failure)
@@ -638,17 +624,21 @@ export class PlanRun {
       this.runFiber(this.config.cache.put(write), () => undefined)
   }
 
+  /**
+   * The atom was admitted: its machine starts the attempt, and the call runs as a fiber whose
+   * outcome the plan journals and hands back to the machine. A call cut short (a cancel, a stop)
+   * reports nothing: its reservation is released, and the journal says it was interrupted.
+   */
+  private startCall(index: number, prepared: PreparedCall): Effect.Effect<void> {
+    const actor = this.atoms[index]!
+    actor.send({ type: "START" })
+    return Effect.map(this.callStep.call(prepared), (outcome) => {
+      if (this.atoms[index] === actor) actor.send(this.callEnded(index, prepared, outcome))
+    })
+  }
+
   private readonly atomLogic = atomMachine.provide({
     actors: {
-      callModel: fromCallback(({ input, sendBack }) => {
-        const index = this.graph.indexOf.get(input.atomId)!
-        // An interrupted call (the actor stopped) reports nothing: nobody is left to hear it.
-        const prepared = this.prepared[index]!
-        this.prepared[index] = undefined
-        return this.runFiber(this.callStep.call(prepared), (exit) => {
-          if (exit._tag === "Success") sendBack(this.callEnded(index, input, prepared, exit.value))
-        })
-      }),
       backoff: fromCallback(({ input, sendBack }) =>
         this.runFiber(Effect.sleep(Duration.millis(input.delayMs)), () => sendBack({ type: "BACKOFF_DONE" }))
       )
