@@ -33,21 +33,21 @@ const recordingProvider = (seen: Array<ModelRequest>) =>
 const inputsByAtom = (seen: ReadonlyArray<ModelRequest>) =>
   Object.fromEntries(seen.map((request) => [request.atomId, request.input ?? "absent"]))
 
-const inputs: Record<string, JsonObject> = {
+const inputs = {
   user: { name: "Ada", roles: ["admin", "dev"], age: 36, active: true, manager: null },
   order: { id: 42, lines: [{ sku: "A-1", qty: 2, price: 9.5 }], notes: "line one\nline two 😀" },
   // `__proto__` as a key, as JSON.parse gives it (in an object literal it would set the prototype).
   nested: JSON.parse(
     '{"a":{"b":{"c":[[1,2],[3]]}},"odd key":-1e-9,"__proto__":"kept as a key"}'
   ) as JsonObject
-}
+} satisfies Record<string, JsonObject>
 
 const plan = {
   name: "payloads",
   atoms: [
-    { id: "user", instruction: "write a user record", input: inputs["user"] },
-    { id: "order", instruction: "write an order", dependsOn: ["user"], input: inputs["order"] },
-    { id: "nested", instruction: "write a tree", input: inputs["nested"] },
+    { id: "user", instruction: "write a user record", input: inputs.user },
+    { id: "order", instruction: "write an order", dependsOn: ["user"], input: inputs.order },
+    { id: "nested", instruction: "write a tree", input: inputs.nested },
     { id: "plain", instruction: "write without a payload", dependsOn: ["order", "nested"] }
   ]
 }
@@ -157,7 +157,7 @@ describe("embeddedLayer with a provider of one's own", () => {
           yield* engine.detach(id)
           return id
         }).pipe(Effect.provide(embeddedLayer({ provider: stalling, store })), Effect.scoped)
-        assert.deepStrictEqual(inputsByAtom(started), { user: inputs["user"], nested: inputs["nested"] })
+        assert.deepStrictEqual(inputsByAtom(started), { user: inputs.user, nested: inputs.nested })
 
         // Second engine, on the stored plan alone.
         const end = yield* Effect.gen(function* () {
@@ -166,7 +166,7 @@ describe("embeddedLayer with a provider of one's own", () => {
           return yield* engine.result(id)
         }).pipe(Effect.provide(embeddedLayer({ provider: recordingProvider(resumed), store })), Effect.scoped)
         assert.strictEqual(end.type, "masterplan.completed")
-        assert.deepStrictEqual(inputsByAtom(resumed), { user: inputs["user"], nested: inputs["nested"] })
+        assert.deepStrictEqual(inputsByAtom(resumed), { user: inputs.user, nested: inputs.nested })
       })
     })
   })

@@ -76,6 +76,11 @@ const copyOf = (value: unknown, path: ReadonlyArray<PropertyKey>, problems: Arra
         })
       )
     }
+    case "bigint":
+    case "function":
+    case "symbol":
+    case "undefined":
+      break
   }
   problems.push({ path, message: `expected a JSON value (${jsonKinds}), got ${kindOf(value)}` })
   return null

@@ -36,7 +36,6 @@ describe("an atom's input", () => {
         `atoms[1].input.g: ${notJson}, got a bigint`
       ]
     ],
-    // eslint-disable-next-line no-sparse-arrays
     ["a hole in an array", { list: [1, , 3] }, [`atoms[1].input.list[1]: ${notJson}, got undefined`]],
     [
       "strings and keys that are not free text (the stores would not give them back)",
