@@ -111,6 +111,8 @@ const stringPaths: ReadonlyArray<ReadonlyArray<string | number>> = [
   ["atoms", 0, "taskId"],
   ["atoms", 0, "defines", 0],
   ["atoms", 1, "simulate", "output"],
+  ["atoms", 1, "input", "tags", 0],
+  ["atoms", 1, "input", "odd key 😀"],
   ["requirements", 0, "id"],
   ["requirements", 0, "atoms", 0],
   ["options", "model"]
@@ -124,9 +126,18 @@ const numberPaths: ReadonlyArray<ReadonlyArray<string | number>> = [
   ["options", "retry", "factor"],
   ["options", "retry", "jitter"],
   ["budget", "hardUsd"],
-  ["atoms", 0, "simulate", "latencyMs"]
+  ["atoms", 0, "simulate", "latencyMs"],
+  ["atoms", 1, "input", "n"]
 ]
-const anyPath = fc.constantFrom(...stringPaths, ...numberPaths, ["atoms"], ["atoms", 0], ["options"], [])
+const anyPath = fc.constantFrom(
+  ...stringPaths,
+  ...numberPaths,
+  ["atoms"],
+  ["atoms", 0],
+  ["atoms", 1, "input"],
+  ["options"],
+  []
+)
 
 type Mutation =
   | { readonly kind: "string"; readonly path: ReadonlyArray<string | number>; readonly value: string }
@@ -203,7 +214,13 @@ const basePlan = () => ({
   tasks: [{ id: "t1", title: "task" }],
   atoms: [
     { id: "a", instruction: "write a", file: "src/a.ts", taskId: "t1", defines: ["a"] },
-    { id: "b", dependsOn: ["a"], instruction: "write b", simulate: { faults: ["transient"] } }
+    {
+      id: "b",
+      dependsOn: ["a"],
+      instruction: "write b",
+      input: { n: 1, tags: ["x"], nested: { ok: true, none: null } },
+      simulate: { faults: ["transient"] }
+    }
   ]
 })
 
@@ -337,6 +354,16 @@ describe("devmatrix run on hostile plan files", () => {
       "an unpaired surrogate in an id (it came back from the store as U+FFFD and ran again)",
       () => planText([{ kind: "string", path: ["atoms", 0, "id"], value: "a\ud800" }]),
       /atoms\[0\]\.id: is not well-formed Unicode/
+    ],
+    [
+      "1e309 in an atom's input (stored as null: a resume would hand the provider another payload)",
+      () => planText([{ kind: "number", path: ["atoms", 1, "input", "n"], literal: "1e309" }]),
+      /atoms\[1\]\.input\.n: expected a JSON value \(a string, a finite number, a boolean, null, an array or an object\), got Infinity/
+    ],
+    [
+      "an atom's input that is no object",
+      () => planText([{ kind: "value", path: ["atoms", 1, "input"], value: ["x"] }]),
+      /atoms\[1\]\.input: expected a JSON object, got an array/
     ],
     [
       "1e309 in callTimeoutMs (stored as null: the plan could not resume)",

@@ -119,9 +119,11 @@ export {
   SimulatedFault,
   terminalAtomStatuses
 } from "./schema/Atom.js"
+export { AtomInput, checkAtomInput, type JsonObject, type JsonValue } from "./schema/AtomInput.js"
 export { Budget, softLimitUsd } from "./schema/Budget.js"
 export {
   maxAgeMs,
+  maxAtomInputLength,
   maxAtoms,
   maxConcurrency,
   maxDurationMs,
@@ -144,7 +146,15 @@ export {
 export { jsonTextTooDeepAt, measureInput, tooDeepAt, type InputMeasure } from "./schema/inputDepth.js"
 export { referenceProblems } from "./schema/planReferences.js"
 export { DurationMs, numberIn, PositiveDurationMs, PositiveUsd } from "./schema/PlanNumber.js"
-export { FilePath, FreeText, Id, idProblem, Name, NonEmptyFreeText } from "./schema/PlanText.js"
+export {
+  FilePath,
+  FreeText,
+  freeTextProblem,
+  Id,
+  idProblem,
+  Name,
+  NonEmptyFreeText
+} from "./schema/PlanText.js"
 export { emptySummary } from "./schema/emptySummary.js"
 export { Event, isTerminalEvent, type EventBody, type EventOf, type EventType } from "./schema/Event.js"
 export { Masterplan, MasterplanStatus, PhaseStatus, PipelinePhase } from "./schema/Masterplan.js"

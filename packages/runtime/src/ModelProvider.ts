@@ -1,4 +1,4 @@
-import type { Language, ModelFailure, RateLimitSignal } from "@devmatrix/core"
+import type { JsonObject, Language, ModelFailure, RateLimitSignal } from "@devmatrix/core"
 import { Context, Data } from "effect"
 import type { Effect } from "effect"
 
@@ -13,6 +13,11 @@ export interface ModelRequest {
   readonly instruction: string
   /** Symbols the code must define. */
   readonly defines: ReadonlyArray<string>
+  /**
+   * The atom's payload as the plan gives it (its schema-checked `input`), absent when it has none.
+   * The Anthropic provider shows it to the model as compact JSON; the scripted model ignores it.
+   */
+  readonly input?: JsonObject | undefined
   /** The accepted code of the atom's dependencies, which the prompt shows the model. */
   readonly dependencies: ReadonlyArray<{ readonly atomId: string; readonly code: string }>
   /** Why the previous attempt's output was refused. */

@@ -1,4 +1,5 @@
 import type { Language } from "../schema/Atom.js"
+import type { JsonObject } from "../schema/AtomInput.js"
 
 /** How long the provider keeps a cached prompt prefix: 5 minutes (the default) or 1 hour. */
 export type CacheTtl = "5m" | "1h"
@@ -24,6 +25,8 @@ export interface AtomPromptRequest {
   readonly instruction: string
   /** Symbols the code must define, exactly these. */
   readonly defines: ReadonlyArray<string>
+  /** The atom's payload (its `input`), shown to the model as compact JSON. */
+  readonly input?: JsonObject | undefined
   /** The accepted code of the atoms this one depends on. */
   readonly dependencies: ReadonlyArray<{ readonly atomId: string; readonly code: string }>
   /** Why earlier attempts' outputs were refused, one problem per entry. */
@@ -70,6 +73,8 @@ const taskText = (request: AtomPromptRequest): string =>
     `Atom: ${request.atomId}`,
     `Language: ${request.language}`,
     ...(request.defines.length > 0 ? [`Define: ${request.defines.join(", ")}`] : []),
+    // Compact JSON is one line: a string's line breaks are escaped in it.
+    ...(request.input !== undefined ? [`Input (JSON): ${JSON.stringify(request.input)}`] : []),
     ...(request.feedback.length > 0
       ? ["", ...request.feedback.map((problem) => `Your previous answer was refused: ${problem}`)]
       : [])
@@ -81,7 +86,8 @@ const taskText = (request: AtomPromptRequest): string =>
  * `cache_control`: the provider caches it once (when it is longer than the model's minimum
  * cacheable length) and later atoms read it at the cache price. The user message holds the
  * dependencies' accepted code (ordered by atom id, so a re-run sends the same bytes), then the
- * instruction, the `Atom:` / `Language:` / `Define:` lines, and one line per refused problem.
+ * instruction, the `Atom:` / `Language:` / `Define:` lines, the atom's `input` as compact JSON on
+ * an `Input (JSON):` line, and one line per refused problem.
  *
  * @example
  * const prompt = buildAtomPrompt({

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { AtomInput } from "./AtomInput.js"
 import { maxListLength } from "./inputLimits.js"
 import { DurationMs, numberIn } from "./PlanNumber.js"
 import { FilePath, FreeText, Id, NonEmptyFreeText } from "./PlanText.js"
@@ -79,6 +80,8 @@ export const AtomSpec = Schema.Struct({
   taskId: Schema.optional(Id),
   /** Symbols the generated code must define (checked by validation). */
   defines: Schema.optionalWith(listOf(Id), { default: () => [] }),
+  /** A JSON object the model provider receives with the atom's request (`ModelRequest.input`). */
+  input: Schema.optional(AtomInput),
   simulate: Schema.optional(AtomSimulation)
 })
 export type AtomSpec = typeof AtomSpec.Type

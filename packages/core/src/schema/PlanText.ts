@@ -74,5 +74,8 @@ export const FreeText = text("FreeText", freeText)
 /** Free text that says something (an instruction, a requirement): not empty nor only whitespace. */
 export const NonEmptyFreeText = text("NonEmptyFreeText", { ...freeText, nonEmpty: true })
 
+/** The problem with a string as `FreeText` (a string of an atom's `input`), or undefined if it is one. */
+export const freeTextProblem = (text: string): string | undefined => textProblem(text, freeText)
+
 /** The problem with a string as an `Id` (the `--id` of a masterplan), or undefined if it is one. */
 export const idProblem = (id: string): string | undefined => textProblem(id, idRules)

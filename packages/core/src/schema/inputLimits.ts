@@ -17,6 +17,12 @@ export const maxPathLength = 4_096
 /** Longest free text: an instruction, a description, a requirement's text, a scripted output. */
 export const maxTextLength = 1_000_000
 
+/**
+ * Longest `input` of an atom, in characters of its compact JSON (`JSON.stringify`): as long as an
+ * instruction, since it goes into the prompt beside it.
+ */
+export const maxAtomInputLength = 1_000_000
+
 /** Most atoms in one plan: twice the largest that tests and benchmarks run. Also bounds its tasks. */
 export const maxAtoms = 200_000
 

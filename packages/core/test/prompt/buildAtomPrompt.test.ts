@@ -25,6 +25,13 @@ describe("buildAtomPrompt", () => {
     expect(lines).toContain("Define: add, total")
   })
 
+  it("shows the atom's input as compact JSON on a line of its own, and no such line without one", () => {
+    const input = { user: { name: "Ada", note: "two\nlines" }, ids: [1, 2] }
+    const lines = userText(buildAtomPrompt({ ...request, input })).split("\n")
+    expect(lines).toContain(`Input (JSON): {"user":{"name":"Ada","note":"two\\nlines"},"ids":[1,2]}`)
+    expect(userText(buildAtomPrompt(request))).not.toContain("Input (JSON):")
+  })
+
   it("omits the Define line when the atom defines nothing named", () => {
     const text = userText(buildAtomPrompt({ ...request, defines: [] }))
     expect(text).not.toContain("Define:")

@@ -151,6 +151,7 @@ describe("decodePlanInput", () => {
           file: "a.py",
           taskId: "t",
           defines: ["f"],
+          input: { user: { name: "Ada", tags: ["x"] }, n: 1.5, ok: true, none: null },
           simulate: { faults: ["transient"], confidence: 0.9, output: "x", latencyMs: 1 }
         }
       ]

@@ -60,6 +60,12 @@ const atomSpec = fc.record(
     dependsOn: fc.array(anId, { maxLength: 2 }),
     defines: fc.array(anId, { maxLength: 2 }),
     file: mostly("src/a.ts", "src/ü 😀.py"),
+    // -0 among its numbers, odd strings among its keys and values: it is stored as JSON gives it.
+    input: fc.dictionary(
+      mostly("k", "__proto__", "odd key 😀"),
+      fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(-0, Infinity), oddString),
+      { maxKeys: 3 }
+    ),
     simulate: partial({
       latencyMs: ms,
       confidence: share,

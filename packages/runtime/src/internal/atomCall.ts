@@ -158,6 +158,7 @@ export const makeAtomCall = (config: AtomCallConfig) => {
       language: spec.language,
       instruction: spec.instruction,
       defines: spec.defines,
+      ...(spec.input !== undefined ? { input: spec.input } : {}),
       dependencies: attempt.dependencies,
       feedback: attempt.feedback,
       maxTokens,
@@ -182,6 +183,8 @@ export const makeAtomCall = (config: AtomCallConfig) => {
           prompt: messages.join("\n"),
           maxTokens,
           provider: provider.name,
+          // In the key itself, not only through the prompt: a provider of one's own may read it alone.
+          input: spec.input,
           // What the scripted model is told to answer decides its answer as much as the prompt does.
           ...(request.simulate !== undefined ? { simulate: JSON.stringify(request.simulate) } : {})
         })
