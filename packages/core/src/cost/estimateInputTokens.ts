@@ -4,8 +4,12 @@ export interface PromptParts {
   readonly messages: ReadonlyArray<string>
 }
 
+const nonAscii = /[^\x00-\x7f]/
+
 /** Bytes of `text` in UTF-8 (a lone surrogate counts as U+FFFD, 3 bytes, as encoders write it). */
 export const utf8ByteLength = (text: string): number => {
+  // Prompts are mostly ASCII: one native scan answers those without a loop in JavaScript.
+  if (!nonAscii.test(text)) return text.length
   let bytes = 0
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
