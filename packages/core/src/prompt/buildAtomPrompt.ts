@@ -41,7 +41,16 @@ export interface AtomPromptOptions {
   readonly cacheTtl?: CacheTtl
 }
 
-const systemText = (maxLines: number): string =>
+/** The system prompt by line limit: one plan asks the same one for every atom, so it is built once. */
+const systemTexts = new Map<number, string>()
+
+const systemText = (maxLines: number): string => {
+  let text = systemTexts.get(maxLines)
+  if (text === undefined) systemTexts.set(maxLines, (text = systemTextFor(maxLines)))
+  return text
+}
+
+const systemTextFor = (maxLines: number): string =>
   [
     "You write one small unit of code (an atom) of a larger program, for an automated build.",
     "",
