@@ -10,6 +10,7 @@
 import { execFileSync } from "node:child_process"
 import { Session } from "node:inspector/promises"
 import { mkdirSync, writeFileSync } from "node:fs"
+import { loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { runCase } from "./overhead/cases.js"
@@ -50,6 +51,7 @@ const measure = (name: string, profilePath?: string): Measurement => {
 
 const report = async () => {
   const runs = 3
+  const loadAtStart = loadavg()[0]!
   const medianOf = (name: string) => median(Array.from({ length: runs }, () => measure(name)))
   const pool = medianOf("pool")
   const fibers = medianOf("fibers")
@@ -71,6 +73,7 @@ const report = async () => {
   measure("engine", profilePath)
   const results: Results = {
     runs,
+    load: { start: loadAtStart, end: loadavg()[0]! },
     pool,
     fibers,
     actors,

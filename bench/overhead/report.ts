@@ -7,6 +7,8 @@ import { atomsOf, hundredThousand, latencyRange, realLatency, zeroLatency } from
 /** Everything one `pnpm bench:overhead` measured, for the report. */
 export interface Results {
   readonly runs: number
+  /** The machine's 1-minute load average when the bench began and ended: it is shared, and noisy. */
+  readonly load: { readonly start: number; readonly end: number }
   readonly pool: Measurement
   readonly fibers: Measurement
   readonly actors: Measurement
@@ -47,6 +49,7 @@ export const renderReport = (r: Results, measuredAt: string): string => {
     `${r.runs} runs (by throughput) except the 100,000-atom plan and the profile (one run each). Every`,
     "plan is a layered DAG (each atom after the first layer depends on two of the layer before), on",
     "the in-memory store, the scripted model answering.",
+    `The machine's 1-minute load average was ${r.load.start.toFixed(1)} when the bench began and ${r.load.end.toFixed(1)} when it ended.`,
     "",
     "## Targets",
     "",
