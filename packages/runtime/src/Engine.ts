@@ -12,7 +12,14 @@ import {
   softLimitUsd,
   unknownModelMessage
 } from "@devmatrix/core"
-import type { CompiledPlan, Event, EventBody, EventOf, PlanGraphError, RunOptionsInput } from "@devmatrix/core"
+import type {
+  CompiledPlan,
+  Event,
+  EventBody,
+  EventOf,
+  PlanGraphError,
+  RunOptionsInput
+} from "@devmatrix/core"
 import {
   Chunk,
   Context,
@@ -399,9 +406,11 @@ export const make = Effect.gen(function* () {
     decode?: (input: unknown) => Either.Either<PlanInput, PlanInputError>
   ) =>
     Effect.gen(function* () {
-      const { plan, graph, input: given } = isCompiledPlan(input)
-        ? input
-        : yield* fromEither(compilePlan(input, decode))
+      const {
+        plan,
+        graph,
+        input: given
+      } = isCompiledPlan(input) ? input : yield* fromEither(compilePlan(input, decode))
       const options = yield* fromEither(resolveOptions(plan, overrides))
       // A model the price table does not know is never billed at a guessed price.
       if (findModelPrice(prices, options.model) === undefined)
