@@ -138,7 +138,10 @@ describe("a plan decoded in parts (its atoms apart) is what the whole schema dec
       { arbitrary: fc.constantFrom("plan", "atom", "atoms-object", "no-atoms", "array"), weight: 5 }
     )
   )
-  const oddly = ([input, how]: [Record<string, unknown> & { atoms: Array<object> }, string]): unknown => {
+  const oddly = ([input, how]: readonly [
+    Record<string, unknown> & { atoms: Array<object> },
+    string
+  ]): unknown => {
     switch (how) {
       case "plan":
         return { ...input, atomz: [] }
@@ -161,7 +164,7 @@ describe("a plan decoded in parts (its atoms apart) is what the whole schema dec
     let accepted = 0
     fc.assert(
       fc.property(someOdd, (pair) => {
-        const input = oddly(pair as [Record<string, unknown> & { atoms: Array<object> }, string])
+        const input = oddly(pair)
         const decoded = decodePlanInput(input)
         const whole = wholeStrict(input)
         if (Either.isLeft(whole)) {
