@@ -48,6 +48,7 @@ export {
   UsdPerMTok
 } from "./cost/PriceTable.js"
 export { buildPlanGraph, type PlanGraph } from "./graph/buildPlanGraph.js"
+export { compilePlan, isCompiledPlan, type CompiledPlan } from "./graph/compilePlan.js"
 export {
   projectEvents,
   type AtomRowChange,

@@ -1,9 +1,9 @@
 import {
   Budget,
-  buildPlanGraph,
+  compilePlan,
   decodeInput,
-  decodePlanInput,
   idProblem,
+  isCompiledPlan,
   isTerminalEvent,
   PlanInput,
   PlanInputError,
@@ -12,7 +12,14 @@ import {
   softLimitUsd,
   unknownModelMessage
 } from "@devmatrix/core"
-import type { Event, EventBody, EventOf, PlanGraph, PlanGraphError, RunOptionsInput } from "@devmatrix/core"
+import type {
+  CompiledPlan,
+  Event,
+  EventBody,
+  EventOf,
+  PlanGraphError,
+  RunOptionsInput
+} from "@devmatrix/core"
 import {
   Chunk,
   Context,
@@ -130,9 +137,13 @@ export type ReviewDecision = "APPROVE" | { readonly edit: string } | { readonly 
  * `Stream` from any `seq`.
  */
 export interface EngineService {
-  /** Validates a plan (schema and graph), stores and journals its submission, and starts it. Returns its id. */
+  /**
+   * Validates a plan (schema and graph), stores and journals its submission, and starts it. Returns
+   * its id. A plan `compilePlan` compiled already (`CompiledPlan`, as the CLI checks a plan file)
+   * is not decoded again; only its options are resolved with the submission's.
+   */
   readonly submit: (
-    plan: unknown,
+    plan: unknown | CompiledPlan,
     options?: SubmitOptions
   ) => Effect.Effect<string, PlanInputError | PlanGraphError | StoreError>
   /**
@@ -392,10 +403,14 @@ export const make = Effect.gen(function* () {
   const compile = (
     input: unknown,
     overrides: Partial<RunOptionsInput> | undefined,
-    decode: (input: unknown) => Either.Either<PlanInput, PlanInputError> = decodePlanInput
+    decode?: (input: unknown) => Either.Either<PlanInput, PlanInputError>
   ) =>
     Effect.gen(function* () {
-      const plan = yield* fromEither(decode(input))
+      const {
+        plan,
+        graph,
+        input: given
+      } = isCompiledPlan(input) ? input : yield* fromEither(compilePlan(input, decode))
       const options = yield* fromEither(resolveOptions(plan, overrides))
       // A model the price table does not know is never billed at a guessed price.
       if (findModelPrice(prices, options.model) === undefined)
@@ -403,13 +418,12 @@ export const make = Effect.gen(function* () {
           source: "options",
           problems: [{ path: "model", message: unknownModelMessage(prices, options.model) }]
         })
-      const graph: PlanGraph = yield* fromEither(buildPlanGraph(plan.atoms))
-      return { plan, options, graph }
+      return { plan, options, graph, input: given }
     })
 
   const submit: EngineService["submit"] = (input, submitOptions) =>
     Effect.gen(function* () {
-      const { plan, options, graph } = yield* compile(input, submitOptions?.options)
+      const { plan, options, graph, input: given } = yield* compile(input, submitOptions?.options)
       // A given id is stored and looked up again: it must be an id the stores keep exactly.
       const idIssue =
         submitOptions?.masterplanId === undefined ? undefined : idProblem(submitOptions.masterplanId)
@@ -431,7 +445,7 @@ export const make = Effect.gen(function* () {
           createdAt: nowMs()
         },
         // Stored with the options in force (overrides and budget folded in): a resume runs as the run began.
-        plan: { ...(input as Record<string, unknown>), budget: undefined, options },
+        plan: { ...(given as Record<string, unknown>), budget: undefined, options },
         atoms: graph.ids.map((atomId, index) => ({ atomId, index, wave: graph.waveOf[index]! }))
       })
       yield* leases.takeNew(masterplanId)

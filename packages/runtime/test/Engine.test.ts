@@ -1,8 +1,9 @@
+import { compilePlan } from "@devmatrix/core"
 import type { Event, PlanInputEncoded } from "@devmatrix/core"
 import { Engine, embeddedLayer, Store } from "@devmatrix/runtime"
 import type { ScriptedModelOptions, SubmitOptions } from "@devmatrix/runtime"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import { Chunk, Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import fc from "fast-check"
 import { expectRunInvariants } from "./runInvariants.js"
 
@@ -310,6 +311,33 @@ describe("Engine", () => {
         expect(error.message).toMatch(message)
         expect(["PlanInputError", "PlanGraphError"]).toContain(error._tag)
       }).pipe(withEngine())
+    )
+  })
+
+  describe("a plan compiled already (compilePlan, as the CLI checks a plan file)", () => {
+    it.effect(
+      "runs as the plan it was compiled from, stored as given, its options resolved with the submission's",
+      () =>
+        Effect.gen(function* () {
+          const input = plan(diamond, { concurrency: 2 })
+          const compiled = Either.getOrThrow(compilePlan(input))
+          const { id, end } = yield* runPlan(compiled, { options: { concurrency: 1 } })
+          assert.strictEqual(end.type, "masterplan.completed")
+          const record = Option.getOrThrow(yield* (yield* Store).getMasterplan(id))
+          assert.strictEqual(record.options.concurrency, 1)
+          expect(record.plan).toMatchObject({ name: input.name, atoms: input.atoms })
+        }).pipe(withEngine())
+    )
+
+    it.effect(
+      "is known by how it was made, not by its shape: a look-alike is decoded as a plan, and refused",
+      () =>
+        Effect.gen(function* () {
+          const compiled = Either.getOrThrow(compilePlan(plan(diamond)))
+          const error = yield* Effect.flip((yield* Engine).submit({ ...compiled }))
+          expect(error._tag).toBe("PlanInputError")
+          expect(error.message).toMatch(/graph: unknown field/)
+        }).pipe(withEngine())
     )
   })
 

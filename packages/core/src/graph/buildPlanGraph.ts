@@ -1,5 +1,4 @@
 import { Either } from "effect"
-import { DirectedGraph } from "graphology"
 import { criticalPath } from "./criticalPath.js"
 import { findCycle } from "./findCycle.js"
 import { PlanGraphError } from "./PlanGraphError.js"
@@ -10,15 +9,11 @@ import { topologicalWaves } from "./topologicalWaves.js"
  * atom at position `i` of the plan.
  */
 export interface PlanGraph {
-  /**
-   * The graph itself (edge dependency -> dependent), for analysis. Its nodes are keyed by the
-   * atom's index as a string (`"0"`, `"1"`...), not by its id: graphology keeps neighbours in
-   * plain objects, where an id such as `__proto__` is no safe key.
-   */
-  readonly graph: DirectedGraph
   readonly ids: ReadonlyArray<string>
   readonly indexOf: ReadonlyMap<string, number>
+  /** Each atom's dependencies, each once, in the order the plan first names them. */
   readonly deps: ReadonlyArray<ReadonlyArray<number>>
+  /** Each atom's direct dependents, in index order. */
   readonly dependents: ReadonlyArray<ReadonlyArray<number>>
   /** Topological generation: 0 without dependencies, else 1 + the deepest dependency's. */
   readonly waveOf: ReadonlyArray<number>
@@ -36,50 +31,51 @@ export interface PlanGraph {
 export const buildPlanGraph = (
   atoms: ReadonlyArray<{ readonly id: string; readonly dependsOn: ReadonlyArray<string> }>
 ): Either.Either<PlanGraph, PlanGraphError> => {
+  const size = atoms.length
   const indexOf = new Map<string, number>()
-  const graph = new DirectedGraph()
-  for (const [i, atom] of atoms.entries()) {
-    if (indexOf.has(atom.id))
-      return Either.left(new PlanGraphError({ reason: "DuplicateAtom", atomIds: [atom.id] }))
-    indexOf.set(atom.id, i)
-    graph.addNode(String(i))
+  const ids = new Array<string>(size)
+  for (let i = 0; i < size; i++) {
+    const id = atoms[i]!.id
+    if (indexOf.has(id)) return Either.left(new PlanGraphError({ reason: "DuplicateAtom", atomIds: [id] }))
+    indexOf.set(id, i)
+    ids[i] = id
   }
-  const deps: Array<Array<number>> = []
-  const dependents: Array<Array<number>> = atoms.map(() => [])
-  for (const [i, atom] of atoms.entries()) {
-    const own = new Set<number>()
+  const deps = new Array<Array<number>>(size)
+  const dependents = new Array<Array<number>>(size)
+  for (let i = 0; i < size; i++) dependents[i] = []
+  // `namedBy[d] === i + 1`: atom i already named d (a repeated dependency counts once).
+  const namedBy = new Int32Array(size)
+  for (let i = 0; i < size; i++) {
+    const atom = atoms[i]!
+    const own: Array<number> = []
     for (const dep of atom.dependsOn) {
       const d = indexOf.get(dep)
       if (d === undefined)
         return Either.left(new PlanGraphError({ reason: "UnknownDependency", atomIds: [atom.id, dep] }))
       if (d === i) return Either.left(new PlanGraphError({ reason: "SelfDependency", atomIds: [atom.id] }))
-      if (own.has(d)) continue
-      own.add(d)
+      if (namedBy[d] === i + 1) continue
+      namedBy[d] = i + 1
+      own.push(d)
       dependents[d]!.push(i)
-      graph.addDirectedEdge(String(d), String(i))
     }
-    deps.push([...own])
+    deps[i] = own
   }
-  const cycle = findCycle(graph)
+  const cycle = findCycle(dependents)
   // Edges point from a dependency to its dependent; the error lists the cycle as "depends on".
   if (cycle !== undefined)
     return Either.left(
-      new PlanGraphError({
-        reason: "Cycle",
-        atomIds: [...cycle].reverse().map((key) => atoms[Number(key)]!.id)
-      })
+      new PlanGraphError({ reason: "Cycle", atomIds: [...cycle].reverse().map((i) => ids[i]!) })
     )
   const { waveOf, waves } = topologicalWaves(deps, dependents)
   const { remaining, path } = criticalPath(dependents, waves)
   return Either.right({
-    graph,
-    ids: atoms.map((atom) => atom.id),
+    ids,
     indexOf,
     deps,
     dependents,
     waveOf,
     waves,
     remaining,
-    criticalPath: path.map((i) => atoms[i]!.id)
+    criticalPath: path.map((i) => ids[i]!)
   })
 }

@@ -1,30 +1,37 @@
-import type { DirectedGraph } from "graphology"
-
 /**
- * One dependency cycle of the graph as node keys, the first repeated at the end
- * (`["a", "b", "c", "a"]`), or undefined when the graph is acyclic. Iterative DFS: no recursion
- * limit on long chains.
+ * One dependency cycle over index adjacency (`next[i]`: the nodes node `i` points to), the first
+ * node repeated at the end (`[0, 2, 1, 0]`), or undefined when the graph is acyclic. Roots are
+ * tried in index order and each node's neighbours from the last, so the cycle named is always the
+ * same one. Iterative DFS: no recursion limit on long chains.
  */
-export const findCycle = (graph: DirectedGraph): ReadonlyArray<string> | undefined => {
-  const state = new Map<string, 1 | 2>() // 1: on the current path, 2: fully explored
-  for (const root of graph.nodes()) {
-    if (state.has(root)) continue
-    const path: Array<string> = [root]
-    const pending: Array<Array<string>> = [graph.outNeighbors(root)]
-    state.set(root, 1)
-    while (path.length > 0) {
-      const next = pending[pending.length - 1]!.pop()
-      if (next === undefined) {
-        state.set(path.pop()!, 2)
-        pending.pop()
+export const findCycle = (next: ReadonlyArray<ReadonlyArray<number>>): ReadonlyArray<number> | undefined => {
+  const size = next.length
+  const state = new Uint8Array(size) // 1: on the current path, 2: fully explored
+  // The path, and for each node on it how many of its neighbours are still to be tried.
+  const path = new Int32Array(size)
+  const untried = new Int32Array(size)
+  for (let root = 0; root < size; root++) {
+    if (state[root] !== 0) continue
+    let depth = 0
+    path[0] = root
+    untried[0] = next[root]!.length
+    state[root] = 1
+    while (depth >= 0) {
+      const node = path[depth]!
+      if (untried[depth] === 0) {
+        state[node] = 2
+        depth--
         continue
       }
-      const seen = state.get(next)
-      if (seen === 1) return [...path.slice(path.indexOf(next)), next]
-      if (seen === 2) continue
-      state.set(next, 1)
-      path.push(next)
-      pending.push(graph.outNeighbors(next))
+      const target = next[node]![--untried[depth]!]!
+      if (state[target] === 1) {
+        const from = path.subarray(0, depth + 1).lastIndexOf(target)
+        return [...path.subarray(from, depth + 1), target]
+      }
+      if (state[target] === 2) continue
+      state[target] = 1
+      path[++depth] = target
+      untried[depth] = next[target]!.length
     }
   }
   return undefined

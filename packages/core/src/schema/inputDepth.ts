@@ -7,31 +7,56 @@ export interface InputMeasure {
 }
 
 /**
+ * Visits the children of a container that are containers themselves, last first (a stack then
+ * pops them in order); returns how many children it has, of any kind.
+ */
+const forEachContainer = (current: object, visit: (child: object, key: PropertyKey) => void): number => {
+  if (Array.isArray(current)) {
+    for (let i = current.length - 1; i >= 0; i--)
+      if (typeof current[i] === "object" && current[i] !== null) visit(current[i] as object, i)
+    return current.length
+  }
+  const keys = Object.keys(current)
+  for (let k = keys.length - 1; k >= 0; k--) {
+    const child = (current as Record<string, unknown>)[keys[k]!]
+    if (typeof child === "object" && child !== null) visit(child, keys[k]!)
+  }
+  return keys.length
+}
+
+/** The path of the first container more than `maxDepth` deep, walking as `measureInput` does. */
+const pathTooDeep = (value: object, maxDepth: number): ReadonlyArray<PropertyKey> => {
+  const stack: Array<readonly [object, ReadonlyArray<PropertyKey>]> = [[value, []]]
+  for (;;) {
+    const [current, path] = stack.pop()!
+    if (path.length >= maxDepth) return path
+    forEachContainer(current, (child, key) => stack.push([child, [...path, key]]))
+  }
+}
+
+/**
  * Measures an input in one walk without recursion, so that no input can overflow the stack
  * here, and schemas (and their error reports, which recurse) only ever see values of bounded
  * depth. A cyclic value (given in process) is found too deep. The walk stops at the first
- * container too deep.
+ * container too deep, whose path a second walk finds: the first keeps depths only, no path per
+ * container.
  */
 export const measureInput = (value: unknown, maxDepth: number): InputMeasure => {
   let values = 1
   if (typeof value !== "object" || value === null) return { values }
-  const stack: Array<readonly [object, ReadonlyArray<PropertyKey>]> = [[value, []]]
+  const stack: Array<object> = [value]
+  const depths: Array<number> = [0]
+  let childDepth = 0
+  const push = (child: object) => {
+    stack.push(child)
+    depths.push(childDepth)
+  }
   while (stack.length > 0) {
-    const [current, path] = stack.pop()!
-    if (path.length >= maxDepth) return { tooDeepAt: path, values }
-    if (Array.isArray(current)) {
-      values += current.length
-      for (let i = current.length - 1; i >= 0; i--)
-        if (typeof current[i] === "object" && current[i] !== null)
-          stack.push([current[i] as object, [...path, i]])
-    } else {
-      const keys = Object.keys(current)
-      values += keys.length
-      for (const key of keys.reverse()) {
-        const child = (current as Record<string, unknown>)[key]
-        if (typeof child === "object" && child !== null) stack.push([child, [...path, key]])
-      }
-    }
+    const current = stack.pop()!
+    const depth = depths.pop()!
+    if (depth >= maxDepth) return { tooDeepAt: pathTooDeep(value, maxDepth), values }
+    childDepth = depth + 1
+    values += forEachContainer(current, push)
   }
   return { values }
 }

@@ -24,7 +24,17 @@ const unknown = (what: string, id: string, known: ReadonlySet<string>, field: st
  */
 export const referenceProblems = (plan: PlanInput): ReadonlyArray<InputProblem> => {
   const ids = (items: ReadonlyArray<{ readonly id: string }>) => new Set(items.map((item) => item.id))
-  const [atoms, tasks, milestones, phases] = [plan.atoms, plan.tasks, plan.milestones, plan.phases].map(ids)
+  const [tasks, milestones, phases] = [plan.tasks, plan.milestones, plan.phases].map(ids)
+  // The atoms' ids only when a requirement names atoms: a plan of many atoms and no requirement
+  // should not pay for a set of them (the graph has its own index of ids).
+  const atoms = plan.requirements.length > 0 ? ids(plan.atoms) : new Set<string>()
+  const atomTaskProblems: Array<InputProblem> = []
+  for (const [i, atom] of plan.atoms.entries())
+    if (atom.taskId !== undefined && !tasks!.has(atom.taskId))
+      atomTaskProblems.push({
+        path: `atoms[${i}].taskId`,
+        message: unknown("task", atom.taskId, tasks!, "tasks")
+      })
   return [
     ...duplicates("requirements", plan.requirements),
     ...duplicates("tasks", plan.tasks),
@@ -32,16 +42,12 @@ export const referenceProblems = (plan: PlanInput): ReadonlyArray<InputProblem> 
     ...duplicates("phases", plan.phases),
     ...plan.requirements.flatMap((requirement, r) =>
       requirement.atoms.flatMap((atomId, a) =>
-        atoms!.has(atomId)
+        atoms.has(atomId)
           ? []
-          : [{ path: `requirements[${r}].atoms[${a}]`, message: unknown("atom", atomId, atoms!, "atoms") }]
+          : [{ path: `requirements[${r}].atoms[${a}]`, message: unknown("atom", atomId, atoms, "atoms") }]
       )
     ),
-    ...plan.atoms.flatMap((atom, i) =>
-      atom.taskId === undefined || tasks!.has(atom.taskId)
-        ? []
-        : [{ path: `atoms[${i}].taskId`, message: unknown("task", atom.taskId, tasks!, "tasks") }]
-    ),
+    ...atomTaskProblems,
     ...plan.tasks.flatMap((task, i) =>
       task.milestoneId === undefined || milestones!.has(task.milestoneId)
         ? []

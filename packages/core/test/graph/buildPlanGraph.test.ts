@@ -2,7 +2,6 @@ import { buildPlanGraph, findCycle, transitiveDependents } from "@devmatrix/core
 import type { PlanGraph } from "@devmatrix/core"
 import { Either } from "effect"
 import fc from "fast-check"
-import { DirectedGraph } from "graphology"
 import { describe, expect, it } from "vitest"
 
 type AtomDeps = { id: string; dependsOn: Array<string> }
@@ -112,15 +111,14 @@ describe("findCycle", () => {
     fc.assert(
       fc.property(graphs, ([size, rawEdges]) => {
         const edges = rawEdges.filter(([a, b]) => a !== b)
-        const graph = new DirectedGraph()
-        for (let i = 0; i < size; i++) graph.addNode(`v${i}`)
-        edges.forEach(([a, b]) => graph.addDirectedEdge(`v${a}`, `v${b}`))
-        const cycle = findCycle(graph)
+        const next = Array.from({ length: size }, (_, i) => edges.filter(([a]) => a === i).map(([, b]) => b))
+        const cycle = findCycle(next)
         expect(cycle !== undefined).toBe(hasCycleOracle(size, edges))
         if (cycle !== undefined) {
           expect(cycle[0]).toBe(cycle.at(-1))
+          expect(new Set(cycle.slice(1)).size).toBe(cycle.length - 1)
           for (let k = 1; k < cycle.length; k++)
-            expect(graph.hasDirectedEdge(cycle[k - 1]!, cycle[k]!)).toBe(true)
+            expect(edges.some(([a, b]) => a === cycle[k - 1] && b === cycle[k])).toBe(true)
         }
       })
     ))
@@ -169,7 +167,7 @@ describe("buildPlanGraph errors name the atoms", () => {
 })
 
 describe("buildPlanGraph with ids that are names of Object.prototype", () => {
-  it("compiles them like any other id (graphology keys neighbours in plain objects)", () => {
+  it("compiles them like any other id (they are never used as keys of a plain object)", () => {
     const atoms = [
       { id: "__proto__", dependsOn: [] },
       { id: "constructor", dependsOn: ["__proto__"] },

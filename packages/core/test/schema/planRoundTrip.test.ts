@@ -133,3 +133,57 @@ describe("what the plan schema accepts is what is stored (property)", () => {
     expect(accepted).toBeGreaterThan(numRuns / 10)
   })
 })
+
+describe("a plan decoded in parts (its atoms apart) is what the whole schema decodes (property)", () => {
+  const wholeStrict = Schema.decodeUnknownEither(PlanInput, { errors: "first", onExcessProperty: "error" })
+  /** Plans, some with a field no schema knows, at the plan's level or an atom's, or atoms that are no list. */
+  const someOdd = fc.tuple(
+    planInput,
+    fc.oneof(
+      { arbitrary: fc.constant("none"), weight: 5 },
+      { arbitrary: fc.constantFrom("plan", "atom", "atoms-object", "no-atoms", "array"), weight: 5 }
+    )
+  )
+  const oddly = ([input, how]: readonly [
+    Record<string, unknown> & { atoms: Array<object> },
+    string
+  ]): unknown => {
+    switch (how) {
+      case "plan":
+        return { ...input, atomz: [] }
+      case "atom":
+        return { ...input, atoms: [...input.atoms, { id: "z", instruction: "x", dependOn: [] }] }
+      case "atoms-object":
+        return { ...input, atoms: { ...input.atoms } }
+      case "no-atoms": {
+        const { atoms: _, ...rest } = input
+        return rest
+      }
+      case "array":
+        return [input]
+      default:
+        return input
+    }
+  }
+
+  it("accepts what it accepts, and decodes it alike", () => {
+    let accepted = 0
+    fc.assert(
+      fc.property(someOdd, (pair) => {
+        const input = oddly(pair)
+        const decoded = decodePlanInput(input)
+        const whole = wholeStrict(input)
+        if (Either.isLeft(whole)) {
+          expect(Either.isLeft(decoded)).toBe(true)
+          return
+        }
+        if (Either.isLeft(decoded)) return
+        accepted++
+        expect(decoded.right).toEqual(whole.right)
+      }),
+      { numRuns }
+    )
+    // Not vacuous: about half the plans are left as generated, and a good share of those are accepted.
+    expect(accepted).toBeGreaterThan(numRuns / 20)
+  })
+})

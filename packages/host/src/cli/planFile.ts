@@ -1,5 +1,5 @@
 import {
-  buildPlanGraph,
+  compilePlan,
   decodeInput,
   decodePlanInput,
   jsonTextTooDeepAt,
@@ -8,7 +8,7 @@ import {
   maxProblemLength,
   RunOptions
 } from "@devmatrix/core"
-import type { PlanInput } from "@devmatrix/core"
+import type { CompiledPlan, PlanInput } from "@devmatrix/core"
 import { Effect, Schema } from "effect"
 import { constants } from "node:fs"
 import type { Stats } from "node:fs"
@@ -19,8 +19,8 @@ import type { PriceTable } from "@devmatrix/core"
 
 /** A plan file, read and checked as the engine checks it at submit. */
 export interface PlanFile {
-  /** The file's JSON: what is submitted. */
-  readonly json: unknown
+  /** The plan compiled (decoded and its graph built): what is submitted, so it is compiled once. */
+  readonly compiled: CompiledPlan
   readonly plan: PlanInput
   /** The plan's `options`, with the defaults of those it does not set. */
   readonly options: RunOptions
@@ -140,11 +140,10 @@ export const readPlanFile = (
       try: () => JSON.parse(text) as unknown,
       catch: (error) => new UsageError(`${file} is not valid JSON: ${printable((error as Error).message)}`)
     })
-    const plan = yield* decodePlanInput(json, file)
+    const compiled = yield* compilePlan(json, (input) => decodePlanInput(input, file))
     const { options } = yield* decodePlanOptions(file)(json)
     const model = modelFlag === undefined ? modelProblem(options.model, env, prices) : undefined
     if (model !== undefined)
       return yield* Effect.fail(new UsageError(`${file} is invalid:\n  - options.model: ${model}`))
-    yield* buildPlanGraph(plan.atoms)
-    return { json, plan, options } satisfies PlanFile
+    return { compiled, plan: compiled.plan, options } satisfies PlanFile
   })

@@ -42,7 +42,7 @@ export const runCommand = (args: RunInput, terminal: Terminal) =>
     // of killing the process with nothing said.
     const stop = yield* listenForStop
     const masterplanId = yield* engine
-      .submit(args.planFile.json, {
+      .submit(args.planFile.compiled, {
         ...(args.masterplanId !== undefined ? { masterplanId: args.masterplanId } : {}),
         options: args.overrides
       })
