@@ -1,4 +1,4 @@
-import { HashMap, HashSet, Option } from "effect"
+import { HashMap, Option } from "effect"
 import { nanosOfUsd, usdOfNanos } from "./money.js"
 
 /**
@@ -24,13 +24,44 @@ export interface BudgetLedger {
   readonly committedNanos: number
   readonly reservedNanos: number
   readonly reservations: HashMap.HashMap<string, LedgerReservation>
-  /** Ids already committed: a second commit of one changes nothing. */
-  readonly committedIds: HashSet.HashSet<string>
+  /** Ids already committed (the first `committedCount` of the log): a second commit of one changes nothing. */
+  readonly committed: CommittedLog
+  readonly committedCount: number
   /** Committed plus reserved, per wave and per atom, for their caps (kept only for a level with a cap). */
   readonly heldByWave: HashMap.HashMap<number, number>
   readonly heldByAtom: HashMap.HashMap<string, number>
   /** Committed spend is at or above the soft limit (and `soft_limit` was signalled). */
   readonly softCrossed: boolean
+}
+
+/**
+ * The ids committed, in commit order, shared by a ledger and every ledger stepped from it: a
+ * ledger sees the first `committedCount`. Commits only ever add ids, so a step appends in place
+ * instead of copying a persistent set that grows with the plan (a plan of 100,000 atoms makes
+ * 100,000 commits); a step from a ledger that is not the newest copies what it sees first, so every
+ * ledger value still answers as it did when it was made.
+ */
+interface CommittedLog {
+  /** Each id's position in the log. */
+  readonly positions: Map<string, number>
+}
+
+const isCommitted = (ledger: BudgetLedger, id: string): boolean =>
+  (ledger.committed.positions.get(id) ?? Infinity) < ledger.committedCount
+
+const withCommitted = (
+  ledger: BudgetLedger,
+  id: string
+): Pick<BudgetLedger, "committed" | "committedCount"> => {
+  let log = ledger.committed
+  if (log.positions.size !== ledger.committedCount) {
+    const seen = new Map<string, number>()
+    for (const [logged, position] of log.positions)
+      if (position < ledger.committedCount) seen.set(logged, position)
+    log = { positions: seen }
+  }
+  log.positions.set(id, ledger.committedCount)
+  return { committed: log, committedCount: ledger.committedCount + 1 }
 }
 
 /** The limits a ledger enforces, in USD; `softUsd` defaults to 80% of `hardUsd`. */
@@ -117,7 +148,8 @@ const open = (budget: LedgerBudget): BudgetLedger => ({
   committedNanos: 0,
   reservedNanos: 0,
   reservations: HashMap.empty(),
-  committedIds: HashSet.empty(),
+  committed: { positions: new Map() },
+  committedCount: 0,
   heldByWave: HashMap.empty(),
   heldByAtom: HashMap.empty(),
   softCrossed: false
@@ -155,12 +187,12 @@ const hold = (
 const fromCommitted = (budget: LedgerBudget, committed: ReadonlyArray<CommittedCost>): BudgetLedger => {
   let ledger = open(budget)
   for (const cost of committed) {
-    if (HashSet.has(ledger.committedIds, cost.id)) continue
+    if (isCommitted(ledger, cost.id)) continue
     const nanos = nanosOfUsd(cost.usd)
     ledger = {
       ...ledger,
       committedNanos: ledger.committedNanos + nanos,
-      committedIds: HashSet.add(ledger.committedIds, cost.id),
+      ...withCommitted(ledger, cost.id),
       ...hold(ledger, cost, nanos)
     }
   }
@@ -178,7 +210,7 @@ const reserve = (
   id: string,
   request: ReservationScope & { readonly usd: number }
 ): ReserveOutcome => {
-  if (HashSet.has(ledger.committedIds, id)) return { _tag: "AlreadyCommitted", ledger, signals: [] }
+  if (isCommitted(ledger, id)) return { _tag: "AlreadyCommitted", ledger, signals: [] }
   if (HashMap.has(ledger.reservations, id)) return { _tag: "Reserved", ledger, signals: [] }
   const nanos = nanosOfUsd(request.usd)
   const refuse = (exceeded: BudgetLevel, limitNanos: number, wouldBeNanos: number): ReserveOutcome => {
@@ -257,13 +289,13 @@ const softCrossing = (ledger: BudgetLedger): LedgerStep =>
  * toward the plan only (its wave and atom are not known).
  */
 const commit = (ledger: BudgetLedger, id: string, actualUsd: number): LedgerStep => {
-  if (HashSet.has(ledger.committedIds, id)) return { ledger, signals: [] }
+  if (isCommitted(ledger, id)) return { ledger, signals: [] }
   const nanos = nanosOfUsd(actualUsd)
   const [released, reservation] = withoutReservation(ledger, id)
   const committed: BudgetLedger = {
     ...released,
     committedNanos: released.committedNanos + nanos,
-    committedIds: HashSet.add(released.committedIds, id),
+    ...withCommitted(released, id),
     ...(reservation === undefined ? {} : hold(released, reservation, nanos))
   }
   const step = softCrossing(committed)
