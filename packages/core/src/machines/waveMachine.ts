@@ -1,8 +1,8 @@
 import { assign, emit, setup } from "xstate"
-import type { ActorRefFrom, DoneActorEvent } from "xstate"
+import type { ActorRefFrom } from "xstate"
 import type { EventBody } from "../schema/Event.js"
 import type { WaveCounts } from "../schema/Wave.js"
-import type { AtomMachineOutput } from "./atomMachine.js"
+import type { AtomOutcome } from "./atomMachine.js"
 
 export interface WaveMachineInput {
   readonly wave: number
@@ -14,21 +14,24 @@ export interface WaveMachineInput {
 
 interface WaveContext extends WaveMachineInput, WaveCounts {}
 
-/** Commands the engine sends a wave. */
-export type WaveCommand = { readonly type: "START" }
+/** Commands the engine sends a wave: start, and each of its atoms' ends. */
+export type WaveCommand =
+  { readonly type: "START" } | { readonly type: "ATOM_SETTLED"; readonly outcome: AtomOutcome }
 
 const settled = (c: WaveCounts) => c.completed + c.failed + c.skipped + c.cancelled
 
 /**
- * One wave: `pending -> running -> completed`. Its atoms are its child actors; the wave counts
- * their outcomes as they finish (XState's `xstate.done.actor.*`) and completes when all have.
+ * One wave: `pending -> running -> completed`. The engine tells it how each of its atoms ended
+ * (`ATOM_SETTLED`); it counts them and completes when all have. Its atoms are not its children:
+ * a child's end reaches its parent as an event typed by the child's id, which XState memoizes a
+ * transition lookup for, once per atom of the plan.
  * Gates per wave arrive with acceptance tests; this is where they will run.
  */
 export const waveMachine = setup({
   types: {
     input: {} as WaveMachineInput,
     context: {} as WaveContext,
-    events: {} as WaveCommand | DoneActorEvent<AtomMachineOutput>,
+    events: {} as WaveCommand,
     emitted: {} as EventBody
   },
   guards: {
@@ -57,11 +60,8 @@ export const waveMachine = setup({
       })),
       always: { guard: "allSettled", target: "completed" },
       on: {
-        "xstate.done.actor.*": {
-          actions: assign(({ context, event }) => {
-            const outcome = event.output.outcome
-            return { [outcome]: context[outcome] + 1 }
-          })
+        ATOM_SETTLED: {
+          actions: assign(({ context, event }) => ({ [event.outcome]: context[event.outcome] + 1 }))
         }
       }
     },

@@ -9,6 +9,7 @@ import {
 } from "@devmatrix/core"
 import type {
   AtomActor,
+  AtomOutcome,
   AttemptFailure,
   Budget,
   CallModelReport,
@@ -26,6 +27,7 @@ import type {
 } from "@devmatrix/core"
 import { Cause, Duration, Effect, FiberId, Option, Runtime } from "effect"
 import type { Exit } from "effect"
+import type { AnyActorRef } from "xstate"
 import { createActor, fromCallback, fromPromise } from "xstate"
 import type { BudgetExceeded, CostLedgerService } from "../CostLedger.js"
 import type { ModelProviderService } from "../ModelProvider.js"
@@ -90,6 +92,12 @@ const settledStatuses: ReadonlySet<string> = new Set(["completed", "failed", "sk
  */
 export class PlanRun {
   readonly masterplanActor: MasterplanActor
+  /**
+   * The parent of the plan's atom actors, in the plan's actor system: a callback actor, for which
+   * an atom's end (an event typed by the atom's id) is one function call, where a machine parent
+   * would memoize a transition lookup per atom.
+   */
+  private readonly atomsRoot: AnyActorRef
   private readonly config: PlanRunConfig
   private readonly graph: PlanGraph
   /** Live atom actors; an actor is dropped once its atom settles, so finished atoms cost no heap. */
@@ -209,6 +217,10 @@ export class PlanRun {
         }
       }
     )
+    this.atomsRoot = createActor(
+      fromCallback(() => undefined),
+      { parent: this.masterplanActor }
+    )
     this.masterplanActor.on("*", (event) => {
       this.record(event)
       if (event.type === "masterplan.paused") this.lane.pause()
@@ -219,6 +231,7 @@ export class PlanRun {
   /** Journals the masterplan's submission; `start` then runs it. */
   submit(): void {
     this.masterplanActor.start()
+    this.atomsRoot.start()
   }
 
   start(): void {
@@ -281,6 +294,8 @@ export class PlanRun {
     for (const actor of this.atoms) (actor as StoppableActor | undefined)?._stop()
     this.lane.interruptAll()
     for (const wave of this.waves) (wave as StoppableActor | undefined)?._stop()
+    const atomsRoot: StoppableActor = this.atomsRoot as unknown as StoppableActor
+    atomsRoot._stop()
     this.lane.stop()
     if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
   }
@@ -438,6 +453,8 @@ export class PlanRun {
   private actor(index: number): AtomActor {
     const spec = this.config.plan.atoms[index]!
     const options = this.config.options
+    // Its wave exists before any of its atoms' events: the wave counts them as they settle.
+    this.wave(this.graph.waveOf[index]!)
     const actor = createActor(this.atomLogic, {
       id: spec.id,
       input: {
@@ -452,7 +469,7 @@ export class PlanRun {
         attempts: this.priorAttempts[index]!,
         interrupted: this.priorInterrupted[index]!
       },
-      parent: this.wave(this.graph.waveOf[index]!)
+      parent: this.atomsRoot
     })
     this.atoms[index] = actor
     this.created[index] = 1
@@ -484,20 +501,21 @@ export class PlanRun {
         return
       case "atom.completed":
         this.release(index)
-        this.settle(index, undefined)
+        this.settle(index, "completed", undefined)
         return
       case "atom.failed":
         this.release(index)
-        this.settle(index, event.atomId)
+        this.settle(index, "failed", event.atomId)
         return
       case "atom.skipped":
-        this.settle(index, event.becauseOf)
+        this.settle(index, "skipped", event.becauseOf)
         return
       case "atom.cancelled":
         this.lane.interrupt(index)
         this.release(index)
         this.settled++
         this.atoms[index] = undefined
+        this.waves[this.graph.waveOf[index]!]?.send({ type: "ATOM_SETTLED", outcome: "cancelled" })
         return
       default:
         return
@@ -510,7 +528,7 @@ export class PlanRun {
   }
 
   /** An atom reached a terminal state; `failedAtom` names the failure its dependents inherit. */
-  private settle(index: number, failedAtom: string | undefined): void {
+  private settle(index: number, outcome: AtomOutcome, failedAtom: string | undefined): void {
     this.settled++
     this.atoms[index] = undefined
     this.accepted.settled(index)
@@ -521,6 +539,7 @@ export class PlanRun {
       if (eager || this.graph.waveOf[dependent]! <= this.currentWave)
         this.defer(() => this.resolve(dependent))
     }
+    this.waves[this.graph.waveOf[index]!]?.send({ type: "ATOM_SETTLED", outcome })
     if (this.settled === this.graph.ids.length) this.complete()
   }
 
