@@ -20,19 +20,17 @@ const partOf = ({ url, functionName }: ProfileNode["callFrame"]): string =>
       ? "idle / V8 internals"
       : url.includes("/@effect/sql") || url.includes("better-sqlite3")
         ? "store driver"
-        : url.includes("/graphology")
-          ? "graphology (plan graph)"
-          : url.includes("/xstate/")
-            ? "XState (actors, transitions)"
-            : url.includes("/effect/")
-              ? "Effect (fibers, runtime)"
-              : url.includes("packages/runtime")
-                ? "DevMatrix runtime (engine, journal)"
-                : url.includes("packages/core")
-                  ? "DevMatrix core (machines' actions, queue)"
-                  : url.startsWith("node:") || url === ""
-                    ? "Node.js internals (promises, timers)"
-                    : "other"
+        : url.includes("/xstate/")
+          ? "XState (actors, transitions)"
+          : url.includes("/effect/")
+            ? "Effect (fibers, runtime)"
+            : url.includes("packages/runtime")
+              ? "DevMatrix runtime (engine, journal)"
+              : url.includes("packages/core")
+                ? "DevMatrix core (machines' actions, queue)"
+                : url.startsWith("node:") || url === ""
+                  ? "Node.js internals (promises, timers)"
+                  : "other"
 
 /** Self time grouped by where the code lives: [part, share of samples], largest first. */
 export const timeByPart = (profilePath: string): ReadonlyArray<[string, number]> =>
