@@ -652,7 +652,10 @@ export class PlanRun {
     const actor = this.atoms[index]!
     actor.send({ type: "START" })
     return Effect.map(this.callStep.call(prepared), (outcome) => {
-      if (this.atoms[index] === actor) actor.send(this.callEnded(index, prepared, outcome))
+      if (this.atoms[index] !== actor) return
+      const report = this.callEnded(index, prepared, outcome)
+      // What the outcome set off (a provider failure cancels the plan's atoms) may have ended it.
+      if (this.atoms[index] === actor) actor.send(report)
     })
   }
 
