@@ -86,9 +86,10 @@ const settledStatuses: ReadonlySet<string> = new Set(["completed", "failed", "sk
 /**
  * One masterplan in flight: its masterplan actor, a wave actor per started wave, and an atom actor
  * per atom that became ready. An actor is created only when its atom is ready (or skipped), inside
- * the plan's actor system. Queued atoms wait in the scheduler's lane for a permit (`ENQUEUE` when
- * ready, `START` once admitted); each call's outcome comes back as data, which the plan journals
- * and hands to the atom's machine.
+ * the plan's actor system. Queued atoms wait in the scheduler's lane for a permit (`READY` queues
+ * an atom, `START` once admitted); the lane runs the admitted atom's call on the fiber that
+ * admitted it, and the call's outcome comes back as data, which the plan journals and hands to the
+ * atom's machine. Each atom's end is told to its wave (`ATOM_SETTLED`), which counts them.
  */
 export class PlanRun {
   readonly masterplanActor: MasterplanActor
