@@ -67,6 +67,7 @@ const report = async () => {
     atoms: atomsOf(zeroLatency)
   }
   const engine100k = measure("engine-100k")
+  const engine100kSqlite = measure("engine-100k-sqlite")
   const profileDir = join(here, "results", "tmp")
   mkdirSync(profileDir, { recursive: true })
   const profilePath = join(profileDir, "engine.cpuprofile")
@@ -82,6 +83,7 @@ const report = async () => {
     engineLatency,
     cli,
     engine100k,
+    engine100kSqlite,
     parts: timeByPart(profilePath),
     hot: topFunctions(profilePath, 15)
   }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { dagPool } from "./dagPool.js"
 import { engineRun } from "./engineRun.js"
@@ -62,7 +65,19 @@ export const cases: Record<string, Case> = {
       engineRun(realLatency, meteredScriptedProvider({ seed: latencySeed, latencyMs: latencyRange }, meter))
     )
   },
-  "engine-100k": { workload: hundredThousand, run: () => engineRun(hundredThousand).then(none) }
+  "engine-100k": { workload: hundredThousand, run: () => engineRun(hundredThousand).then(none) },
+  /** The same plan on the embedded default store, an SQLite file (in a directory of its own). */
+  "engine-100k-sqlite": {
+    workload: hundredThousand,
+    run: async () => {
+      const dir = mkdtempSync(join(tmpdir(), "devmatrix-overhead-"))
+      try {
+        return await engineRun(hundredThousand, undefined, `sqlite:${join(dir, "devmatrix.db")}`).then(none)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  }
 }
 
 /** Runs one case once, timed, and the measurement with this process's peak RSS. */

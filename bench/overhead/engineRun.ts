@@ -7,10 +7,15 @@ import { atomsOf } from "./workloads.js"
 import type { Workload } from "./workloads.js"
 
 /**
- * The workload through the embedded engine on a memory store, from building its layer to the plan's
- * result: the plan's decoding and graph are part of what an atom costs. Fails unless every atom completed.
+ * The workload through the embedded engine on a store (the memory store unless told), from building
+ * its layer to the plan's result: the plan's decoding and graph are part of what an atom costs.
+ * Fails unless every atom completed.
  */
-export const engineRun = (workload: Workload, provider?: Layer.Layer<ModelProvider>): Promise<void> =>
+export const engineRun = (
+  workload: Workload,
+  provider?: Layer.Layer<ModelProvider>,
+  store = "memory:"
+): Promise<void> =>
   Effect.gen(function* () {
     const engine = yield* Engine
     const id = yield* engine.submit(layeredPlan(workload.layers, workload.width, workload.concurrency))
@@ -19,6 +24,6 @@ export const engineRun = (workload: Workload, provider?: Layer.Layer<ModelProvid
       throw new Error(`engine run did not complete: ${JSON.stringify(end.summary.atoms)}`)
   }).pipe(
     Effect.scoped,
-    Effect.provide(embeddedLayer({ store: "memory:", ...(provider !== undefined ? { provider } : {}) })),
+    Effect.provide(embeddedLayer({ store, ...(provider !== undefined ? { provider } : {}) })),
     Effect.runPromise
   )

@@ -17,6 +17,8 @@ export interface Results {
   readonly engineLatency: Measurement
   readonly cli: { readonly plan: CliRun; readonly oneAtom: CliRun; readonly atoms: number }
   readonly engine100k: Measurement
+  /** The same plan on an SQLite file, the embedded default store. */
+  readonly engine100kSqlite: Measurement
   readonly parts: ReadonlyArray<[string, number]>
   readonly hot: ReadonlyArray<HotFunction>
 }
@@ -60,7 +62,8 @@ export const renderReport = (r: Results, measuredAt: string): string => {
     `| limit 40, ${latencyRange.min}-${latencyRange.max} ms: goodput | ≥ 97% of the pool's | ${pct(goodputShare)} | pool ${int(atomsPerSecond(r.poolLatency))}, engine ${int(atomsPerSecond(r.engineLatency))} atoms/s | ${meets(goodputShare >= 0.97)} |`,
     `| limit 40: calls in flight (time-weighted) | ≥ 38 | ${(r.engineLatency.inFlight ?? 0).toFixed(1)} | pool ${(r.poolLatency.inFlight ?? 0).toFixed(1)} | ${meets((r.engineLatency.inFlight ?? 0) >= 38)} |`,
     `| limit 40: event loop delay p99 | < 10 ms | ${(r.engineLatency.eventLoopP99Ms ?? 0).toFixed(1)} ms | pool ${(r.poolLatency.eventLoopP99Ms ?? 0).toFixed(1)} ms | ${meets((r.engineLatency.eventLoopP99Ms ?? Infinity) < 10)} |`,
-    `| 100,000 atoms: peak RSS | < 1 GiB | ${rssMb.toFixed(0)} MB | (${int(atomsPerSecond(r.engine100k))} atoms/s, ${r.engine100k.seconds.toFixed(1)} s) | ${meets(rssMb < 1024)} |`,
+    `| 100,000 atoms: peak RSS, memory store | < 1 GiB | ${rssMb.toFixed(0)} MB | (${int(atomsPerSecond(r.engine100k))} atoms/s, ${r.engine100k.seconds.toFixed(1)} s) | ${meets(rssMb < 1024)} |`,
+    `| 100,000 atoms: peak RSS, SQLite | < 1 GiB | ${r.engine100kSqlite.peakRssMb.toFixed(0)} MB | (${int(atomsPerSecond(r.engine100kSqlite))} atoms/s, ${r.engine100kSqlite.seconds.toFixed(1)} s) | ${meets(r.engine100kSqlite.peakRssMb < 1024)} |`,
     "",
     "## 1. Zero latency: 10,000 atoms, concurrency 100",
     "",
@@ -113,12 +116,21 @@ export const renderReport = (r: Results, measuredAt: string): string => {
     "",
     `## 4. ${int(atomsOf(hundredThousand))} atoms through the engine`,
     "",
-    `${hundredThousand.layers} layers × ${hundredThousand.width}, concurrency ${hundredThousand.concurrency}, zero latency, memory store; one run in its own process,`,
-    "peak RSS from `process.resourceUsage().maxRSS`.",
+    `${hundredThousand.layers} layers × ${hundredThousand.width}, concurrency ${hundredThousand.concurrency}, zero latency; one run per store in its own process,`,
+    "peak RSS from `process.resourceUsage().maxRSS`. The memory store keeps every event, row and",
+    "cached answer of the run in the heap; SQLite (the embedded default) keeps them in its file.",
     "",
-    "| seconds | atoms/s | µs per atom | peak RSS (MB) | RSS per atom (KB) |",
-    "| ---: | ---: | ---: | ---: | ---: |",
-    `| ${r.engine100k.seconds.toFixed(1)} | ${int(atomsPerSecond(r.engine100k))} | ${µsPerAtom(r.engine100k)} | ${rssMb.toFixed(0)} | ${((rssMb * 1024) / r.engine100k.atoms).toFixed(1)} |`,
+    "| store | seconds | atoms/s | µs per atom | peak RSS (MB) | RSS per atom (KB) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...(
+      [
+        ["memory", r.engine100k],
+        ["SQLite", r.engine100kSqlite]
+      ] as const
+    ).map(
+      ([store, m]) =>
+        `| ${store} | ${m.seconds.toFixed(1)} | ${int(atomsPerSecond(m))} | ${µsPerAtom(m)} | ${m.peakRssMb.toFixed(0)} | ${((m.peakRssMb * 1024) / m.atoms).toFixed(1)} |`
+    ),
     "",
     "## 5. Where the engine's time goes (self time, one profiled run of section 1's engine case)",
     "",
