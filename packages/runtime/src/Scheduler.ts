@@ -232,11 +232,12 @@ class LocalLane<A, D> implements AdmissionLane {
         ? this.config.start(index, undefined as A)
         : Effect.flatMap(admit(index), (admission) => this.admitted(index, admission))
     const fiber = this.runFork(work, { immediate: true })
-    if (fiber.unsafePoll() !== null) return this.ended_(index, fiber.unsafePoll()!)
+    const endedInline = fiber.unsafePoll()
+    if (endedInline !== null) return this.fiberEnded(index, endedInline)
     this.fibers.set(index, fiber)
     fiber.addObserver((exit) => {
       this.fibers.delete(index)
-      this.ended_(index, exit)
+      this.fiberEnded(index, exit)
     })
   }
 
@@ -251,8 +252,11 @@ class LocalLane<A, D> implements AdmissionLane {
     return this.config.start(index, admission)
   }
 
-  /** The atom's fiber ended: a refused admission queues it again and pauses the lane. */
-  private ended_(index: number, exit: Exit.Exit<void, D>): void {
+  /**
+   * The atom's fiber ended. A refused admission (or one that died, or a call that died before its
+   * end was reported) queues the atom again and pauses the lane: the plan decides what next.
+   */
+  private fiberEnded(index: number, exit: Exit.Exit<void, D>): void {
     if (Exit.isSuccess(exit) || !this.holdsPermit.has(index) || Exit.isInterrupted(exit)) return
     this.giveBack(index)
     if (this.stopped) return

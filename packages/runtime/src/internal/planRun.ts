@@ -645,9 +645,10 @@ export class PlanRun {
   }
 
   /**
-   * The atom was admitted: its machine starts the attempt, and the call runs as a fiber whose
-   * outcome the plan journals and hands back to the machine. A call cut short (a cancel, a stop)
-   * reports nothing: its reservation is released, and the journal says it was interrupted.
+   * The atom was admitted: its machine starts the attempt, and the call runs on the fiber that
+   * admitted it; the plan journals its outcome and hands it back to the machine. A call cut short (a
+   * cancel, a stop) reports nothing: its reservation is released, and the journal says it was
+   * interrupted.
    */
   private startCall(index: number, prepared: PreparedCall): Effect.Effect<void> {
     const actor = this.atoms[index]!
