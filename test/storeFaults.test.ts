@@ -46,12 +46,18 @@ const events = (stdout: string): Array<Event> =>
     .filter((line) => line.trim() !== "")
     .map((line) => decodeEvent(JSON.parse(line)))
 
-/** The model's own log: answered calls, with the marks the test wrote between them. */
-const readCallLog = (file: string) =>
-  readFileSync(file, "utf8")
+/**
+ * The model's own log: answered calls, with the marks the test wrote between them. The run appends
+ * to it while the test reads, so a last line without its newline is still being written: left out.
+ */
+const readCallLog = (file: string) => {
+  const text = readFileSync(file, "utf8")
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
     .split("\n")
     .filter(Boolean)
     .map((line) => JSON.parse(line) as { atomId?: string; attempt?: number; mark?: string })
+}
 
 /** Atoms the model answered more than once: each such extra call was paid again. */
 const paidTwice = (calls: ReadonlyArray<{ atomId?: string }>): number => {
