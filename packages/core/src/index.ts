@@ -110,6 +110,15 @@ export { retryDelayMs, type RetryStep } from "./retry/retryDelayMs.js"
 export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
 export { tokenBucket, type TokenBucket, type TokenBucketSpec } from "./scheduling/tokenBucket.js"
 export {
+  staticLimiter,
+  type CallClass,
+  type CallObservation,
+  type LimitChange,
+  type LimiterPolicy,
+  type LimiterStep,
+  type TokenDemand
+} from "./scheduling/limiterPolicy.js"
+export {
   Atom,
   AtomResult,
   AtomSimulation,
