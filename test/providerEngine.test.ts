@@ -258,7 +258,11 @@ describe("the engine on the Messages API", () => {
           if (request.retryAfterS !== null)
             retryAfterUntil.set(atom, request.at + request.retryAfterS * 1_000)
         }
-        assert.strictEqual(end.summary.retries, requests.length - 2_000)
+        // Every call beyond the first of each atom was a retry or a push back (429, 529), which
+        // used up no retry.
+        assert.isAbove(end.summary.throttled, 0)
+        assert.strictEqual(end.summary.retries + end.summary.throttled, requests.length - 2_000)
+        assert.strictEqual(end.summary.throttled, ofType(events, "atom.throttled").length)
       }),
     120_000
   )
@@ -354,8 +358,8 @@ describe("the engine on the Messages API", () => {
         assert.isNull(overloaded.retryAfterS)
         const holdMs = 2_000
         // The calls admitted after the engine heard the 529 (their atom.started comes after the
-        // failed atom's atom.retrying in the journal); the ones already in flight may arrive earlier.
-        const retrying = ofType(events, "atom.retrying").find((e) => e.reason === "overloaded")!
+        // pushed-back atom's atom.throttled in the journal); the ones already in flight may arrive earlier.
+        const retrying = ofType(events, "atom.throttled").find((e) => e.reason === "overloaded")!
         const startedAfter = new Set(
           ofType(events, "atom.started")
             .filter((e) => e.seq > retrying.seq)

@@ -61,6 +61,7 @@ export { PlanGraphError } from "./graph/PlanGraphError.js"
 export { transitiveDependents } from "./graph/transitiveDependents.js"
 export {
   atomMachine,
+  defaultMaxThrottledMs,
   type AtomActor,
   type AtomCommand,
   type AtomMachine,
@@ -184,4 +185,9 @@ export { AtomCounts, AtomFailure, RunOutcome, RunSummary } from "./schema/RunSum
 export { Milestone, Phase, Task } from "./schema/Task.js"
 export { Wave, WaveCounts, WaveStatus } from "./schema/Wave.js"
 export { hashString, seededRandom } from "./random/seededRandom.js"
-export { overloadHoldMs, providerReactionTo, type ProviderReaction } from "./retry/providerReaction.js"
+export {
+  overloadHoldMs,
+  providerReactionTo,
+  rateLimitHoldMs,
+  type ProviderReaction
+} from "./retry/providerReaction.js"

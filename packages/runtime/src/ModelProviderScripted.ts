@@ -52,11 +52,28 @@ const randomFaults: ReadonlyArray<SimulatedFault> = [
   "server_error"
 ]
 
+/**
+ * The `retry-after` of a simulated 429 or 529: a real one always says when to come back, and the
+ * whole plan waits that long (the provider's bucket is empty for every call), so it is short here.
+ */
+export const scriptedRetryAfterMs = 100
+
 const failureFor = (fault: SimulatedFault, nowMs: number): ModelCallError => {
+  const retryAfter = { "retry-after-ms": String(scriptedRetryAfterMs) }
   const call = {
     transient: { code: "ECONNRESET", message: "socket hang up (simulated)" },
-    rate_limited: { status: 429, errorType: "rate_limit_error", message: "rate limited (simulated)" },
-    overloaded: { status: 529, errorType: "overloaded_error", message: "overloaded (simulated)" },
+    rate_limited: {
+      status: 429,
+      errorType: "rate_limit_error",
+      message: "rate limited (simulated)",
+      headers: retryAfter
+    },
+    overloaded: {
+      status: 529,
+      errorType: "overloaded_error",
+      message: "overloaded (simulated)",
+      headers: retryAfter
+    },
     server_error: { status: 500, errorType: "api_error", message: "internal server error (simulated)" },
     timeout: { code: "ETIMEDOUT", message: "request timed out (simulated)" },
     non_retryable: { status: 400, errorType: "invalid_request_error", message: "invalid request (simulated)" }

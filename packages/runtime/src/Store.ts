@@ -81,6 +81,8 @@ export interface AtomRow {
   readonly attempts: number
   /** Attempts cut short by a crash or stop (not failures). */
   readonly interrupted: number
+  /** Attempts the provider pushed back (429, 529): not failures either, and nothing was billed. */
+  readonly throttled: number
   readonly costUsd: number
   readonly confidence?: number | undefined
   readonly model?: string | undefined
@@ -341,6 +343,7 @@ export const makeStoreMemory = (): StoreService => {
                 status: "pending",
                 attempts: 0,
                 interrupted: 0,
+                throttled: 0,
                 costUsd: 0,
                 confidence: undefined,
                 model: undefined,
@@ -376,6 +379,7 @@ export const makeStoreMemory = (): StoreService => {
           row.status = change.status ?? row.status
           row.attempts = Math.max(row.attempts, change.attempts ?? 0)
           row.interrupted += change.interruptedDelta
+          row.throttled += change.throttledDelta
           row.costUsd += change.costDelta
           row.confidence = change.confidence ?? row.confidence
           row.model = change.model ?? row.model

@@ -273,6 +273,7 @@ export const makeStoreSql = (name: string) =>
             status: change?.status ?? "",
             attempts: change?.attempts ?? 0,
             interrupted: change?.interruptedDelta ?? 0,
+            throttled: change?.throttledDelta ?? 0,
             cost_usd: change?.costDelta ?? 0,
             confidence: change?.confidence ?? null,
             model: change?.model ?? null,
@@ -288,6 +289,7 @@ export const makeStoreSql = (name: string) =>
               status = CASE WHEN excluded.status = '' THEN dm_atoms.status ELSE excluded.status END,
               attempts = CASE WHEN excluded.attempts > dm_atoms.attempts THEN excluded.attempts ELSE dm_atoms.attempts END,
               interrupted = dm_atoms.interrupted + excluded.interrupted,
+              throttled = dm_atoms.throttled + excluded.throttled,
               cost_usd = dm_atoms.cost_usd + excluded.cost_usd,
               confidence = COALESCE(excluded.confidence, dm_atoms.confidence),
               model = COALESCE(excluded.model, dm_atoms.model),
@@ -373,6 +375,7 @@ export const makeStoreSql = (name: string) =>
                   status: "pending",
                   attempts: 0,
                   interrupted: 0,
+                  throttled: 0,
                   cost_usd: 0
                 }))
               )}`
@@ -464,13 +467,14 @@ export const makeStoreSql = (name: string) =>
           status: AtomRow["status"]
           attempts: number
           interrupted: number
+          throttled: number
           cost_usd: number
           confidence: number | null
           model: string | null
           error: string | null
           code: string | null
           retry_at: number | string | null
-        }>`SELECT atom_id, idx, wave, status, attempts, interrupted, cost_usd, confidence, model, error, code, retry_at
+        }>`SELECT atom_id, idx, wave, status, attempts, interrupted, throttled, cost_usd, confidence, model, error, code, retry_at
            FROM dm_atoms WHERE masterplan_id = ${masterplanId} ORDER BY idx`.pipe(
           Effect.map((rows) =>
             rows.map((row): AtomRow => ({
@@ -480,6 +484,7 @@ export const makeStoreSql = (name: string) =>
               status: row.status,
               attempts: num(row.attempts),
               interrupted: num(row.interrupted),
+              throttled: num(row.throttled),
               costUsd: num(row.cost_usd),
               confidence: opt(row.confidence),
               model: opt(row.model),

@@ -47,6 +47,7 @@ export {
   makeScriptedModel,
   ModelProviderScripted,
   scriptedCode,
+  scriptedRetryAfterMs,
   type LatencyMs,
   type ScriptedModelOptions,
   type ScriptedModelRequest,

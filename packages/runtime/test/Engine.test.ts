@@ -1,6 +1,6 @@
 import { compilePlan } from "@devmatrix/core"
 import type { Event, PlanInputEncoded } from "@devmatrix/core"
-import { Engine, embeddedLayer, Store } from "@devmatrix/runtime"
+import { Engine, embeddedLayer, scriptedRetryAfterMs, Store } from "@devmatrix/runtime"
 import type { ScriptedModelOptions, SubmitOptions } from "@devmatrix/runtime"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
@@ -72,7 +72,7 @@ describe("Engine", () => {
 
   it.effect("retries transient faults with backoff and still completes every atom", () =>
     Effect.gen(function* () {
-      const atoms = [atom("a", [], { simulate: { faults: ["transient", "rate_limited"] } }), atom("b", ["a"])]
+      const atoms = [atom("a", [], { simulate: { faults: ["transient", "server_error"] } }), atom("b", ["a"])]
       const { events, end } = yield* runPlan(plan(atoms))
       assert.strictEqual(end.type, "masterplan.completed")
       const retrying = ofType(events, "atom.retrying")
@@ -80,7 +80,7 @@ describe("Engine", () => {
         retrying.map((e) => [e.atomId, e.attempt, e.reason]),
         [
           ["a", 1, "connection"],
-          ["a", 2, "rate_limited"]
+          ["a", 2, "server_error"]
         ]
       )
       // Default policy: 5 s then 10 s, ±10%.
@@ -131,15 +131,43 @@ describe("Engine", () => {
 
   it.effect("gives up after maxRetries and names the last failure", () =>
     Effect.gen(function* () {
-      const atoms = [atom("a", [], { simulate: { faults: ["overloaded", "overloaded", "overloaded"] } })]
+      const atoms = [atom("a", [], { simulate: { faults: ["timeout", "server_error", "server_error"] } })]
       const { events, end } = yield* runPlan(plan(atoms, { retry: { maxRetries: 2 } }))
       assert.strictEqual(end.type, "masterplan.failed")
       assert.strictEqual(ofType(events, "atom.started").length, 3)
       assert.deepStrictEqual(
         ofType(events, "atom.failed").map((e) => [e.reason, e.attempts]),
-        [["overloaded", 3]]
+        [["server_error", 3]]
       )
     }).pipe(withEngine())
+  )
+
+  it.effect(
+    "a 429 or 529 is push back, not failure: the atom goes back through admission and keeps its retries",
+    () =>
+      Effect.gen(function* () {
+        const pushBacks = [
+          "rate_limited",
+          "overloaded",
+          "rate_limited",
+          "overloaded",
+          "rate_limited"
+        ] as const
+        const atoms = [atom("a", [], { simulate: { faults: [...pushBacks] } }), atom("b", ["a"])]
+        const { events, end } = yield* runPlan(plan(atoms, { retry: { maxRetries: 0 } }))
+        assert.strictEqual(end.type, "masterplan.completed")
+        assert.deepStrictEqual(
+          ofType(events, "atom.throttled").map((e) => [e.atomId, e.attempt, e.reason, e.retryAfterMs]),
+          pushBacks.map((reason, i) => ["a", i + 1, reason, scriptedRetryAfterMs])
+        )
+        assert.deepStrictEqual(ofType(events, "atom.retrying"), [])
+        // Each push back held the plan's admission for the provider's retry-after: no call came sooner.
+        const started = ofType(events, "atom.started").filter((e) => e.atomId === "a")
+        const throttled = ofType(events, "atom.throttled")
+        throttled.forEach((push, i) => assert.isAtLeast(started[i + 1]!.at - push.at, scriptedRetryAfterMs))
+        assert.strictEqual(end.summary.throttled, 5)
+        assert.strictEqual(end.summary.retries, 0)
+      }).pipe(withEngine())
   )
 
   it.effect("in waves mode starts no atom before the previous wave completed", () =>

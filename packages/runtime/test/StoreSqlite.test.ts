@@ -333,6 +333,7 @@ describe("StoreSqlite at scale", () => {
               sql`DROP TABLE dm_plans`,
               // And without the later migrations' tables: the migrator runs only those after the newest it finds.
               sql`DROP TABLE dm_prompt_cache`,
+              sql`ALTER TABLE dm_atoms DROP COLUMN throttled`,
               sql`DELETE FROM dm_migrations WHERE migration_id >= 4`
             ],
             { discard: true }

@@ -237,7 +237,7 @@ describe("crash recovery", () => {
         )
       const flaky = {
         name: "flaky",
-        atoms: [{ id: "a", instruction: "x", simulate: { faults: ["overloaded", "overloaded"] } }]
+        atoms: [{ id: "a", instruction: "x", simulate: { faults: ["server_error", "server_error"] } }]
       }
       // First process: the first attempt fails; the atom is backing off (about 5 s) when it stops.
       const id = yield* Effect.gen(function* () {
@@ -280,11 +280,11 @@ describe("crash recovery", () => {
         const store = makeStoreMemory()
         const engineOn = () =>
           EngineLive.pipe(Layer.provide(countingModel([])), Layer.provide(Layer.succeed(Store, store)))
-        // One retry allowed. Attempt 1 is cut off mid-call; attempt 2 is refused (529); attempt 3 answers.
+        // One retry allowed. Attempt 1 is cut off mid-call; attempt 2 fails (a 500); attempt 3 answers.
         const unlucky = {
           name: "unlucky",
           options: { retry: { maxRetries: 1, initialMs: 2_000, jitter: 0 } },
-          atoms: [{ id: "a", instruction: "x", simulate: { faults: ["transient", "overloaded"] } }]
+          atoms: [{ id: "a", instruction: "x", simulate: { faults: ["transient", "server_error"] } }]
         }
         const id = yield* Effect.gen(function* () {
           const engine = yield* Engine
@@ -856,7 +856,7 @@ describe("retries across a restart", () => {
       delays: retryDelays(journal),
       end: journal.at(-1)?.type,
       failed: failed?.type === "atom.failed" ? failed.reason : undefined,
-      countedAttempts: count("atom.started") - count("atom.interrupted")
+      countedAttempts: count("atom.started") - count("atom.interrupted") - count("atom.throttled")
     }
   }
 

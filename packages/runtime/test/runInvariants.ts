@@ -11,6 +11,7 @@ const terminalAtomEvents = new Set(["atom.completed", "atom.failed", "atom.skipp
 /** Events that end an attempt that held a permit (interrupted: its process stopped). */
 const attemptEnds = new Set([
   "atom.retrying",
+  "atom.throttled",
   "atom.review",
   "atom.completed",
   "atom.failed",

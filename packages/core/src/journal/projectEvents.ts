@@ -10,6 +10,8 @@ export interface AtomRowChange {
   attempts?: number
   /** Attempts cut short by a crash or stop, to add to the row's count. */
   interruptedDelta: number
+  /** Attempts the provider pushed back (429, 529), to add to the row's count. */
+  throttledDelta: number
   /** Paid in this batch, to add to the row's cost. */
   costDelta: number
   confidence?: number
@@ -55,6 +57,7 @@ const atomStatusOf: Partial<Record<Event["type"], AtomStatus>> = {
   "atom.queued": "queued",
   "atom.started": "running",
   "atom.retrying": "retrying",
+  "atom.throttled": "queued",
   "atom.review": "review",
   "atom.completed": "completed",
   "atom.failed": "failed",
@@ -90,7 +93,7 @@ export const projectEvents = (events: ReadonlyArray<Event>): JournalProjection =
   const atom = (atomId: string): AtomRowChange => {
     let change = projection.atoms.get(atomId)
     if (change === undefined) {
-      change = { status: undefined, interruptedDelta: 0, costDelta: 0 }
+      change = { status: undefined, interruptedDelta: 0, throttledDelta: 0, costDelta: 0 }
       projection.atoms.set(atomId, change)
     }
     return change
@@ -135,6 +138,9 @@ export const projectEvents = (events: ReadonlyArray<Event>): JournalProjection =
         break
       case "atom.interrupted":
         change.interruptedDelta++
+        break
+      case "atom.throttled":
+        change.throttledDelta++
         break
       case "atom.retrying":
         change.retryAt = event.at + Math.ceil(event.delayMs)

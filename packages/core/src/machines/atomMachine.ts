@@ -25,6 +25,14 @@ export interface AtomMachineInput {
   readonly attempts?: number
   /** Of those, attempts cut short by a crash or stop: they do not count against `maxRetries`. @default 0 */
   readonly interrupted?: number
+  /** Of those, attempts the provider pushed back (429, 529): they do not count either. @default 0 */
+  readonly throttled?: number
+  /**
+   * How long the provider may keep pushing the atom back (429s and 529s in a row, from the first
+   * one's end) before a push back counts as a failed attempt, as any transient failure does.
+   * @default 900000 (15 minutes)
+   */
+  readonly maxThrottledMs?: number
 }
 
 /** What one attempt at one atom is asked (the engine builds it from the machine's context when it starts). */
@@ -51,7 +59,12 @@ export type AttemptFailure = ModelFailure
 /** What the engine reports back to the atom when the attempt it started has ended. */
 export type CallModelReport =
   | { readonly type: "CALL_SUCCEEDED"; readonly output: ModelCallOutput }
-  | { readonly type: "CALL_FAILED"; readonly failure: AttemptFailure }
+  | {
+      readonly type: "CALL_FAILED"
+      readonly failure: AttemptFailure
+      /** When the call ended, on the engine's clock: how long the provider has been pushing back. */
+      readonly atMs?: number
+    }
 
 /** What the `backoff` actor reports back when the wait is over. */
 export type BackoffReport = { readonly type: "BACKOFF_DONE" }
@@ -99,6 +112,9 @@ interface AtomContext {
   readonly spec: AtomSpecOfMachine
   attempts: number
   interrupted: number
+  throttled: number
+  /** When the provider's current run of push backs began (the first one's end), while it lasts. */
+  throttledSinceMs: number | undefined
   /** Paid for all attempts so far, refused outputs included. */
   spentUsd: number
   result: ModelCallOutput | undefined
@@ -113,7 +129,11 @@ interface AtomContext {
 interface AtomSpecOfMachine extends AtomMachineInput {
   readonly jitterSeed: string
   readonly priority: number
+  readonly maxThrottledMs: number
 }
+
+/** The default of `maxThrottledMs`: a provider that rate-limits an atom for 15 minutes is failing it. */
+export const defaultMaxThrottledMs = 900_000
 
 /** Refused output goes back to the model with the problems (the schedule gives it no wait). */
 const validationFailure = (problems: ReadonlyArray<string>): AttemptFailure => ({
@@ -122,8 +142,21 @@ const validationFailure = (problems: ReadonlyArray<string>): AttemptFailure => (
   message: problems.join("; ")
 })
 
-/** Failed attempts so far: the journal's attempts less those a crash or stop cut short. */
-const failedAttempts = (context: AtomContext): number => context.attempts - context.interrupted
+/**
+ * Failed attempts so far: the journal's attempts less those a crash or stop cut short and those the
+ * provider pushed back.
+ */
+const failedAttempts = (context: AtomContext): number =>
+  context.attempts - context.interrupted - context.throttled
+
+/** A 429 (our rate limit) or a 529 (the provider's overload): the provider answered "not now". */
+const isPushBack = (failure: AttemptFailure): boolean =>
+  failure.retryable && (failure.reason === "rate_limited" || failure.reason === "overloaded")
+
+/** Whether the failed call is a push back the atom waits out in admission, not a failed attempt. */
+const pushedBack = (context: AtomContext, failure: AttemptFailure, atMs: number): boolean =>
+  isPushBack(failure) &&
+  (context.throttledSinceMs === undefined || atMs - context.throttledSinceMs <= context.spec.maxThrottledMs)
 
 /** Whether `failure` is retried: it is retryable and the atom has retries left. */
 const retriesFor = (context: AtomContext, failure: AttemptFailure | undefined): boolean =>
@@ -180,6 +213,8 @@ export const atomMachine = setup({
       event.type === "CALL_SUCCEEDED" &&
       event.output.confidence >= context.spec.reviewThreshold &&
       problemsOf(context, event.output).length === 0,
+    pushedBack: ({ context, event }) =>
+      event.type === "CALL_FAILED" && pushedBack(context, event.failure, event.atMs ?? 0),
     retried: ({ context, event }) => event.type === "CALL_FAILED" && retriesFor(context, event.failure),
     refusedAndRetried: ({ context }) => retriesFor(context, context.failure),
     hasProblems: ({ context }) => context.problems.length > 0,
@@ -214,11 +249,14 @@ export const atomMachine = setup({
       jitterSeed: input.jitterSeed ?? "",
       reviewThreshold: input.reviewThreshold,
       priority: input.priority ?? 0,
+      maxThrottledMs: input.maxThrottledMs ?? defaultMaxThrottledMs,
       maxLines: input.maxLines,
       defines: input.defines
     },
     attempts: input.attempts ?? 0,
     interrupted: input.interrupted ?? 0,
+    throttled: input.throttled ?? 0,
+    throttledSinceMs: undefined,
     spentUsd: 0,
     result: undefined,
     problems: [],
@@ -281,7 +319,8 @@ export const atomMachine = setup({
             target: "completed",
             actions: assign(({ context, event }) => ({
               result: event.output,
-              spentUsd: context.spentUsd + event.output.costUsd
+              spentUsd: context.spentUsd + event.output.costUsd,
+              throttledSinceMs: undefined
             }))
           },
           {
@@ -289,11 +328,36 @@ export const atomMachine = setup({
             actions: assign(({ context, event }) => ({
               result: event.output,
               spentUsd: context.spentUsd + event.output.costUsd,
-              problems: problemsOf(context, event.output)
+              problems: problemsOf(context, event.output),
+              throttledSinceMs: undefined
             }))
           }
         ],
         CALL_FAILED: [
+          {
+            // Back through admission at once, behind the limiter that the push back slowed: the
+            // scheduler decides when, not a backoff of the atom's own.
+            guard: "pushedBack",
+            target: "queued",
+            actions: [
+              assign(({ context, event }) => ({
+                failure: event.failure,
+                throttled: context.throttled + 1,
+                throttledSinceMs: context.throttledSinceMs ?? event.atMs ?? 0
+              })),
+              emit(({ context }) => ({
+                type: "atom.throttled" as const,
+                ...ref(context),
+                attempt: context.attempts,
+                reason: context.failure?.reason ?? "rate_limited",
+                error: context.failure?.message ?? "pushed back by the provider",
+                ...(context.failure?.retryAfterMs !== undefined
+                  ? { retryAfterMs: context.failure.retryAfterMs }
+                  : {})
+              })),
+              "emitQueued"
+            ]
+          },
           {
             guard: "retried",
             target: "retrying",

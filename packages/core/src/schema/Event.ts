@@ -74,6 +74,19 @@ export const AtomRetrying = event("atom.retrying", {
   attempt: Schema.Int.pipe(Schema.positive()),
   delayMs: Schema.NonNegative
 })
+/**
+ * The provider pushed the attempt back (a 429: our rate limit; a 529: its overload): nothing was
+ * billed, and it does not use up the atom's retries. The atom goes back through admission, behind
+ * the limiter, until it has been pushed back for longer than `maxThrottledMs`.
+ */
+export const AtomThrottled = event("atom.throttled", {
+  ...atomRef,
+  ...failure,
+  /** The attempt the provider refused. */
+  attempt: Schema.Int.pipe(Schema.positive()),
+  /** The provider's `retry-after`, when it sent one. */
+  retryAfterMs: Schema.optional(Schema.NonNegative)
+})
 export const AtomReview = event("atom.review", { ...atomRef, confidence: Schema.Number })
 export const AtomCompleted = event("atom.completed", {
   ...atomRef,
@@ -170,6 +183,7 @@ export const Event = Schema.Union(
   AtomQueued,
   AtomStarted,
   AtomRetrying,
+  AtomThrottled,
   AtomReview,
   AtomCompleted,
   AtomFailed,

@@ -38,6 +38,12 @@ export const RunOptions = Schema.Struct({
   model: Schema.optionalWith(Id, { default: () => "scripted" }),
   /** A single model call is abandoned (and retried) after this long, at most a day. @default 120000 */
   callTimeoutMs: Schema.optionalWith(PositiveDurationMs, { default: () => 120_000 }),
+  /**
+   * How long the provider may keep pushing an atom back (429s, 529s in a row) before a push back
+   * counts against its retries; until then it waits in admission, behind the limiter, and loses
+   * no attempt. @default 900000 (15 minutes)
+   */
+  maxThrottledMs: Schema.optionalWith(PositiveDurationMs, { default: () => 900_000 }),
   /** Atoms whose confidence is below this wait for a human review. @default 0.85 */
   reviewThreshold: Schema.optionalWith(numberIn(0, 1), { default: () => 0.85 }),
   /** Longest generated atom accepted, in lines of code. @default 40 */

@@ -40,6 +40,11 @@ export const RunSummary = Schema.Struct({
    * Absent from summaries journaled before it was counted.
    */
   repeatedCalls: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 }),
+  /**
+   * Calls the provider pushed back (429, 529): nothing billed, no retry used up; the atoms waited
+   * in admission and went again. Absent from summaries journaled before it was counted.
+   */
+  throttled: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 }),
   costUsd: Schema.NonNegative,
   costByModel: Schema.Record({ key: Schema.String, value: Schema.NonNegative }),
   inputTokens: Schema.NonNegativeInt,

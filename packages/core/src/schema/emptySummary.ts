@@ -8,6 +8,7 @@ export const emptySummary = (total: number, waves: number): RunSummary => ({
   calls: 0,
   retries: 0,
   repeatedCalls: 0,
+  throttled: 0,
   costUsd: 0,
   costByModel: {},
   inputTokens: 0,

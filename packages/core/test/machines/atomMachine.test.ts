@@ -331,9 +331,99 @@ const verdict = (emitted: ReadonlyArray<EventBody>) => {
   return {
     delays: delaysOf(emitted),
     end: end?.type === "atom.failed" ? `failed: ${end.reason}` : end?.type,
-    countedAttempts: count("atom.started") - count("atom.interrupted")
+    countedAttempts: count("atom.started") - count("atom.interrupted") - count("atom.throttled")
   }
 }
+
+const pushBack = (reason: "rate_limited" | "overloaded", atMs: number, retryAfterMs?: number) => ({
+  type: "CALL_FAILED",
+  atMs,
+  failure: {
+    reason,
+    retryable: true,
+    message: reason === "rate_limited" ? "HTTP 429" : "HTTP 529",
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {})
+  }
+})
+
+describe("atomMachine: the provider's push back (429, 529)", () => {
+  it("goes back to the queue at once and uses up no retry, however many times it comes", () => {
+    const pushes = Array.from({ length: 6 }, (_, i) => [
+      pushBack(i % 2 === 0 ? "rate_limited" : "overloaded", 1_000 * i, 500),
+      { type: "START" }
+    ]).flat()
+    const { snapshot, emitted, types, waits } = run([...admitted, ...pushes, done(output(good))], {
+      retry: RetryPolicy.make({ maxRetries: 0 })
+    })
+    expect(snapshot.value).toBe("completed")
+    expect(waits).toEqual([])
+    expect(types.filter((type) => type === "atom.throttled")).toHaveLength(6)
+    expect(types.slice(2, 5)).toEqual(["atom.started", "atom.throttled", "atom.queued"])
+    expect(emitted.find((e) => e.type === "atom.throttled")).toMatchObject({
+      attempt: 1,
+      reason: "rate_limited",
+      retryAfterMs: 500
+    })
+    expect(emitted.at(-1)).toMatchObject({ type: "atom.completed", attempts: 7 })
+  })
+
+  it("counts a push back as a failed attempt once the provider has pushed back for longer than maxThrottledMs", () => {
+    const { snapshot, emitted } = run(
+      [
+        ...admitted,
+        pushBack("rate_limited", 10_000),
+        { type: "START" },
+        pushBack("rate_limited", 10_000 + 60_001)
+      ],
+      { retry: RetryPolicy.make({ maxRetries: 0 }), maxThrottledMs: 60_000 }
+    )
+    expect(snapshot.value).toBe("failed")
+    expect(emitted.at(-1)).toMatchObject({ type: "atom.failed", reason: "rate_limited", attempts: 2 })
+  })
+
+  it("starts the bound again after an answer: only push backs in a row add up", () => {
+    const refusedThenPushed = [
+      ...admitted,
+      pushBack("overloaded", 0),
+      { type: "START" },
+      done(output("// TODO")),
+      backoffDone,
+      { type: "START" },
+      pushBack("overloaded", 120_000),
+      { type: "START" },
+      done(output(good))
+    ]
+    const { snapshot } = run(refusedThenPushed, {
+      retry: RetryPolicy.make({ maxRetries: 1 }),
+      maxThrottledMs: 60_000
+    })
+    expect(snapshot.value).toBe("completed")
+  })
+
+  it("does not count the push backs an earlier process journaled", () => {
+    const { snapshot, emitted } = run([{ type: "READY" }, { type: "START" }, error(transient)], {
+      retry: RetryPolicy.make({ maxRetries: 1 }),
+      attempts: 5,
+      throttled: 5
+    })
+    expect(snapshot.value).toBe("retrying")
+    expect(emitted.at(-1)).toMatchObject({ type: "atom.retrying", attempt: 6 })
+  })
+
+  it("is not a push back when the failure is not retryable (the spend-limit 429 is not)", () => {
+    const spendLimit = {
+      type: "CALL_FAILED",
+      atMs: 0,
+      failure: {
+        reason: "spend_limit",
+        retryable: false,
+        message: "monthly spend limit reached",
+        status: 429
+      }
+    }
+    expect(run([...admitted, spendLimit]).snapshot.value).toBe("failed")
+  })
+})
 
 describe("atomMachine across a restart (property)", () => {
   it("a restart at any point, mid-call or mid-backoff, changes no delay and no retry-or-fail decision", () => {
@@ -356,7 +446,8 @@ describe("atomMachine across a restart (property)", () => {
           const midCall = last?.type === "atom.started"
           const emitted: Array<EventBody> = [...first.emitted]
           if (midCall) emitted.push({ type: "atom.interrupted", atomId: "a1", wave: 2, attempt: attempts })
-          const second = start({ retry, jitterSeed: "mp", attempts, interrupted: midCall ? 1 : 0 })
+          const throttled = first.emitted.filter((e) => e.type === "atom.throttled").length
+          const second = start({ retry, jitterSeed: "mp", attempts, interrupted: midCall ? 1 : 0, throttled })
           // The call cut short had not answered: its outcome goes to the next attempt.
           second.answered = first.answered
           let remainingMs: number | undefined

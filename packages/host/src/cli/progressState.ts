@@ -24,6 +24,8 @@ export interface ProgressState {
   skipped: number
   cancelled: number
   review: number
+  /** Calls the provider pushed back (429, 529) so far: the atoms went back through admission. */
+  throttled: number
   costUsd: number
   budgetUsd: number | undefined
   concurrencyLimit: number
@@ -47,6 +49,7 @@ export const initialProgress = (budgetUsd?: number): ProgressState => ({
   skipped: 0,
   cancelled: 0,
   review: 0,
+  throttled: 0,
   costUsd: 0,
   budgetUsd,
   concurrencyLimit: 0,
@@ -114,6 +117,10 @@ export const applyEvent = (state: ProgressState, event: Event): ProgressState =>
         state.retryingAtoms.add(event.atomId)
         state.retrying++
       }
+      break
+    case "atom.throttled":
+      stopRunning(state, event.atomId, event.wave)
+      state.throttled++
       break
     case "atom.review":
       stopRunning(state, event.atomId, event.wave)

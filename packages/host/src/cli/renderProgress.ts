@@ -61,6 +61,7 @@ export const renderProgress = (
     `atoms ${settled}/${state.atomsTotal}  running ${state.running}  retrying ${state.retrying}  ` +
       `${paint(color && state.failed > 0, "red", `failed ${state.failed}`)}  skipped ${state.skipped}` +
       (state.review > 0 ? `  review ${state.review}` : "") +
+      (state.throttled > 0 ? `  throttled ${state.throttled}` : "") +
       `  spend ${spend}  limit ${state.concurrencyLimit}`
   ]
   const barWidth = Math.max(10, Math.min(40, options.width - 50))

@@ -57,7 +57,7 @@ export const renderSummary = (summary: RunSummary, options: SummaryOptions): Arr
     ["waves", String(summary.waves)],
     [
       "model calls",
-      `${summary.calls} (${summary.retries} retries${summary.repeatedCalls > 0 ? `, ${summary.repeatedCalls} repeated after a stop` : ""})`
+      `${summary.calls} (${summary.retries} retries${summary.throttled > 0 ? `, ${summary.throttled} pushed back by the provider` : ""}${summary.repeatedCalls > 0 ? `, ${summary.repeatedCalls} repeated after a stop` : ""})`
     ],
     [
       "tokens",

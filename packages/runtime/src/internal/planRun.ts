@@ -116,6 +116,7 @@ export class PlanRun {
   /** Prior attempts (and interrupted ones) of atoms a recovered plan carries over. */
   private readonly priorAttempts: Int32Array
   private readonly priorInterrupted: Int32Array
+  private readonly priorThrottled: Int32Array
   /** Atoms that were mid-call when the previous process stopped: journaled as interrupted at start. */
   private readonly interruptedAtStart: Array<number> = []
   /** Recovered atoms that were waiting for a reviewer, with the output under review. */
@@ -160,6 +161,7 @@ export class PlanRun {
     this.accepted = new AcceptedCode(graph)
     this.priorAttempts = new Int32Array(size)
     this.priorInterrupted = new Int32Array(size)
+    this.priorThrottled = new Int32Array(size)
     this.tally = new SummaryTally(size, graph.waves.length, {
       waveOf: (atomId) => {
         const index = graph.indexOf.get(atomId)
@@ -310,6 +312,7 @@ export class PlanRun {
       if (index === undefined) continue
       this.priorAttempts[index] = row.attempts
       this.priorInterrupted[index] = row.interrupted
+      this.priorThrottled[index] = row.throttled
       if (row.status === "running") this.interruptedAtStart.push(index)
       if (row.status === "retrying" && row.retryAt !== undefined) this.backoffUntil.set(index, row.retryAt)
       if (row.status === "review" && row.code !== undefined)
@@ -468,7 +471,9 @@ export class PlanRun {
         maxLines: options.maxAtomLines,
         defines: spec.defines,
         attempts: this.priorAttempts[index]!,
-        interrupted: this.priorInterrupted[index]!
+        interrupted: this.priorInterrupted[index]!,
+        throttled: this.priorThrottled[index]!,
+        maxThrottledMs: options.maxThrottledMs
       },
       parent: this.atomsRoot
     })
@@ -496,6 +501,7 @@ export class PlanRun {
         this.defer(() => this.lane.enqueue(index))
         return
       case "atom.retrying":
+      case "atom.throttled":
       case "atom.review":
       case "atom.blocked":
         this.release(index)
@@ -614,7 +620,7 @@ export class PlanRun {
     for (const event of eventsOfOutcome(outcome, attempt, this.tally.costUsd)) this.record(event)
     if (outcome._tag === "failed") {
       this.providerReaction(outcome.failure)
-      return { type: "CALL_FAILED", failure: outcome.failure }
+      return { type: "CALL_FAILED", failure: outcome.failure, atMs: this.now() }
     }
     this.outputs[index] = outcome.output.code
     this.cacheable[index] = cacheWriteOf(prepared, outcome)

@@ -100,6 +100,12 @@ const migrations = {
       expires_at BIGINT NOT NULL
     )`
     yield* sql`CREATE INDEX dm_prompt_cache_expires ON dm_prompt_cache (expires_at)`
+  }),
+  // Attempts the provider pushed back (429, 529) do not count against an atom's retries, across
+  // restarts too.
+  "0006_throttled": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE dm_atoms ADD COLUMN throttled INTEGER NOT NULL DEFAULT 0`
   })
 }
 

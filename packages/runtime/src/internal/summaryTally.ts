@@ -17,6 +17,7 @@ export class SummaryTally {
   private calls = 0
   private retries = 0
   private repeatedCalls = 0
+  private throttled = 0
   private inputTokens = 0
   private outputTokens = 0
   private cacheHits = 0
@@ -88,6 +89,9 @@ export class SummaryTally {
       case "atom.interrupted":
         this.repeatedCalls++
         return
+      case "atom.throttled":
+        this.throttled++
+        return
       case "atom.review":
         this.review++
         return
@@ -140,6 +144,7 @@ export class SummaryTally {
     this.calls = eventCounts["atom.started"] ?? 0
     this.retries = eventCounts["atom.retrying"] ?? 0
     this.repeatedCalls = eventCounts["atom.interrupted"] ?? 0
+    this.throttled = eventCounts["atom.throttled"] ?? 0
     this.cacheHits = eventCounts["cache.hit"] ?? 0
     for (const row of atoms) {
       if (
@@ -187,6 +192,7 @@ export class SummaryTally {
       calls: this.calls - this.cacheHits,
       retries: this.retries,
       repeatedCalls: this.repeatedCalls,
+      throttled: this.throttled,
       costUsd: this.costUsd,
       costByModel: Object.fromEntries(Object.entries(this.costByModel)),
       inputTokens: this.inputTokens,
