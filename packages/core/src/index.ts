@@ -188,6 +188,5 @@ export { hashString, seededRandom } from "./random/seededRandom.js"
 export {
   overloadHoldMs,
   providerReactionTo,
-  rateLimitHoldMs,
   type ProviderReaction
 } from "./retry/providerReaction.js"

@@ -57,7 +57,7 @@ const atomStatusOf: Partial<Record<Event["type"], AtomStatus>> = {
   "atom.queued": "queued",
   "atom.started": "running",
   "atom.retrying": "retrying",
-  "atom.throttled": "queued",
+  "atom.throttled": "retrying",
   "atom.review": "review",
   "atom.completed": "completed",
   "atom.failed": "failed",
@@ -141,6 +141,8 @@ export const projectEvents = (events: ReadonlyArray<Event>): JournalProjection =
         break
       case "atom.throttled":
         change.throttledDelta++
+        // Not admitted again before the provider's retry-after: a restart waits what is left of it.
+        change.retryAt = event.at + Math.ceil(event.retryAfterMs ?? 0)
         break
       case "atom.retrying":
         change.retryAt = event.at + Math.ceil(event.delayMs)

@@ -215,6 +215,10 @@ export const atomMachine = setup({
       problemsOf(context, event.output).length === 0,
     pushedBack: ({ context, event }) =>
       event.type === "CALL_FAILED" && pushedBack(context, event.failure, event.atMs ?? 0),
+    pushedBackUntilRetryAfter: ({ context, event }) =>
+      event.type === "CALL_FAILED" &&
+      (event.failure.retryAfterMs ?? 0) > 0 &&
+      pushedBack(context, event.failure, event.atMs ?? 0),
     retried: ({ context, event }) => event.type === "CALL_FAILED" && retriesFor(context, event.failure),
     refusedAndRetried: ({ context }) => retriesFor(context, context.failure),
     hasProblems: ({ context }) => context.problems.length > 0,
@@ -222,6 +226,24 @@ export const atomMachine = setup({
   },
   actions: {
     emitQueued: emit(({ context }) => queuedEvent(context)),
+    assignPushBack: assign(({ context, event }) =>
+      event.type === "CALL_FAILED"
+        ? {
+            failure: event.failure,
+            throttled: context.throttled + 1,
+            throttledSinceMs: context.throttledSinceMs ?? event.atMs ?? 0,
+            backoffMs: Math.ceil(event.failure.retryAfterMs ?? 0)
+          }
+        : {}
+    ),
+    emitThrottled: emit(({ context }) => ({
+      type: "atom.throttled" as const,
+      ...ref(context),
+      attempt: context.attempts,
+      reason: context.failure?.reason ?? "rate_limited",
+      error: context.failure?.message ?? "pushed back by the provider",
+      ...(context.failure?.retryAfterMs !== undefined ? { retryAfterMs: context.backoffMs } : {})
+    })),
     emitRetrying: emit(({ context }) => ({
       type: "atom.retrying" as const,
       ...ref(context),
@@ -335,28 +357,16 @@ export const atomMachine = setup({
         ],
         CALL_FAILED: [
           {
-            // Back through admission at once, behind the limiter that the push back slowed: the
-            // scheduler decides when, not a backoff of the atom's own.
+            // Back through admission, behind the limiter the push back slowed, once the provider's
+            // `retry-after` (if it sent one) has passed: no wait of the schedule, no retry used up.
+            guard: "pushedBackUntilRetryAfter",
+            target: "retrying",
+            actions: ["assignPushBack", "emitThrottled"]
+          },
+          {
             guard: "pushedBack",
             target: "queued",
-            actions: [
-              assign(({ context, event }) => ({
-                failure: event.failure,
-                throttled: context.throttled + 1,
-                throttledSinceMs: context.throttledSinceMs ?? event.atMs ?? 0
-              })),
-              emit(({ context }) => ({
-                type: "atom.throttled" as const,
-                ...ref(context),
-                attempt: context.attempts,
-                reason: context.failure?.reason ?? "rate_limited",
-                error: context.failure?.message ?? "pushed back by the provider",
-                ...(context.failure?.retryAfterMs !== undefined
-                  ? { retryAfterMs: context.failure.retryAfterMs }
-                  : {})
-              })),
-              "emitQueued"
-            ]
+            actions: ["assignPushBack", "emitThrottled", "emitQueued"]
           },
           {
             guard: "retried",

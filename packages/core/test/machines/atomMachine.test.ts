@@ -347,23 +347,28 @@ const pushBack = (reason: "rate_limited" | "overloaded", atMs: number, retryAfte
 })
 
 describe("atomMachine: the provider's push back (429, 529)", () => {
-  it("goes back to the queue at once and uses up no retry, however many times it comes", () => {
-    const pushes = Array.from({ length: 6 }, (_, i) => [
-      pushBack(i % 2 === 0 ? "rate_limited" : "overloaded", 1_000 * i, 500),
-      { type: "START" }
-    ]).flat()
+  it("goes back through admission, after the provider's retry-after only, and uses up no retry", () => {
+    // Odd push backs carry a retry-after (waited out, then queued), even ones none (queued at once).
+    const pushes = Array.from({ length: 6 }, (_, i) =>
+      i % 2 === 0
+        ? [pushBack("rate_limited", 1_000 * i, 500), backoffDone, { type: "START" }]
+        : [pushBack("overloaded", 1_000 * i), { type: "START" }]
+    ).flat()
     const { snapshot, emitted, types, waits } = run([...admitted, ...pushes, done(output(good))], {
       retry: RetryPolicy.make({ maxRetries: 0 })
     })
     expect(snapshot.value).toBe("completed")
-    expect(waits).toEqual([])
+    // The only waits are the provider's: the schedule's backoff is not applied to a push back.
+    expect(waits).toEqual([500, 500, 500])
     expect(types.filter((type) => type === "atom.throttled")).toHaveLength(6)
+    expect(types.filter((type) => type === "atom.retrying")).toHaveLength(0)
     expect(types.slice(2, 5)).toEqual(["atom.started", "atom.throttled", "atom.queued"])
     expect(emitted.find((e) => e.type === "atom.throttled")).toMatchObject({
       attempt: 1,
       reason: "rate_limited",
       retryAfterMs: 500
     })
+    expect(emitted.filter((e) => e.type === "atom.throttled")[1]).not.toHaveProperty("retryAfterMs")
     expect(emitted.at(-1)).toMatchObject({ type: "atom.completed", attempts: 7 })
   })
 

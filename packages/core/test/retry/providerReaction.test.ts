@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { classifyModelFailure } from "../../src/retry/classifyModelFailure.js"
-import { overloadHoldMs, providerReactionTo, rateLimitHoldMs } from "../../src/retry/providerReaction.js"
+import { overloadHoldMs, providerReactionTo } from "../../src/retry/providerReaction.js"
 
 const now = 1_000_000
 
@@ -31,20 +31,9 @@ describe("providerReactionTo", () => {
     })
   })
 
-  it("holds the plan on a 429 for its retry-after: the provider's bucket is empty for every call", () => {
-    const reactionTo = (call: Parameters<typeof classifyModelFailure>[0]) =>
-      providerReactionTo(classifyModelFailure(call, now))
-    expect(reactionTo({ status: 429, errorType: "rate_limit_error" })).toEqual({
-      _tag: "hold",
-      ms: rateLimitHoldMs
-    })
-    expect(
-      reactionTo({ status: 429, errorType: "rate_limit_error", headers: { "retry-after": "3" } })
-    ).toEqual({ _tag: "hold", ms: 3_000 })
-  })
-
   it("leaves the atom's own failures to its retry policy", () => {
     for (const call of [
+      { status: 429, errorType: "rate_limit_error" },
       { status: 500, errorType: "api_error" },
       { status: 400, errorType: "invalid_request_error" },
       { code: "ECONNRESET" }
