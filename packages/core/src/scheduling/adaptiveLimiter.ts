@@ -39,9 +39,15 @@ export interface AdaptiveLimiterSettings {
   /**
    * Headroom over Little's law when the headers drive the limit: permits = call rate the buckets
    * sustain x observed latency x this, so that pacing, not the permits, is what holds calls back.
-   * @default 1.15
+   * @default 1.05
    */
   readonly headroom: number
+  /**
+   * Weight of one call in the smoothed latency and tokens per call (an exponential moving average
+   * over about 1 / this many calls): single latencies are noisy, the limit should not be.
+   * @default 0.05
+   */
+  readonly smoothing: number
   /** A header-driven move happens only when the target differs by this share of the limit (or 2). @default 0.1 */
   readonly headerDeadband: number
   /** A 529 without `retry-after` holds every start this long (doubling while 529s follow each other). @default 2_000 */
@@ -70,7 +76,8 @@ export const defaultLimiterSettings: AdaptiveLimiterSettings = {
   windowCalls: 20,
   errorRateThreshold: 0.1,
   latencyTolerance: 1.5,
-  headroom: 1.15,
+  headroom: 1.05,
+  smoothing: 0.05,
   headerDeadband: 0.1,
   overloadHoldMs,
   overloadHoldCapMs: 30_000,
@@ -109,9 +116,8 @@ export interface AdaptiveLimiterState {
   readonly healthyChecks: number
 }
 
-const smoothing = 0.2
-const ewma = (previous: number | undefined, sample: number): number =>
-  previous === undefined ? sample : previous + smoothing * (sample - previous)
+const ewma = (previous: number | undefined, sample: number, weight: number): number =>
+  previous === undefined ? sample : previous + weight * (sample - previous)
 
 const units: Record<BucketName, string> = {
   requests: "requests",
@@ -254,7 +260,10 @@ const observeWith =
     if (signal !== undefined && hasHeaders(signal))
       next = { ...next, provider: resyncBuckets(next.provider, signal, settings.tokenRounding) }
     if (observation.class === "success")
-      next = { ...next, latencyMs: ewma(next.latencyMs, Math.max(0, observation.latencyMs)) }
+      next = {
+        ...next,
+        latencyMs: ewma(next.latencyMs, Math.max(0, observation.latencyMs), settings.smoothing)
+      }
     if (next.pinned) return { state: next }
     if (observation.class === "rate_limited") {
       // Calls admitted before the last shrink met the same overshoot: one shrink per flight.
@@ -341,14 +350,14 @@ export const adaptiveLimiter = (
       ...state,
       provider: takeFromBuckets(state.provider, demand, nowMs),
       configured: takeFromBuckets(state.configured, demand, nowMs),
-      inputPerCall: ewma(state.inputPerCall, Math.max(0, demand.inputTokens)),
+      inputPerCall: ewma(state.inputPerCall, Math.max(0, demand.inputTokens), settings.smoothing),
       outputPerCall: state.outputPerCall ?? Math.max(0, demand.outputTokens)
     }),
     refund: (state, reserved, used, nowMs) => ({
       ...state,
       provider: settleBuckets(state.provider, reserved, used, nowMs),
       configured: settleBuckets(state.configured, reserved, used, nowMs),
-      outputPerCall: ewma(state.outputPerCall, Math.max(0, used.outputTokens))
+      outputPerCall: ewma(state.outputPerCall, Math.max(0, used.outputTokens), settings.smoothing)
     })
   }
 }

@@ -10,7 +10,7 @@ export interface LatencyAimdSettings {
   readonly maxLimit: number
   /** A drop (any failure) or a slow call multiplies the limit by this. @default 0.9 */
   readonly backoffRatio: number
-  /** A call slower than this many times the smoothed minimum latency counts as a drop. @default 2 */
+  /** A call slower than this many times the long-term average latency counts as a drop (Gradient2's tolerance). @default 2 */
   readonly latencyTolerance: number
 }
 
@@ -26,7 +26,7 @@ export const defaultLatencyAimdSettings: LatencyAimdSettings = {
 export interface LatencyAimdState {
   readonly limit: number
   readonly pinned: boolean
-  /** A smoothed minimum of the calls' latency, ms: drops at once, rises by 1% a call. */
+  /** The long-term average latency of successful calls, ms (Gradient2's long RTT: 1% a call). */
   readonly baselineMs: number | undefined
 }
 
@@ -48,7 +48,7 @@ export const latencyAimdLimiter = (
       const success = observation.class === "success"
       const baselineMs = !success
         ? state.baselineMs
-        : state.baselineMs === undefined || latency < state.baselineMs
+        : state.baselineMs === undefined
           ? latency
           : state.baselineMs + 0.01 * (latency - state.baselineMs)
       const next = { ...state, baselineMs }
@@ -65,7 +65,7 @@ export const latencyAimdLimiter = (
       const reason = !success
         ? `latency AIMD: ${observation.class}: x${settings.backoffRatio}`
         : slow
-          ? `latency AIMD: ${Math.round(latency)} ms is over ${settings.latencyTolerance}x the baseline: x${settings.backoffRatio}`
+          ? `latency AIMD: ${Math.round(latency)} ms is over ${settings.latencyTolerance}x the average: x${settings.backoffRatio}`
           : "latency AIMD: a success with half the limit in use: +1"
       return { state: { ...next, limit: to }, change: { from: state.limit, to, reason } }
     },

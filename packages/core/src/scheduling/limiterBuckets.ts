@@ -53,6 +53,8 @@ export const configuredBuckets = (limits: BucketLimits | undefined, nowMs: numbe
  * but only as far as the header proves it wrong: token counts are rounded by the provider (to
  * `rounding`, e.g. the nearest thousand), so the mirror's own account is kept while it lies within
  * the rounding of the header, and is clamped into that interval otherwise. Requests are exact.
+ * The `tokens` headers describe "the most restrictive limit in effect" (input or output, whichever
+ * binds): they are a bucket of their own only when the response described neither of the two.
  */
 export const resyncBuckets = (
   buckets: BucketSet,
@@ -63,6 +65,7 @@ export const resyncBuckets = (
   for (const name of bucketNames) {
     const header = signal[name]
     if (header === undefined) continue
+    if (name === "tokens" && (signal.inputTokens !== undefined || signal.outputTokens !== undefined)) continue
     const known = buckets[name]
     const capacity = header.limit ?? known?.capacity
     if (capacity === undefined || capacity <= 0) continue
