@@ -52,7 +52,8 @@ export const configuredBuckets = (limits: BucketLimits | undefined, nowMs: numbe
  * bucket (capacity = limit, refill = limit per minute). A `remaining` resyncs the mirror's level,
  * but only as far as the header proves it wrong: token counts are rounded by the provider (to
  * `rounding`, e.g. the nearest thousand), so the mirror's own account is kept while it lies within
- * the rounding of the header, and is clamped into that interval otherwise. Requests are exact.
+ * the rounding of the header; a new mirror, or one outside it, takes the interval's low end (the
+ * least the provider may hold). Requests are exact.
  * The `tokens` headers describe "the most restrictive limit in effect" (input or output, whichever
  * binds): they are a bucket of their own only when the response described neither of the two.
  */
@@ -86,9 +87,11 @@ export const resyncBuckets = (
       continue
     }
     const halfStep = name === "requests" ? 0 : tokenRounding / 2
-    const low = Math.max(0, header.remaining - halfStep)
+    const low = Math.min(capacity, Math.max(0, header.remaining - halfStep))
     const high = Math.min(capacity, header.remaining + halfStep)
-    next[name] = { ...base, tokens: Math.min(high, Math.max(low, base.tokens)) }
+    // A new mirror, or one the header proves wrong, takes the least the provider may hold.
+    const trusted = known !== undefined && base.tokens >= low && base.tokens <= high
+    next[name] = { ...base, tokens: trusted ? base.tokens : low }
   }
   return next
 }
