@@ -25,7 +25,7 @@ import {
 } from "./scheduling/workloads.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const seed = 16
+const seed = Number(process.env["DEVMATRIX_BENCH_SEED"] ?? 16)
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`
 const secs = (ms: number) => `${(ms / 1_000).toFixed(2)} s`
@@ -43,42 +43,54 @@ const run = (spec: Omit<SimSpec<unknown>, "policy">, policy: AnyPolicy): SimResu
 const goodput = (result: SimResult) => result.completed / (result.makespanMs / 1_000)
 const extra = (result: SimResult) => (result.attempts - result.completed) / result.completed
 
-/** 1. Makespan of a 500-atom DAG at 32 permits, against max(critical path, work / 32). */
+/** 1. Makespan of a 500-atom DAG at 32 permits, against max(critical path, work / 32); a deep and a wide shape. */
 const makespan = () => {
-  const { graph, atoms } = randomDag(500, seed)
-  const bound = makespanLowerBound(graph, atoms, 32)
-  const base = {
-    provider: unlimitedProvider,
-    atoms,
-    deps: graph.deps,
-    dependents: graph.dependents,
-    remaining: graph.remaining,
-    waveOf: graph.waveOf
-  }
+  const shapes = [
+    { name: "deep (dependencies among the 40 atoms before)", reach: 40 },
+    { name: "wide (dependencies among the 200 atoms before)", reach: 200 }
+  ]
   const cases = [
     ["eager, critical-path priority", "priority"],
     ["eager, FIFO", "fifo"],
     ["waves", "waves"]
   ] as const
-  const results = cases.map(([name, dispatch]) => ({
-    name,
-    result: run({ ...base, dispatch }, erase(staticLimiter(32)))
-  }))
-  const best = results[0]!.result.makespanMs / bound
-  const totalWork = atoms.reduce((s, a) => s + a.workMs, 0)
+  const rows: Array<ReadonlyArray<string>> = []
+  const worst: Array<number> = []
+  for (const shape of shapes) {
+    const { graph, atoms } = randomDag(500, shape.reach, seed)
+    const bound = makespanLowerBound(graph, atoms, 32)
+    const base = {
+      provider: unlimitedProvider,
+      atoms,
+      deps: graph.deps,
+      dependents: graph.dependents,
+      remaining: graph.remaining,
+      waveOf: graph.waveOf
+    }
+    for (const [name, dispatch] of cases) {
+      const result = run({ ...base, dispatch }, erase(staticLimiter(32)))
+      const over = result.makespanMs / bound.boundMs - 1
+      if (dispatch === "priority") worst.push(over)
+      rows.push([
+        shape.name,
+        `${secs(bound.criticalPathMs)} / ${secs(bound.workMs)} (${graph.waves.length} waves)`,
+        name,
+        secs(result.makespanMs),
+        pct(over)
+      ])
+    }
+  }
+  const ok = worst.every((over) => over <= 0.03)
   return {
-    ok: best <= 1.03,
+    ok,
     text: [
-      `## 1. Makespan: 500-atom random DAG, log-normal work (median 1 s, sigma 0.5), 32 permits`,
+      `## 1. Makespan: 500-atom random DAGs, log-normal work (median 1 s, sigma 0.5), 32 permits`,
       "",
-      `Lower bound max(critical path ${secs(bound === totalWork / 32 ? 0 : bound)}, total work / 32 = ${secs(totalWork / 32)}) = ${secs(bound)}; ${graph.waves.length} waves.`,
+      "A provider without limits answers each atom in exactly its work, so this measures the dispatch order alone. Priority is the plan's remaining path in atoms (`graph.remaining`), as the runtime's.",
       "",
-      table(
-        ["dispatch", "makespan", "over the bound"],
-        results.map(({ name, result }) => [name, secs(result.makespanMs), pct(result.makespanMs / bound - 1)])
-      ),
+      table(["DAG", "critical path / work over 32", "dispatch", "makespan", "over the bound"], rows),
       "",
-      `Target (eager with critical-path priority within 3% of the bound): ${met(best <= 1.03)} (${pct(best - 1)} over).`
+      `Target (eager with critical-path priority within 3% of the lower bound): ${met(ok)} (${worst.map(pct).join(" and ")} over).`
     ].join("\n")
   }
 }
@@ -119,7 +131,8 @@ const hiddenCapacity = () => {
           "429s",
           "makespan",
           "last limit",
-          "most in flight"
+          "most in flight",
+          "limit changes"
         ],
         results.map(({ name, result }) => [
           name,
@@ -129,7 +142,8 @@ const hiddenCapacity = () => {
           result.rateLimited.length,
           secs(result.makespanMs),
           result.limits.at(-1)!.limit,
-          result.maxInFlight
+          result.maxInFlight,
+          result.reasons.length
         ])
       ),
       "",
@@ -189,7 +203,7 @@ const changingCapacity = () => {
   const oracle = goodput(results[2]!.result)
   const settles = (result: SimResult) =>
     changes.map((change, i) =>
-      settleMs(result, change.atMs, changes[i + 1]?.atMs ?? result.makespanMs, change.capacity)
+      settleMs(result, change.atMs, changes[i + 1]?.atMs ?? result.lastStartMs, change.capacity)
     )
   const show = (ms: number | undefined) => (ms === undefined ? "never" : secs(ms))
   const adaptive = results[0]!.result
@@ -203,7 +217,7 @@ const changingCapacity = () => {
     text: [
       `## 3. Capacity 40, then 15 at 5 s, then 60 at 10 s; 3,000 atoms`,
       "",
-      "Settled: the limit stays within +-20% of the new capacity from then until the next change.",
+      "Settled: the limit stays within +-20% of the new capacity from then until the next change (after the last start, with nothing left to admit, the limit no longer matters).",
       "",
       table(
         [
@@ -213,7 +227,8 @@ const changingCapacity = () => {
           "extra attempts",
           "429s",
           "settled after 40->15",
-          "after 15->60"
+          "after 15->60",
+          "limit changes"
         ],
         results.map(({ name, result }) => {
           const [down, up] = settles(result)
@@ -224,7 +239,8 @@ const changingCapacity = () => {
             pct(extra(result)),
             result.rateLimited.length,
             show(down),
-            show(up)
+            show(up),
+            result.reasons.length
           ]
         })
       ),
@@ -315,6 +331,24 @@ const tokenLimits = () => {
   }
 }
 
+const notes = `## What the figures say, and what they do not
+
+- The simulated provider is a model: buckets that hold 1 s of their per-minute rate (workloads 2-3)
+  or a full minute (workload 4, as \`packages/host/src/fakeAnthropic/rateLimiter.ts\`), latency
+  stretched by load, \`retry-after\` in whole seconds. The real API's burst size is not published.
+- The adaptive limiter is told nothing of the capacity: it reads the headers every answer carries,
+  as the real provider's do. It passes the oracle's goodput in workloads 2-3 because it also spends
+  the provider's initial full bucket; static 40 is the oracle for the permits, not for the bucket.
+- Without headers it falls back to AIMD with DESIGN.md's defaults (+5 per 3 healthy windows, 10 s
+  cooldown): in workload 3 it does not settle within the run after the changes (its row shows
+  what it keeps of the oracle). The targets are met by the header-driven path, not by the fallback.
+- The latency-only AIMD (Netflix's shape) keeps goodput up by retrying 429s at once: its extra
+  attempts are the price, and a real provider's \`retry-after\` would make each one a wait.
+- Workload 4's 429s in the first minute come from the initial limit (100 calls x 1,024
+  \`max_tokens\` is more than the 80,000 output tokens a minute) before any header was read.
+- Counting cached input as input costs nothing while the headers resync the mirror; with buckets
+  from the plan's options and no headers it leaves most of the input limit unused.`
+
 const sections = [makespan(), hiddenCapacity(), changingCapacity(), tokenLimits()]
 const report = [
   "# Scheduling: the adaptive limiter against its baselines",
@@ -323,7 +357,9 @@ const report = [
   "",
   `Targets met: ${sections.filter((s) => s.ok).length} of ${sections.length}.`,
   "",
-  ...sections.flatMap((s) => [s.text, ""])
+  ...sections.flatMap((s) => [s.text, ""]),
+  notes,
+  ""
 ].join("\n")
 mkdirSync(join(here, "results"), { recursive: true })
 writeFileSync(join(here, "results", "scheduling.md"), report)

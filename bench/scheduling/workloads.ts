@@ -22,11 +22,13 @@ const requestCall = (workMs: number): SimAtom => ({
 })
 
 /**
- * A random DAG of `size` atoms: each depends on 0-3 atoms among the 40 before it (a plan's atoms
- * mostly use what was just defined), with log-normal work (median 1 s, sigma 0.5).
+ * A random DAG of `size` atoms: each depends on 0-3 atoms among the `reach` before it (a small
+ * reach makes long chains, a large one a wide, shallow plan), with log-normal work (median 1 s,
+ * sigma 0.5).
  */
 export const randomDag = (
   size: number,
+  reach: number,
   seed: number
 ): { readonly graph: PlanGraph; readonly atoms: ReadonlyArray<SimAtom> } => {
   const random = seededRandom(seed)
@@ -34,7 +36,7 @@ export const randomDag = (
     const count = i === 0 ? 0 : Math.floor(random() * 4)
     const deps = new Set<string>()
     for (let k = 0; k < count; k++)
-      deps.add(`a${Math.max(0, i - 1 - Math.floor(random() * Math.min(i, 40)))}`)
+      deps.add(`a${Math.max(0, i - 1 - Math.floor(random() * Math.min(i, reach)))}`)
     return { id: `a${i}`, dependsOn: [...deps] }
   })
   const graph = buildPlanGraph(specs)
@@ -47,7 +49,7 @@ export const makespanLowerBound = (
   graph: PlanGraph,
   atoms: ReadonlyArray<SimAtom>,
   permits: number
-): number => {
+): { readonly criticalPathMs: number; readonly workMs: number; readonly boundMs: number } => {
   const finish = new Array<number>(atoms.length).fill(0)
   for (const wave of graph.waves)
     for (const atom of wave) {
@@ -55,8 +57,9 @@ export const makespanLowerBound = (
       for (const dep of graph.deps[atom]!) ready = Math.max(ready, finish[dep]!)
       finish[atom] = ready + atoms[atom]!.workMs
     }
-  const total = atoms.reduce((sum, atom) => sum + atom.workMs, 0)
-  return Math.max(Math.max(...finish), total / permits)
+  const criticalPathMs = Math.max(...finish)
+  const workMs = atoms.reduce((sum, atom) => sum + atom.workMs, 0) / permits
+  return { criticalPathMs, workMs, boundMs: Math.max(criticalPathMs, workMs) }
 }
 
 /** Independent atoms of log-normal work (median `medianMs`, sigma 0.3), few tokens each. */
