@@ -28,7 +28,10 @@ export interface AdaptiveLimiterSettings {
   readonly healthyChecksToIncrease: number
   /** The limit is multiplied by this on a 429 and on an unhealthy window. @default 0.75 */
   readonly decreaseFactor: number
-  /** Between two moves of the loss/latency fallback (not a header-driven move, not a 429). @default 10_000 */
+  /**
+   * Between two moves of the loss/latency fallback (not a header-driven move, not a 429); also how
+   * long after a 429 the headers may not raise the limit. @default 10_000
+   */
   readonly cooldownMs: number
   /** Completions per health check of the fallback. @default 20 */
   readonly windowCalls: number
@@ -93,7 +96,11 @@ export interface AdaptiveLimiterState {
   readonly pinned: boolean
   /** When the fallback last moved the limit: its cooldown counts from here. */
   readonly lastMoveAtMs: number
-  /** When a 429 last shrank the limit: a 429 of a call started before then is the same overshoot. */
+  /**
+   * When a 429 last shrank the limit: a 429 of a call started before then is the same overshoot,
+   * and for `cooldownMs` after it the headers may lower the limit but not raise it (the 429 came
+   * from a limit they did not show: acceleration, or a bucket shared with others).
+   */
   readonly lastShrinkAtMs: number
   /** No call starts before this (a `retry-after`, a 529). */
   readonly holdUntilMs: number
@@ -285,7 +292,8 @@ const observeWith =
       const target = headerTarget(next, settings)
       if (target === undefined) return { state: next }
       const band = Math.max(2, settings.headerDeadband * next.limit)
-      return Math.abs(target.limit - next.limit) < band
+      const capped = observation.atMs - next.lastShrinkAtMs < settings.cooldownMs
+      return Math.abs(target.limit - next.limit) < band || (capped && target.limit > next.limit)
         ? { state: next }
         : moveTo(next, target.limit, target.reason)
     }

@@ -90,6 +90,22 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
     expect(down.change?.to).toBe(21)
   })
 
+  it("after a 429, lets the headers lower the limit but not raise it for a cooldown", () => {
+    const limiter = adaptiveLimiter()
+    const headers = (at: number) => parseRateLimitSignal({ "anthropic-ratelimit-requests-limit": "2400" }, at)
+    let state = limiter.observe(limiter.initial(t0), {
+      ...success(t0 + 10, 1_000),
+      rateLimits: headers(t0 + 10)
+    }).state
+    expect(state.limit).toBe(42)
+    state = limiter.observe(state, { atMs: t0 + 20, latencyMs: 5, class: "rate_limited", inFlight: 42 }).state
+    expect(state.limit).toBe(31)
+    const within = limiter.observe(state, { ...success(t0 + 5_000, 1_000), rateLimits: headers(t0 + 5_000) })
+    expect(within.change).toBeUndefined()
+    const after = limiter.observe(state, { ...success(t0 + 10_020, 1_000), rateLimits: headers(t0 + 10_020) })
+    expect(after.change?.to).toBe(42)
+  })
+
   it("names the input-token bucket when it binds, at the tokens per call it saw", () => {
     const limiter = adaptiveLimiter()
     const at = t0 + 1_000
