@@ -120,6 +120,20 @@ export {
   type TokenDemand
 } from "./scheduling/limiterPolicy.js"
 export {
+  adaptiveLimiter,
+  defaultLimiterSettings,
+  type AdaptiveLimiterSettings,
+  type AdaptiveLimiterState
+} from "./scheduling/adaptiveLimiter.js"
+export {
+  defaultLatencyAimdSettings,
+  latencyAimdLimiter,
+  type LatencyAimdSettings,
+  type LatencyAimdState
+} from "./scheduling/latencyAimdLimiter.js"
+export { latencyWindow, type LatencyWindow, type WindowCheck } from "./scheduling/latencyWindow.js"
+export { type BucketLimits, type BucketName, type BucketSet } from "./scheduling/limiterBuckets.js"
+export {
   Atom,
   AtomResult,
   AtomSimulation,

@@ -69,7 +69,11 @@ export interface LimiterPolicy<S> {
   readonly waitMs: (state: S, demand: TokenDemand, nowMs: number) => number
   /** A call is admitted now (`waitMs` said 0): what it may use is taken from the buckets. */
   readonly reserve: (state: S, demand: TokenDemand, nowMs: number) => S
-  /** An admitted call ended: the unused part of its reservation is given back (never more). */
+  /**
+   * An admitted call ended: the unused part of its reservation is given back (never more). Call it
+   * before `observe` of the same end, whose headers describe the buckets with this usage settled;
+   * a refused call (429, 529) used nothing.
+   */
   readonly refund: (state: S, reserved: TokenDemand, used: TokenDemand, nowMs: number) => S
 }
 
