@@ -53,11 +53,17 @@ export {
   type ScriptedModelService
 } from "./ModelProviderScripted.js"
 export {
+  defaultSchedulerOptions,
   makeLocalScheduler,
   Scheduler,
   SchedulerLocal,
+  SchedulerLocalWith,
   type AdmissionLane,
+  type CallReport,
+  type HerdGuardOptions,
   type LaneConfig,
+  type ModelLimit,
+  type SchedulerOptions,
   type SchedulerService
 } from "./Scheduler.js"
 export {

@@ -1,0 +1,350 @@
+import { staticLimiter, withOverloadHold } from "@devmatrix/core"
+import type { LimitChange, LimiterPolicy } from "@devmatrix/core"
+import { makeLocalScheduler } from "@devmatrix/runtime"
+import type { AdmissionLane, SchedulerOptions, SchedulerService } from "@devmatrix/runtime"
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import fc from "fast-check"
+
+const runs = Number(process.env["DEVMATRIX_PROPERTY_RUNS"] ?? 60)
+
+/** Lets the event loop turn: a lane that admitted its cap in one turn goes on in the next. */
+const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/**
+ * A plan as the scheduler sees it, with calls as data: `start` records the atom as calling, and the
+ * test ends calls and commits their ends when it chooses.
+ */
+interface TestPlan {
+  readonly name: string
+  readonly lane: AdmissionLane
+  /** Atom priorities: a higher one goes first. */
+  readonly priority: ReadonlyArray<number>
+  readonly queued: Set<number>
+  readonly calling: Set<number>
+  readonly changes: Array<LimitChange>
+  readonly starts: Array<number>
+  seq: number
+}
+
+interface Harness {
+  readonly scheduler: SchedulerService
+  readonly plans: Array<TestPlan>
+  /** Every start in order: which plan, which atom. */
+  readonly log: Array<{ readonly plan: string; readonly atom: number }>
+  /** Problems seen at a start (checked synchronously, reported at the end). */
+  readonly violations: Array<string>
+  readonly open: (name: string, options: OpenOptions) => TestPlan
+}
+
+interface OpenOptions {
+  readonly model?: string
+  readonly concurrency: number
+  readonly weight?: number
+  readonly priority: ReadonlyArray<number>
+}
+
+const makeHarness = <S>(options: SchedulerOptions<S>) =>
+  Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<never>()
+    const clock = yield* Effect.clock
+    const scheduler = makeLocalScheduler(runtime, () => clock.unsafeCurrentTimeMillis(), options)
+    const plans: Array<TestPlan> = []
+    const log: Harness["log"] = []
+    const violations: Array<string> = []
+    const open = (name: string, open: OpenOptions): TestPlan => {
+      const model = open.model ?? "claude-test"
+      const plan: TestPlan = {
+        name,
+        priority: open.priority,
+        queued: new Set(),
+        calling: new Set(),
+        changes: [],
+        starts: [],
+        seq: 0,
+        lane: undefined as unknown as AdmissionLane
+      }
+      const lane = scheduler.lane<undefined, never>(
+        {
+          masterplanId: name,
+          model,
+          concurrency: open.concurrency,
+          weight: open.weight,
+          before: (a, b) =>
+            open.priority[a]! > open.priority[b]! || (open.priority[a] === open.priority[b] && a < b),
+          start: (index) =>
+            Effect.sync(() => {
+              const gate = scheduler.limits().find((limit) => limit.model === model)!
+              if (gate.permits > gate.limit)
+                violations.push(
+                  `${name}/${index} started with ${gate.permits} permits over a limit of ${gate.limit}`
+                )
+              if (plan.calling.size + 1 > open.concurrency)
+                violations.push(`${name}/${index} started over its plan's cap ${open.concurrency}`)
+              for (const other of plan.queued)
+                if (other !== index && open.priority[other]! > open.priority[index]!)
+                  violations.push(`${name}/${index} started before ${other}, of a higher priority`)
+              plan.queued.delete(index)
+              plan.calling.add(index)
+              plan.starts.push(index)
+              log.push({ plan: name, atom: index })
+            }),
+          denied: () => undefined,
+          revoked: () => undefined,
+          journalLagging: () => false,
+          limitChanged: (change) => plan.changes.push(change)
+        },
+        runtime
+      )
+      ;(plan as { lane: AdmissionLane }).lane = lane
+      plans.push(plan)
+      return plan
+    }
+    return { scheduler, plans, log, violations, open } satisfies Harness
+  })
+
+const enqueue = (plan: TestPlan, index: number) => {
+  plan.queued.add(index)
+  plan.lane.enqueue(index)
+}
+
+/** Ends one of the plan's calls and commits its end: its permit returns. */
+const endCall = (plan: TestPlan, index: number, callClass: "success" | "overloaded" = "success") => {
+  plan.calling.delete(index)
+  plan.lane.callEnded(index, {
+    class: callClass,
+    used: { inputTokens: 0, outputTokens: 0 },
+    reachedProvider: true
+  })
+  plan.lane.ended(index, ++plan.seq)
+  plan.lane.committed(plan.seq)
+}
+
+/** No permit is free while an atom could go: every plan is empty, at its cap, or the model is full. */
+const expectNoIdlePermit = (harness: Harness, model = "claude-test") => {
+  const gate = harness.scheduler.limits().find((limit) => limit.model === model)!
+  if (gate.permits >= gate.limit) return
+  for (const plan of harness.plans)
+    expect(
+      plan.queued.size === 0 || plan.calling.size >= concurrencyOf(plan),
+      `${plan.name} waits with ${plan.queued.size} atoms while ${gate.limit - gate.permits} permits are free`
+    ).toBe(true)
+}
+
+const caps = new WeakMap<TestPlan, number>()
+const concurrencyOf = (plan: TestPlan) => caps.get(plan)!
+
+const noHerdGuard = <S>(limiter: (model: string) => LimiterPolicy<S>): SchedulerOptions<S> => ({
+  limiter,
+  herdGuard: false
+})
+
+describe("Scheduler", () => {
+  it.effect(
+    "across plans sharing a model: never over the limit while it moves, no idle permit, priority order, limit changes seen by every plan (property)",
+    () =>
+      Effect.gen(function* () {
+        const plansArb = fc.array(
+          fc.record({
+            concurrency: fc.integer({ min: 1, max: 8 }),
+            weight: fc.integer({ min: 1, max: 3 }),
+            priority: fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 30 })
+          }),
+          { minLength: 1, maxLength: 4 }
+        )
+        const op = fc.oneof(
+          fc.record({ _tag: fc.constant("end" as const), pick: fc.nat() }),
+          fc.record({ _tag: fc.constant("end" as const), pick: fc.nat() }),
+          fc.record({ _tag: fc.constant("pin" as const), limit: fc.option(fc.integer({ min: 1, max: 12 })) })
+        )
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              plansArb,
+              fc.integer({ min: 1, max: 12 }),
+              fc.array(op, { maxLength: 80 }),
+              (specs, limit, ops) =>
+                Effect.runPromise(
+                  Effect.gen(function* () {
+                    const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(limit)))
+                    const plans = specs.map((spec, i) => {
+                      const plan = harness.open(`p${i}`, spec)
+                      caps.set(plan, spec.concurrency)
+                      return plan
+                    })
+                    for (const plan of plans) plan.priority.forEach((_, index) => enqueue(plan, index))
+                    yield* tick
+                    let expectedChanges = 0
+                    let current = limit
+                    for (const step of ops) {
+                      if (step._tag === "pin") {
+                        const to = step.limit ?? limit
+                        harness.scheduler.setConcurrency("claude-test", step.limit ?? undefined)
+                        if (to !== current) expectedChanges++
+                        current = to
+                      } else {
+                        const calling = plans.flatMap((plan) =>
+                          [...plan.calling].map((atom) => [plan, atom] as const)
+                        )
+                        if (calling.length === 0) continue
+                        const [plan, atom] = calling[step.pick % calling.length]!
+                        endCall(plan, atom)
+                      }
+                      yield* tick
+                      expectNoIdlePermit(harness)
+                    }
+                    // Drain: every atom of every plan runs.
+                    for (let guard = 0; guard < 1_000; guard++) {
+                      const calling = plans.flatMap((plan) =>
+                        [...plan.calling].map((atom) => [plan, atom] as const)
+                      )
+                      if (calling.length === 0) break
+                      for (const [plan, atom] of calling) endCall(plan, atom)
+                      yield* tick
+                      expectNoIdlePermit(harness)
+                    }
+                    expect(harness.violations).toEqual([])
+                    for (const plan of plans) {
+                      expect(plan.starts.length).toBe(plan.priority.length)
+                      expect(plan.changes.length).toBe(expectedChanges)
+                    }
+                  })
+                )
+            ),
+            { numRuns: runs }
+          )
+        )
+      })
+  )
+
+  it.effect("a small plan next to a large one progresses from the start (no starvation)", () =>
+    Effect.gen(function* () {
+      const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(4)))
+      const large = harness.open("large", {
+        concurrency: 100,
+        priority: Array.from({ length: 2_000 }, () => 1)
+      })
+      large.priority.forEach((_, index) => enqueue(large, index))
+      const small = harness.open("small", { concurrency: 100, priority: Array.from({ length: 20 }, () => 1) })
+      small.priority.forEach((_, index) => enqueue(small, index))
+      const planOf = (name: string) => (name === "large" ? large : small)
+      // Calls end one at a time, the oldest first, as a provider at its limit answers them.
+      while (small.starts.length < small.priority.length) {
+        const oldest = harness.log.find(({ plan, atom }) => planOf(plan).calling.has(atom))!
+        endCall(planOf(oldest.plan), oldest.atom)
+        yield* tick
+      }
+      // Equal weights: the small plan got every other permit once it was waiting.
+      const startsBeforeSmallEnded = harness.log.length
+      expect(startsBeforeSmallEnded).toBeLessThanOrEqual(4 + 2 * small.priority.length)
+      expect(large.starts.length).toBeGreaterThan(0)
+    })
+  )
+
+  it.effect("weights share the limit in proportion while both plans wait", () =>
+    Effect.gen(function* () {
+      const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(1)))
+      const heavy = harness.open("heavy", {
+        concurrency: 10,
+        weight: 3,
+        priority: Array.from({ length: 600 }, () => 0)
+      })
+      const light = harness.open("light", {
+        concurrency: 10,
+        weight: 1,
+        priority: Array.from({ length: 600 }, () => 0)
+      })
+      heavy.priority.forEach((_, index) => enqueue(heavy, index))
+      light.priority.forEach((_, index) => enqueue(light, index))
+      for (let i = 0; i < 400; i++) {
+        const plan = heavy.calling.size > 0 ? heavy : light
+        endCall(plan, [...plan.calling][0]!)
+        yield* tick
+      }
+      // 401 calls at 3:1, give or take the first ones.
+      expect(heavy.starts.length + light.starts.length).toBe(401)
+      expect(Math.abs(heavy.starts.length - 3 * light.starts.length)).toBeLessThanOrEqual(4)
+    })
+  )
+
+  it.effect(
+    "a 529 holds every plan of the model for overloadHoldMs on the runtime's clock, and only that model",
+    () =>
+      Effect.gen(function* () {
+        const harness = yield* makeHarness(noHerdGuard(() => withOverloadHold(staticLimiter(2))))
+        const a = harness.open("a", { concurrency: 2, priority: [0, 0, 0] })
+        const b = harness.open("b", { concurrency: 2, priority: [0, 0, 0] })
+        const other = harness.open("other", { model: "scripted", concurrency: 2, priority: [0, 0, 0] })
+        for (const plan of [a, b, other]) plan.priority.forEach((_, index) => enqueue(plan, index))
+        assert.deepStrictEqual([a.starts, b.starts, other.starts], [[0, 1], [], [0, 1]])
+        endCall(a, 0, "overloaded")
+        endCall(other, 0)
+        yield* tick
+        // The overloaded model admits nothing for 2 s, though a permit is free; the other model goes on.
+        assert.deepStrictEqual([a.starts, b.starts, other.starts], [[0, 1], [], [0, 1, 2]])
+        yield* TestClock.adjust("1999 millis")
+        assert.deepStrictEqual(b.starts, [])
+        yield* TestClock.adjust("1 millis")
+        assert.deepStrictEqual(b.starts, [0])
+      })
+  )
+
+  it.effect(
+    "the herd guard spreads a burst at a real provider in batches, deterministically; a pin skips it",
+    () =>
+      Effect.gen(function* () {
+        const options: SchedulerOptions<{ readonly limit: number }> = {
+          limiter: () => staticLimiter(100),
+          herdGuard: { batchSize: 20, batchSpacingMs: 500, jitterMs: 0, seed: 1 }
+        }
+        const harness = yield* makeHarness(options)
+        const plan = harness.open("burst", {
+          concurrency: 100,
+          priority: Array.from({ length: 70 }, () => 0)
+        })
+        plan.priority.forEach((_, index) => enqueue(plan, index))
+        yield* tick
+        expect(plan.starts.length).toBe(20)
+        yield* TestClock.adjust("499 millis")
+        expect(plan.starts.length).toBe(20)
+        yield* TestClock.adjust("1 millis")
+        expect(plan.starts.length).toBe(40)
+        // A call that ends is replaced at once: in flight does not grow.
+        endCall(plan, 0)
+        expect(plan.starts.length).toBe(41)
+        harness.scheduler.setConcurrency("claude-test", 100)
+        yield* tick
+        expect(plan.starts.length).toBe(70)
+      })
+  )
+
+  it.effect("the scripted model's bursts are not spread", () =>
+    Effect.gen(function* () {
+      const harness = yield* makeHarness({ limiter: () => staticLimiter(100) })
+      const plan = harness.open("burst", {
+        model: "scripted",
+        concurrency: 100,
+        priority: Array.from({ length: 70 }, () => 0)
+      })
+      plan.priority.forEach((_, index) => enqueue(plan, index))
+      yield* tick
+      expect(plan.starts.length).toBe(70)
+    })
+  )
+
+  it.effect("a closed lane returns its permits to the other plans", () =>
+    Effect.gen(function* () {
+      const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(2)))
+      const gone = harness.open("gone", { concurrency: 2, priority: [0, 0] })
+      const next = harness.open("next", { concurrency: 2, priority: [0, 0] })
+      gone.priority.forEach((_, index) => enqueue(gone, index))
+      next.priority.forEach((_, index) => enqueue(next, index))
+      assert.deepStrictEqual(next.starts, [])
+      // One call ended, its end not committed: its permit is still held.
+      gone.lane.ended(0, 1)
+      assert.deepStrictEqual(next.starts, [])
+      gone.lane.close()
+      assert.deepStrictEqual(next.starts, [0, 1])
+    })
+  )
+})
