@@ -389,9 +389,10 @@ export interface SchedulerOptions<S> {
   /** The policy of a model's gate, made once per model when a plan first uses it (or it is pinned). */
   readonly limiter: (model: string) => LimiterPolicy<S>
   /**
-   * How a burst of starts is spread, or false for never. It applies to a gate whose limit adapts
-   * and whose model is a real provider (`spreadsStarts`): a pinned limit is the operator's word, and
-   * the offline scripted model has no provider to protect (its zero-latency runs would only wait).
+   * How a burst of starts is spread, or false for never (for a policy that does not adapt). It
+   * applies while the limit is not pinned and the model is a real provider (`spreadsStarts`): a
+   * pinned limit is the operator's word, and the offline scripted model has no provider to protect
+   * (its zero-latency runs and benches would only wait).
    * @default herdGuardDefaults (DESIGN.md section 9)
    */
   readonly herdGuard?: HerdGuardOptions | false
@@ -402,11 +403,14 @@ export interface SchedulerOptions<S> {
 /**
  * What the engine uses until the adaptive limiter is wired in: no limit of the model's own beyond
  * the plans' caps (`maxConcurrency`), and a 529 holding every start of the model back for its
- * `retry-after` (or `overloadHoldMs`).
+ * `retry-after` (or `overloadHoldMs`). No herd guard: a static limit does not adapt, so the plans'
+ * caps are what a user chose to send at once (as before the gate existed); an adaptive policy gets
+ * the guard by default.
  */
 export const defaultSchedulerOptions = {
-  limiter: () => withOverloadHold(staticLimiter(maxConcurrency))
-}
+  limiter: () => withOverloadHold(staticLimiter(maxConcurrency)),
+  herdGuard: false
+} as const
 
 /** The scheduler of one process, on the runtime's clock (its gates' timers too: `TestClock` drives them). */
 export const makeLocalScheduler = <S>(

@@ -52,6 +52,7 @@ export {
   type ScriptedModelRequest,
   type ScriptedModelService
 } from "./ModelProviderScripted.js"
+export { herdGuardDefaults } from "./internal/modelGate.js"
 export {
   defaultSchedulerOptions,
   makeLocalScheduler,

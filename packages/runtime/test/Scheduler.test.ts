@@ -1,9 +1,21 @@
 import { staticLimiter, withOverloadHold } from "@devmatrix/core"
-import type { LimitChange, LimiterPolicy } from "@devmatrix/core"
-import { makeLocalScheduler } from "@devmatrix/runtime"
+import type { CallObservation, LimitChange, LimiterPolicy, TokenDemand } from "@devmatrix/core"
+import {
+  CostLedgerLocal,
+  embeddedLayer,
+  Engine,
+  EngineBase,
+  makeLocalScheduler,
+  makeScriptedModel,
+  ModelProvider,
+  PricesDefault,
+  PromptCacheNone,
+  SchedulerLocalWith,
+  StoreMemory
+} from "@devmatrix/runtime"
 import type { AdmissionLane, SchedulerOptions, SchedulerService } from "@devmatrix/runtime"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
 import fc from "fast-check"
 
 const runs = Number(process.env["DEVMATRIX_PROPERTY_RUNS"] ?? 60)
@@ -346,5 +358,132 @@ describe("Scheduler", () => {
       gone.lane.close()
       assert.deepStrictEqual(next.starts, [0, 1])
     })
+  )
+})
+
+/** `staticLimiter`, recording what the scheduler tells it. */
+const recordingLimiter = (limit: number) => {
+  const inner = staticLimiter(limit)
+  const seen = {
+    observations: [] as Array<CallObservation>,
+    reserved: [] as Array<TokenDemand>,
+    refunded: [] as Array<TokenDemand>
+  }
+  const policy: LimiterPolicy<{ readonly limit: number }> = {
+    ...inner,
+    observe: (state, observation) => {
+      seen.observations.push(observation)
+      return inner.observe(state, observation)
+    },
+    reserve: (state, demand, nowMs) => {
+      seen.reserved.push(demand)
+      return inner.reserve(state, demand, nowMs)
+    },
+    refund: (state, reserved, used, nowMs) => {
+      seen.refunded.push(used)
+      return inner.refund(state, reserved, used, nowMs)
+    }
+  }
+  return { policy, seen }
+}
+
+describe("the engine's plans on one model", () => {
+  it.live(
+    "share its limit: in flight across plans never over it while an operator pins and unpins it, every plan journals each change, calls report tokens and ends",
+    () =>
+      Effect.gen(function* () {
+        const { policy, seen } = recordingLimiter(3)
+        const scripted = makeScriptedModel({ latencyMs: { min: 1, max: 3 }, seed: 9 })
+        let limitNow = 3
+        let calling = 0
+        let calls = 0
+        const overs: Array<string> = []
+        let pin: (limit: number | undefined) => void = () => undefined
+        const provider = Layer.succeed(ModelProvider, {
+          name: "counting",
+          acceptsSimulation: true,
+          generate: (request) =>
+            Effect.suspend(() => {
+              calls++
+              if (++calling > limitNow) overs.push(`${calling} in flight over ${limitNow} at call ${calls}`)
+              // Pinned while calls run: this one was admitted under the limit before.
+              if (calls === 5) pin(2)
+              if (calls === 25) pin(undefined)
+              return Effect.ensuring(
+                scripted.generate(request),
+                Effect.sync(() => calling--)
+              )
+            })
+        })
+        const engineLayer = EngineBase.pipe(
+          Layer.provide(
+            Layer.mergeAll(
+              provider,
+              SchedulerLocalWith({ limiter: () => policy }),
+              CostLedgerLocal,
+              PricesDefault,
+              PromptCacheNone
+            )
+          ),
+          Layer.provideMerge(StoreMemory)
+        )
+        const atoms = (count: number) =>
+          Array.from({ length: count }, (_, i) => ({ id: `a${i}`, instruction: `atom ${i}` }))
+        const journals = yield* Effect.gen(function* () {
+          const engine = yield* Engine
+          pin = (limit) => {
+            limitNow = limit ?? 3
+            Effect.runSync(engine.setConcurrency("scripted", limit))
+          }
+          const big = yield* engine.submit({ name: "big", options: { concurrency: 10 }, atoms: atoms(60) })
+          const small = yield* engine.submit({
+            name: "small",
+            options: { concurrency: 10 },
+            atoms: atoms(30)
+          })
+          return yield* Effect.all(
+            [big, small].map((id) => Effect.map(Stream.runCollect(engine.events(id)), Chunk.toArray)),
+            { concurrency: "unbounded" }
+          )
+        }).pipe(Effect.provide(engineLayer), Effect.scoped)
+        expect(overs).toEqual([])
+        for (const events of journals) {
+          expect(events.at(-1)?.type).toBe("masterplan.completed")
+          const changes = events.flatMap((event) =>
+            event.type === "concurrency.limit_changed" ? [[event.from, event.to, event.reason]] : []
+          )
+          expect(changes).toEqual([
+            [3, 2, "pinned by an operator"],
+            [2, 3, "unpinned"]
+          ])
+        }
+        expect(seen.observations).toHaveLength(90)
+        expect(
+          seen.observations.every((o) => o.class === "success" && o.inFlight >= 1 && o.inFlight <= 3)
+        ).toBe(true)
+        expect(seen.reserved).toHaveLength(90)
+        expect(seen.reserved.every((d) => d.inputTokens > 0 && d.outputTokens === 2_048)).toBe(true)
+        expect(seen.refunded.every((d) => d.outputTokens > 0 && d.outputTokens <= 2_048)).toBe(true)
+      })
+  )
+
+  it.effect(
+    "setConcurrency refuses a limit that is not a whole number from 1 to 10,000, and reports what it pinned",
+    () =>
+      Effect.gen(function* () {
+        const engine = yield* Engine
+        for (const limit of [0, 1.5, 10_001, Number.NaN]) {
+          const error = yield* Effect.flip(engine.setConcurrency("scripted", limit))
+          expect(error.message).toMatch(/must be an integer from 1 to 10000/)
+        }
+        yield* engine.setConcurrency("scripted", 7)
+        expect(yield* engine.limits()).toMatchObject([
+          { model: "scripted", limit: 7, pinned: 7, inFlight: 0, waiting: 0 }
+        ])
+        yield* engine.setConcurrency("scripted", undefined)
+        expect(yield* engine.limits()).toMatchObject([
+          { model: "scripted", limit: 10_000, pinned: undefined }
+        ])
+      }).pipe(Effect.provide(embeddedLayer({ store: "memory:" })))
   )
 })
