@@ -26,17 +26,20 @@ export const withOverloadHold = <S>(
       observation.class === "overloaded"
         ? Math.max(state.holdUntilMs, observation.atMs + (observation.rateLimits?.retryAfterMs ?? holdMs))
         : state.holdUntilMs
-    return { state: { inner: step.state, holdUntilMs }, change: step.change }
+    return { state: withInner(state, step.state, holdUntilMs), change: step.change }
   },
   pin: (state, limit, nowMs) => {
     const step = policy.pin(state.inner, limit, nowMs)
-    return { state: { ...state, inner: step.state }, change: step.change }
+    return { state: withInner(state, step.state, state.holdUntilMs), change: step.change }
   },
   waitMs: (state, demand, nowMs) =>
     Math.max(state.holdUntilMs - nowMs, policy.waitMs(state.inner, demand, nowMs), 0),
-  reserve: (state, demand, nowMs) => ({ ...state, inner: policy.reserve(state.inner, demand, nowMs) }),
-  refund: (state, reserved, used, nowMs) => ({
-    ...state,
-    inner: policy.refund(state.inner, reserved, used, nowMs)
-  })
+  reserve: (state, demand, nowMs) =>
+    withInner(state, policy.reserve(state.inner, demand, nowMs), state.holdUntilMs),
+  refund: (state, reserved, used, nowMs) =>
+    withInner(state, policy.refund(state.inner, reserved, used, nowMs), state.holdUntilMs)
 })
+
+/** The same state when nothing changed: every call steps the policy, and most steps change nothing. */
+const withInner = <S>(state: OverloadHoldState<S>, inner: S, holdUntilMs: number): OverloadHoldState<S> =>
+  inner === state.inner && holdUntilMs === state.holdUntilMs ? state : { inner, holdUntilMs }
