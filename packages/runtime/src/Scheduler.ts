@@ -109,6 +109,8 @@ export interface AdmissionLane {
   readonly inFlight: () => number
   /** Ready atoms waiting for admission. */
   readonly waiting: () => number
+  /** The model's limit now: calls in flight at most across the plans that call it. */
+  readonly modelLimit: () => number
 }
 
 /** A model's limit as the scheduler holds it now. */
@@ -284,6 +286,10 @@ class LocalLane<A, D> implements AdmissionLane, GateLane {
 
   waiting(): number {
     return this.queue.size
+  }
+
+  modelLimit(): number {
+    return this.gate.limit()
   }
 
   limitChanged(change: LimitChange): void {

@@ -387,6 +387,9 @@ const recordingLimiter = (limit: number) => {
   return { policy, seen }
 }
 
+const atoms = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({ id: `a${i}`, instruction: `atom ${i}` }))
+
 describe("the engine's plans on one model", () => {
   it.live(
     "share its limit: in flight across plans never over it while an operator pins and unpins it, every plan journals each change, calls report tokens and ends",
@@ -427,8 +430,6 @@ describe("the engine's plans on one model", () => {
           ),
           Layer.provideMerge(StoreMemory)
         )
-        const atoms = (count: number) =>
-          Array.from({ length: count }, (_, i) => ({ id: `a${i}`, instruction: `atom ${i}` }))
         const journals = yield* Effect.gen(function* () {
           const engine = yield* Engine
           pin = (limit) => {
@@ -453,6 +454,7 @@ describe("the engine's plans on one model", () => {
             event.type === "concurrency.limit_changed" ? [[event.from, event.to, event.reason]] : []
           )
           expect(changes).toEqual([
+            [10, 3, "the limit of scripted, shared by the engine's plans"],
             [3, 2, "pinned by an operator"],
             [2, 3, "unpinned"]
           ])
@@ -484,6 +486,24 @@ describe("the engine's plans on one model", () => {
         expect(yield* engine.limits()).toMatchObject([
           { model: "scripted", limit: 10_000, pinned: undefined }
         ])
+      }).pipe(Effect.provide(embeddedLayer({ store: "memory:" })))
+  )
+
+  it.live(
+    "a plan that starts under a pinned model limit below its own cap journals the limit it runs under",
+    () =>
+      Effect.gen(function* () {
+        const engine = yield* Engine
+        yield* engine.setConcurrency("scripted", 2)
+        const id = yield* engine.submit({ name: "capped", options: { concurrency: 10 }, atoms: atoms(4) })
+        const events = Chunk.toArray(yield* Stream.runCollect(engine.events(id)))
+        const changes = events.filter((event) => event.type === "concurrency.limit_changed")
+        expect(changes).toMatchObject([
+          { from: 10, to: 2, reason: "the limit of scripted, shared by the engine's plans" }
+        ])
+        expect(events.findIndex((event) => event.type === "concurrency.limit_changed")).toBeLessThan(
+          events.findIndex((event) => event.type === "atom.started")
+        )
       }).pipe(Effect.provide(embeddedLayer({ store: "memory:" })))
   )
 })

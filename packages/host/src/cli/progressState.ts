@@ -26,7 +26,10 @@ export interface ProgressState {
   review: number
   costUsd: number
   budgetUsd: number | undefined
+  /** Calls in flight at most for this plan: its own cap, or its model's limit when that is lower. */
   concurrencyLimit: number
+  /** The plan's own cap (`concurrency`, from its submission). */
+  planCap: number | undefined
   /** Why the model's limit last changed (`concurrency.limit_changed`), once it has. */
   limitReason: string | undefined
   phase: string
@@ -54,6 +57,7 @@ export const initialProgress = (budgetUsd?: number): ProgressState => ({
   costUsd: 0,
   budgetUsd,
   concurrencyLimit: 0,
+  planCap: undefined,
   limitReason: undefined,
   phase: "submitted",
   outcome: undefined,
@@ -102,6 +106,7 @@ export const applyEvent = (state: ProgressState, event: Event): ProgressState =>
       state.name = event.name
       state.atomsTotal = event.atoms
       state.concurrencyLimit = event.concurrency
+      state.planCap = event.concurrency
       if (event.waves > 0) wave(state, event.waves - 1)
       break
     case "masterplan.phase":
@@ -160,7 +165,7 @@ export const applyEvent = (state: ProgressState, event: Event): ProgressState =>
       state.costUsd = event.totalUsd
       break
     case "concurrency.limit_changed":
-      state.concurrencyLimit = event.to
+      state.concurrencyLimit = Math.min(event.to, state.planCap ?? event.to)
       state.limitReason = event.reason
       break
     case "masterplan.completed":

@@ -171,5 +171,24 @@ describe("renderProgress", () => {
     expect(header()).toMatch(/queued 1 \(longest 2\.0 s\)$/)
     applyEvent(queued, stamp({ type: "atom.started", atomId: "y", wave: 0, attempt: 1 }))
     expect(header()).not.toMatch(/queued/)
+    // The model's limit above the plan's own cap: the cap is what holds the plan.
+    const capped = initialProgress()
+    applyEvent(
+      capped,
+      stamp({
+        type: "masterplan.submitted",
+        name: "capped",
+        atoms: 1,
+        waves: 1,
+        mode: "eager",
+        concurrency: 8,
+        model: "scripted",
+        criticalPath: 1
+      })
+    )
+    applyEvent(capped, stamp({ type: "concurrency.limit_changed", from: 2, to: 50, reason: "unpinned" }))
+    expect(capped.concurrencyLimit).toBe(8)
+    applyEvent(capped, stamp({ type: "concurrency.limit_changed", from: 50, to: 3, reason: "429" }))
+    expect(capped.concurrencyLimit).toBe(3)
   })
 })

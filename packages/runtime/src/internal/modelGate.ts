@@ -79,6 +79,7 @@ export interface GateLane {
 
 /** A gate as a lane uses it: nothing here depends on the policy's state. */
 export interface Gate {
+  readonly limit: () => number
   readonly register: (lane: GateLane) => void
   readonly unregister: (lane: GateLane) => void
   readonly pump: () => void

@@ -374,6 +374,7 @@ export class PlanRun {
   private execute(signal: AbortSignal): Promise<ExecutionOutput> {
     return new Promise((resolve) => {
       this.startedAtMs = this.config.recovered?.startedAtMs ?? this.now()
+      this.joinedModelLimit()
       this.finish = resolve
       signal.addEventListener("abort", () => this.detaching || this.cancelAtoms(), { once: true })
       for (const index of this.interruptedAtStart)
@@ -640,6 +641,19 @@ export class PlanRun {
       reason: reaction.reason,
       summary: this.tally.summary(this.elapsedMs())
     })
+  }
+
+  /** A plan that starts under a model limit below its own cap says so: its progress shows that limit. */
+  private joinedModelLimit(): void {
+    const cap = this.config.options.concurrency
+    const limit = Math.round(this.lane.modelLimit())
+    if (limit < cap)
+      this.record({
+        type: "concurrency.limit_changed",
+        from: cap,
+        to: limit,
+        reason: `the limit of ${this.config.options.model}, shared by the engine's plans`
+      })
   }
 
   /**
