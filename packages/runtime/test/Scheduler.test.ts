@@ -146,6 +146,35 @@ const expectNoIdlePermit = (harness: Harness, model = "claude-test") => {
 const caps = new WeakMap<TestPlan, number>()
 const concurrencyOf = (plan: TestPlan) => caps.get(plan)!
 
+interface SawtoothState {
+  readonly limit: number
+  readonly pinned: number | undefined
+  readonly seen: number
+}
+
+/** A limit that moves on every call's end (base - 2 to base + 2, at least 1), unless pinned. */
+const sawtoothLimiter = (base: number): LimiterPolicy<SawtoothState> => {
+  const step = (state: SawtoothState, next: SawtoothState, reason: string) => ({
+    state: next,
+    change: next.limit === state.limit ? undefined : { from: state.limit, to: next.limit, reason }
+  })
+  const moved = (seen: number) => Math.max(1, base + (seen % 5) - 2)
+  return {
+    initial: () => ({ limit: base, pinned: undefined, seen: 0 }),
+    limitOf: (state) => state.limit,
+    observe: (state) =>
+      step(
+        state,
+        { ...state, seen: state.seen + 1, limit: state.pinned ?? moved(state.seen + 1) },
+        "sawtooth"
+      ),
+    pin: (state, pinned) => step(state, { ...state, pinned, limit: pinned ?? moved(state.seen) }, "pin"),
+    waitMs: () => 0,
+    reserve: (state) => state,
+    refund: (state) => state
+  }
+}
+
 const noHerdGuard = <S>(limiter: (model: string) => LimiterPolicy<S>): SchedulerOptions<S> => ({
   limiter,
   herdGuard: false
@@ -175,10 +204,13 @@ describe("Scheduler", () => {
               plansArb,
               fc.integer({ min: 1, max: 12 }),
               fc.array(op, { maxLength: 80 }),
-              (specs, limit, ops) =>
+              fc.boolean(),
+              (specs, limit, ops, moving) =>
                 Effect.runPromise(
                   Effect.gen(function* () {
-                    const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(limit)))
+                    const harness = yield* makeHarness<SawtoothState | { readonly limit: number }>(
+                      noHerdGuard(() => (moving ? sawtoothLimiter(limit) : staticLimiter(limit)))
+                    )
                     const plans = specs.map((spec, i) => {
                       const plan = harness.open(`p${i}`, spec)
                       caps.set(plan, spec.concurrency)
@@ -216,9 +248,13 @@ describe("Scheduler", () => {
                       expectNoIdlePermit(harness)
                     }
                     expect(harness.violations).toEqual([])
+                    const limitNow = harness.scheduler.limits()[0]!.limit
                     for (const plan of plans) {
                       expect(plan.starts.length).toBe(plan.priority.length)
-                      expect(plan.changes.length).toBe(expectedChanges)
+                      // Every plan on the model was told every change, in order.
+                      expect(plan.changes).toEqual(plans[0]!.changes)
+                      if (!moving) expect(plan.changes.length).toBe(expectedChanges)
+                      expect(plan.changes.at(-1)?.to ?? limit).toBe(limitNow)
                     }
                   })
                 )
