@@ -208,9 +208,9 @@ describe("Scheduler", () => {
               (specs, limit, ops, moving) =>
                 Effect.runPromise(
                   Effect.gen(function* () {
-                    const harness = yield* makeHarness<SawtoothState | { readonly limit: number }>(
-                      noHerdGuard(() => (moving ? sawtoothLimiter(limit) : staticLimiter(limit)))
-                    )
+                    const harness = yield* moving
+                      ? makeHarness(noHerdGuard(() => sawtoothLimiter(limit)))
+                      : makeHarness(noHerdGuard(() => staticLimiter(limit)))
                     const plans = specs.map((spec, i) => {
                       const plan = harness.open(`p${i}`, spec)
                       caps.set(plan, spec.concurrency)
