@@ -1,7 +1,7 @@
 import { maxConcurrency, ReadyQueue, staticLimiter, withOverloadHold } from "@devmatrix/core"
 import type { CallClass, LimitChange, LimiterPolicy, RateLimitSignal, TokenDemand } from "@devmatrix/core"
 import { Context, Effect, Exit, FiberId, Layer, Runtime } from "effect"
-import type { Cause, Fiber } from "effect"
+import type { Cause, Fiber, Scope } from "effect"
 import { HerdGuard, herdGuardDefaults, ModelGate, noDemand } from "./internal/modelGate.js"
 import type { Gate, GateLane, HerdGuardOptions } from "./internal/modelGate.js"
 import { scriptedModel } from "./ModelProviderLive.js"
@@ -422,7 +422,9 @@ export const defaultSchedulerOptions = {
 export const makeLocalScheduler = <S>(
   runtime: Runtime.Runtime<never>,
   nowMs: () => number,
-  options: SchedulerOptions<S>
+  options: SchedulerOptions<S>,
+  /** Where the gates' timers live: closing it interrupts them (a hold does not keep a process up). */
+  scope?: Scope.Scope
 ): SchedulerService => {
   const gates = new Map<string, ModelGate<S>>()
   const herdGuard = options.herdGuard === false ? undefined : (options.herdGuard ?? herdGuardDefaults)
@@ -431,7 +433,7 @@ export const makeLocalScheduler = <S>(
     let gate = gates.get(model)
     if (gate === undefined) {
       const guard = herdGuard !== undefined && spreadsStarts(model) ? new HerdGuard(herdGuard) : undefined
-      gate = new ModelGate(model, options.limiter(model), { nowMs, runtime }, guard)
+      gate = new ModelGate(model, options.limiter(model), { nowMs, runtime, scope }, guard)
       gates.set(model, gate)
     }
     return gate
@@ -453,12 +455,13 @@ export const makeLocalScheduler = <S>(
 
 /** The local scheduler with `options` (the lead wires the adaptive limiter as the default here). */
 export const SchedulerLocalWith = <S>(options: SchedulerOptions<S>): Layer.Layer<Scheduler> =>
-  Layer.effect(
+  Layer.scoped(
     Scheduler,
     Effect.gen(function* () {
       const runtime = yield* Effect.runtime<never>()
       const clock = yield* Effect.clock
-      return makeLocalScheduler(runtime, () => clock.unsafeCurrentTimeMillis(), options)
+      const scope = yield* Effect.scope
+      return makeLocalScheduler(runtime, () => clock.unsafeCurrentTimeMillis(), options, scope)
     })
   )
 

@@ -1,6 +1,6 @@
 import type { CallObservation, LimitChange, LimiterPolicy, LimiterStep, TokenDemand } from "@devmatrix/core"
 import { Duration, Effect, FiberId, Runtime } from "effect"
-import type { Fiber } from "effect"
+import type { Fiber, Scope } from "effect"
 
 /** No tokens: what a lane without a demand reserves, and the demand judged before any was seen. */
 export const noDemand: TokenDemand = { inputTokens: 0, outputTokens: 0 }
@@ -94,6 +94,8 @@ export interface Gate {
 export interface GateRuntime {
   readonly nowMs: () => number
   readonly runtime: Runtime.Runtime<never>
+  /** Its timer is interrupted when this closes. */
+  readonly scope?: Scope.Scope | undefined
 }
 
 /**
@@ -258,7 +260,9 @@ export class ModelGate<S> implements Gate {
       if (this.timer.dueMs <= dueMs) return
       this.timer.fiber.unsafeInterruptAsFork(FiberId.none)
     }
-    const fiber = this.runFork(Effect.sleep(Duration.millis(Math.ceil(waitMs))))
+    const sleep = Effect.sleep(Duration.millis(Math.ceil(waitMs)))
+    const scope = this.clock.scope
+    const fiber = scope === undefined ? this.runFork(sleep) : this.runFork(sleep, { scope })
     const timer = { dueMs, fiber }
     this.timer = timer
     fiber.addObserver(() => {
