@@ -1,4 +1,4 @@
-import { staticLimiter, withOverloadHold } from "@devmatrix/core"
+import { overloadHoldMs, staticLimiter, withOverloadHold } from "@devmatrix/core"
 import type { CallObservation, LimitChange, LimiterPolicy, TokenDemand } from "@devmatrix/core"
 import {
   CostLedgerLocal,
@@ -541,5 +541,39 @@ describe("the engine's plans on one model", () => {
           events.findIndex((event) => event.type === "atom.started")
         )
       }).pipe(Effect.provide(embeddedLayer({ store: "memory:" })))
+  )
+
+  it.live("a 529 in one plan holds the starts of every plan on the model for overloadHoldMs", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const chain = Array.from({ length: 10 }, (_, i) => ({
+        id: `b${i}`,
+        instruction: `atom ${i}`,
+        dependsOn: i === 0 ? [] : [`b${i - 1}`]
+      }))
+      const steady = yield* engine.submit({ name: "steady", atoms: chain })
+      const overloaded = yield* engine.submit({
+        name: "overloaded",
+        options: { retry: { initialMs: 0, jitter: 0 } },
+        atoms: [{ id: "a", instruction: "x", simulate: { faults: ["overloaded"] } }]
+      })
+      const [steadyEvents, overloadedEvents] = yield* Effect.all(
+        [steady, overloaded].map((id) => Effect.map(Stream.runCollect(engine.events(id)), Chunk.toArray)),
+        { concurrency: "unbounded" }
+      )
+      expect([steadyEvents!.at(-1)?.type, overloadedEvents!.at(-1)?.type]).toEqual([
+        "masterplan.completed",
+        "masterplan.completed"
+      ])
+      const refusedAt = overloadedEvents!.find((event) => event.type === "atom.retrying")!.at
+      const starts = [...steadyEvents!, ...overloadedEvents!].filter((event) => event.type === "atom.started")
+      // The hold runs from the 529's end, stamped in the same turn as its retry (a few ms at most).
+      expect(
+        starts.filter((event) => event.at > refusedAt && event.at < refusedAt + overloadHoldMs - 10)
+      ).toEqual([])
+      // Not vacuous: the steady plan was mid-chain when the 529 came, and went on after the hold.
+      expect(starts.some((event) => event.at < refusedAt)).toBe(true)
+      expect(starts.filter((event) => event.at >= refusedAt + overloadHoldMs - 10).length).toBeGreaterThan(1)
+    }).pipe(Effect.provide(embeddedLayer({ store: "memory:", scripted: { latencyMs: 50 } })))
   )
 })
