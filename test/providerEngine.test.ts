@@ -226,9 +226,12 @@ describe("the engine on the Messages API", () => {
         ])
         const atoms = layeredAtoms(2_000, 200)
         const options = fastOptions({ concurrency: 250, retry: { maxRetries: 30 } })
-        const { id, end, events } = yield* runToEnd(planOf(atoms, options)).pipe(
-          Effect.provide(engineLayer(server))
-        )
+        // Pinned, as `--concurrency 250` does: the 429s here are drawn at random, not met at a
+        // limit, and an adaptive limit would shrink on each (the next test has it find a real one).
+        const { id, end, events } = yield* Effect.zipRight(
+          Effect.flatMap(Engine, (engine) => engine.setConcurrency(model, 250)),
+          runToEnd(planOf(atoms, options))
+        ).pipe(Effect.provide(engineLayer(server)))
         assert.strictEqual(end.type, "masterplan.completed")
         assert.strictEqual(end.summary.atoms.completed, 2_000)
         const completed = ofType(events, "atom.completed").map((e) => e.atomId)
@@ -263,6 +266,41 @@ describe("the engine on the Messages API", () => {
         assert.isAbove(end.summary.throttled, 0)
         assert.strictEqual(end.summary.retries + end.summary.throttled, requests.length - 2_000)
         assert.strictEqual(end.summary.throttled, ofType(events, "atom.throttled").length)
+      }),
+    120_000
+  )
+
+  it.live(
+    "the adaptive limit finds a requests-per-minute limit from the headers: every atom once, few 429s, none used up a retry",
+    () =>
+      Effect.gen(function* () {
+        // 1,200 requests a minute (20 a second), a bucket of a full minute, as the API's.
+        const server = yield* Effect.promise(() =>
+          serve({
+            latencyMs: 20,
+            limits: { requestsPerMinute: 1_200, inputTokensPerMinute: 1e9, outputTokensPerMinute: 1e9 }
+          })
+        )
+        const atoms = layeredAtoms(1_500, 300)
+        const { id, end, events } = yield* runToEnd(
+          planOf(atoms, fastOptions({ concurrency: 100, retry: { maxRetries: 0 } }))
+        ).pipe(Effect.provide(engineLayer(server)))
+        assert.strictEqual(end.type, "masterplan.completed")
+        const billed = billedOf(server, id).map((call) => atomOfCall(call.callId))
+        assert.deepStrictEqual([...billed].sort(), atoms.map((a) => a.id).sort())
+        // The bucket holds 1,200: the first 1,200 calls fit it, the rest are paced to 20 a second.
+        // Calls the bucket refused were pushed back, not failed (no retries were allowed).
+        const refused = requestsOf(server, id).filter((r) => r.status === 429).length
+        assert.strictEqual(end.summary.throttled, refused)
+        assert.isBelow(refused, 150, `${refused} requests refused`)
+        assert.deepStrictEqual(
+          requestsOf(server, id).filter((r) => r.early),
+          []
+        )
+        // The limit moved, and said why.
+        const changes = ofType(events, "concurrency.limit_changed")
+        assert.isAbove(changes.length, 0)
+        for (const change of changes) assert.match(change.reason, /\w/)
       }),
     120_000
   )

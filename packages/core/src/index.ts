@@ -119,6 +119,8 @@ export {
   type LimiterStep,
   type TokenDemand
 } from "./scheduling/limiterPolicy.js"
+export { withOverloadHold, type OverloadHoldState } from "./scheduling/overloadHold.js"
+export { callClassOf } from "./scheduling/callClassOf.js"
 export {
   adaptiveLimiter,
   defaultLimiterSettings,

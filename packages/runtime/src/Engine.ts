@@ -8,6 +8,7 @@ import {
   PlanInput,
   PlanInputError,
   findModelPrice,
+  maxConcurrency,
   RunOptions,
   softLimitUsd,
   unknownModelMessage
@@ -57,6 +58,7 @@ import { Prices, PricesDefault } from "./Prices.js"
 import { PromptCache } from "./PromptCache.js"
 import { PromptCacheStore } from "./PromptCacheStore.js"
 import { Scheduler, SchedulerLocal } from "./Scheduler.js"
+import type { ModelLimit } from "./Scheduler.js"
 import { finishedStatuses, Store, StoreError } from "./Store.js"
 
 /** No masterplan with this id is known to the engine or its store. */
@@ -192,6 +194,15 @@ export interface EngineService {
     masterplanId: string,
     budget: BudgetChange
   ) => Effect.Effect<void, MasterplanNotFound | MasterplanNotResumable | PlanInputError | StoreError>
+  /**
+   * Pins a model's limit at `limit` calls in flight (an integer from 1 to 10,000), shared by every
+   * plan of this engine that calls it, while they run: the limiter stops adapting until it is
+   * unpinned (`undefined`). Each running plan on the model journals the change
+   * (`concurrency.limit_changed`); a plan's own `concurrency` still caps that plan.
+   */
+  readonly setConcurrency: (model: string, limit: number | undefined) => Effect.Effect<void, PlanInputError>
+  /** The limits of the models this engine's plans have used: limit, pin, calls in flight, atoms waiting. */
+  readonly limits: () => Effect.Effect<ReadonlyArray<ModelLimit>>
 }
 
 export class Engine extends Context.Tag("@devmatrix/runtime/Engine")<Engine, EngineService>() {}
@@ -637,6 +648,20 @@ export const make = Effect.gen(function* () {
     Effect.forEach([...plans.keys()], (id) => Effect.ignore(detach(id)), { discard: true })
   )
 
+  const setConcurrency: EngineService["setConcurrency"] = (model, limit) =>
+    Effect.suspend(() => {
+      if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= maxConcurrency))
+        return Effect.fail(
+          new PlanInputError({
+            source: "setConcurrency",
+            problems: [
+              { path: "limit", message: `must be an integer from 1 to ${maxConcurrency}, got ${limit}` }
+            ]
+          })
+        )
+      return Effect.sync(() => scheduler.setConcurrency(model, limit))
+    })
+
   const service: EngineService = {
     submit,
     recover,
@@ -652,6 +677,8 @@ export const make = Effect.gen(function* () {
     resume: withPlan((run) => run.resume()),
     detach,
     raiseBudget,
+    setConcurrency,
+    limits: () => Effect.sync(() => scheduler.limits()),
     review: (masterplanId, atomId, decision) =>
       Effect.flatMap(find(masterplanId), (plan) =>
         plan.run.review(atomId, decision)

@@ -53,12 +53,19 @@ export {
   type ScriptedModelRequest,
   type ScriptedModelService
 } from "./ModelProviderScripted.js"
+export { herdGuardDefaults } from "./internal/modelGate.js"
 export {
+  defaultSchedulerOptions,
   makeLocalScheduler,
   Scheduler,
   SchedulerLocal,
+  SchedulerLocalWith,
   type AdmissionLane,
+  type CallReport,
+  type HerdGuardOptions,
   type LaneConfig,
+  type ModelLimit,
+  type SchedulerOptions,
   type SchedulerService
 } from "./Scheduler.js"
 export {

@@ -194,7 +194,9 @@ const withHolds = (
 ): AdaptiveLimiterState => {
   const retryAfterMs = observation.rateLimits?.retryAfterMs
   if (observation.class === "rate_limited" && retryAfterMs !== undefined)
-    return { ...state, holdUntilMs: Math.max(state.holdUntilMs, observation.atMs + retryAfterMs) }
+    return bucketSpent(observation.rateLimits, settings.tokenRounding)
+      ? { ...state, holdUntilMs: Math.max(state.holdUntilMs, observation.atMs + retryAfterMs) }
+      : state
   if (observation.class === "overloaded") {
     const base = (retryAfterMs ?? settings.overloadHoldMs) * 2 ** Math.min(state.overloadStreak, 16)
     const jitter =
@@ -249,6 +251,25 @@ const fallbackStep = (
     { ...next, healthyChecks: 0, lastMoveAtMs: observation.atMs },
     to,
     `${healthyChecks} healthy windows: +${settings.increaseStep}`
+  )
+}
+
+/**
+ * Whether a 429 came from a spent bucket, so that every call would meet it until `retry-after`: its
+ * headers show a bucket with nothing left (tokens are rounded to `tokenRounding`, so one unit of it
+ * is as good as nothing), or it shows no bucket at all (nothing says otherwise). A 429 whose
+ * buckets all have room (an acceleration limit, a limit the headers do not show) holds its own atom
+ * only, which waits its `retry-after`; the limit still shrinks.
+ */
+const bucketSpent = (signal: RateLimitSignal | undefined, tokenRounding: number): boolean => {
+  if (signal === undefined || !hasHeaders(signal)) return true
+  const spent = (bucket: RateLimitSignal["requests"], least: number) =>
+    bucket?.remaining !== undefined && bucket.remaining < least
+  return (
+    spent(signal.requests, 1) ||
+    spent(signal.tokens, tokenRounding + 1) ||
+    spent(signal.inputTokens, tokenRounding + 1) ||
+    spent(signal.outputTokens, tokenRounding + 1)
   )
 }
 

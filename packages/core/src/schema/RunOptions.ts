@@ -30,10 +30,18 @@ export type ScriptedBehaviour = typeof ScriptedBehaviour.Type
 export const RunOptions = Schema.Struct({
   /** @default "eager" */
   mode: Schema.optionalWith(ScheduleMode, { default: () => "eager" as const }),
-  /** Model calls in flight at most. @default 100 */
+  /**
+   * The plan's own cap on its model calls in flight; the model's limit, shared by every plan of
+   * the engine that uses it, may hold it lower. @default 100
+   */
   concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, maxConcurrency)), {
     default: () => 100
   }),
+  /**
+   * The plan's weight in its model's shared limit: while plans of one engine wait for the same
+   * model, each gets calls in proportion to its priority (2 gets twice what 1 gets). @default 1
+   */
+  priority: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 1 }),
   /** `scripted` (offline) or a provider model name. @default "scripted" */
   model: Schema.optionalWith(Id, { default: () => "scripted" }),
   /** A single model call is abandoned (and retried) after this long, at most a day. @default 120000 */

@@ -57,6 +57,28 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
     expect(third.change?.to).toBe(56)
   })
 
+  it("holds every start on a 429 only when its headers show a spent bucket; else the atom waits alone", () => {
+    const limiter = adaptiveLimiter()
+    const rateLimited = (remaining: number): CallObservation => ({
+      atMs: t0 + 500,
+      latencyMs: 200,
+      class: "rate_limited",
+      inFlight: 100,
+      rateLimits: {
+        at: t0 + 500,
+        retryAfterMs: 2_000,
+        requests: { limit: 4_000, remaining },
+        inputTokens: { limit: 2_000_000, remaining: 1_500_000 }
+      }
+    })
+    const noDemand = { inputTokens: 0, outputTokens: 0 }
+    const spent = limiter.observe(limiter.initial(t0), rateLimited(0))
+    expect(limiter.waitMs(spent.state, noDemand, t0 + 500)).toBe(2_000)
+    const roomLeft = limiter.observe(limiter.initial(t0), rateLimited(3_000))
+    expect(limiter.waitMs(roomLeft.state, noDemand, t0 + 500)).toBe(0)
+    expect(roomLeft.change).toEqual({ from: 100, to: 75, reason: "429 from the provider: x0.75" })
+  })
+
   it("follows the headers by Little's law, and names the bucket and rate", () => {
     const limiter = adaptiveLimiter()
     const at = t0 + 1_000

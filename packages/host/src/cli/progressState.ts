@@ -28,7 +28,12 @@ export interface ProgressState {
   throttled: number
   costUsd: number
   budgetUsd: number | undefined
+  /** Calls in flight at most for this plan: its own cap, or its model's limit when that is lower. */
   concurrencyLimit: number
+  /** The plan's own cap (`concurrency`, from its submission). */
+  planCap: number | undefined
+  /** Why the model's limit last changed (`concurrency.limit_changed`), once it has. */
+  limitReason: string | undefined
   phase: string
   outcome: "completed" | "failed" | "cancelled" | undefined
   startedAt: number | undefined
@@ -36,6 +41,8 @@ export interface ProgressState {
   /** Atoms whose attempt is in flight, and atoms waiting out a backoff. */
   readonly runningAtoms: Set<string>
   readonly retryingAtoms: Set<string>
+  /** Atoms queued for a permit, with when each was queued (epoch ms): the queue depth and the longest wait. */
+  readonly queuedAtoms: Map<string, number>
 }
 
 export const initialProgress = (budgetUsd?: number): ProgressState => ({
@@ -53,13 +60,23 @@ export const initialProgress = (budgetUsd?: number): ProgressState => ({
   costUsd: 0,
   budgetUsd,
   concurrencyLimit: 0,
+  planCap: undefined,
+  limitReason: undefined,
   phase: "submitted",
   outcome: undefined,
   startedAt: undefined,
   lastAt: undefined,
   runningAtoms: new Set(),
-  retryingAtoms: new Set()
+  retryingAtoms: new Set(),
+  queuedAtoms: new Map()
 })
+
+/** How long the atom queued longest has waited for a permit at `nowMs` (0 when none waits). */
+export const longestWaitMs = (state: ProgressState, nowMs: number): number => {
+  // A Map keeps insertion order, and an atom is queued again only after it left: the first is the oldest.
+  for (const queuedAt of state.queuedAtoms.values()) return Math.max(0, nowMs - queuedAt)
+  return 0
+}
 
 const wave = (state: ProgressState, index: number): WaveProgress => {
   while (state.waves.length <= index)
@@ -92,6 +109,7 @@ export const applyEvent = (state: ProgressState, event: Event): ProgressState =>
       state.name = event.name
       state.atomsTotal = event.atoms
       state.concurrencyLimit = event.concurrency
+      state.planCap = event.concurrency
       if (event.waves > 0) wave(state, event.waves - 1)
       break
     case "masterplan.phase":
@@ -103,7 +121,11 @@ export const applyEvent = (state: ProgressState, event: Event): ProgressState =>
     case "wave.completed":
       wave(state, event.wave).status = "completed"
       break
+    case "atom.queued":
+      if (!state.queuedAtoms.has(event.atomId)) state.queuedAtoms.set(event.atomId, event.at)
+      break
     case "atom.started":
+      state.queuedAtoms.delete(event.atomId)
       if (state.retryingAtoms.delete(event.atomId)) state.retrying--
       if (!state.runningAtoms.has(event.atomId)) {
         state.runningAtoms.add(event.atomId)
@@ -134,6 +156,7 @@ export const applyEvent = (state: ProgressState, event: Event): ProgressState =>
       break
     case "atom.failed":
     case "atom.cancelled": {
+      state.queuedAtoms.delete(event.atomId)
       stopRunning(state, event.atomId, event.wave)
       if (state.retryingAtoms.delete(event.atomId)) state.retrying--
       const outcome = event.type === "atom.failed" ? "failed" : "cancelled"
@@ -149,7 +172,8 @@ export const applyEvent = (state: ProgressState, event: Event): ProgressState =>
       state.costUsd = event.totalUsd
       break
     case "concurrency.limit_changed":
-      state.concurrencyLimit = event.to
+      state.concurrencyLimit = Math.min(event.to, state.planCap ?? event.to)
+      state.limitReason = event.reason
       break
     case "masterplan.completed":
       state.outcome = "completed"

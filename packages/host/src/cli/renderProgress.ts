@@ -1,4 +1,5 @@
 import { duration, paint, usd } from "./format.js"
+import { longestWaitMs } from "./progressState.js"
 import type { ProgressState, WaveProgress } from "./progressState.js"
 
 /** Waves shown one per line; beyond this the pending and finished ones are summed up. */
@@ -62,7 +63,11 @@ export const renderProgress = (
       `${paint(color && state.failed > 0, "red", `failed ${state.failed}`)}  skipped ${state.skipped}` +
       (state.review > 0 ? `  review ${state.review}` : "") +
       (state.throttled > 0 ? `  throttled ${state.throttled}` : "") +
-      `  spend ${spend}  limit ${state.concurrencyLimit}`
+      `  spend ${spend}  limit ${state.concurrencyLimit}` +
+      (state.limitReason !== undefined ? ` (${state.limitReason})` : "") +
+      (state.queuedAtoms.size > 0
+        ? `  queued ${state.queuedAtoms.size} (longest ${duration(longestWaitMs(state, options.nowMs))})`
+        : "")
   ]
   const barWidth = Math.max(10, Math.min(40, options.width - 50))
   let waves = state.waves

@@ -42,6 +42,11 @@ export interface RunArgs extends EngineArgs {
   readonly file: string
   readonly masterplanId?: string
   readonly overrides: Partial<RunOptionsInput>
+  /**
+   * `--concurrency N`: besides the plan's own cap (in `overrides`), the model's limit is pinned at
+   * N for the run, so it does not adapt.
+   */
+  readonly pinnedConcurrency?: number
 }
 
 /** A flag's value as the user gave it, quoted and cut short (it is printed back). */
@@ -299,6 +304,7 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     ...engine,
     file: pathArg("the plan file", positionals[0]!),
     ...(values.id !== undefined ? { masterplanId: values.id } : {}),
+    ...(concurrency !== undefined ? { pinnedConcurrency: concurrency } : {}),
     overrides: {
       // Only a model the user names overrides the plan's (which `readPlanFile` checks).
       ...(values.model !== undefined ? { model: values.model } : {}),

@@ -41,6 +41,11 @@ export const runCommand = (args: RunInput, terminal: Terminal) =>
     // as soon as it runs (calls in flight get their grace, the resume command is printed), instead
     // of killing the process with nothing said.
     const stop = yield* listenForStop
+    // `--concurrency N` pins the model's limit before the plan's first call: it does not adapt.
+    if (args.pinnedConcurrency !== undefined)
+      yield* engine
+        .setConcurrency(args.overrides.model ?? args.planFile.options.model, args.pinnedConcurrency)
+        .pipe(Effect.mapError((error) => new UsageError(error.message)))
     const masterplanId = yield* engine
       .submit(args.planFile.compiled, {
         ...(args.masterplanId !== undefined ? { masterplanId: args.masterplanId } : {}),

@@ -83,6 +83,8 @@ const fakeEngine = (overrides: Partial<EngineService>): EngineService => ({
   recover: () => Effect.die("unused"),
   recoverAll: () => Effect.die("unused"),
   raiseBudget: () => Effect.die("unused"),
+  setConcurrency: () => Effect.void,
+  limits: () => Effect.succeed([]),
   events: () => Stream.never,
   result: () => Effect.never,
   cancel: () => Effect.void,

@@ -156,4 +156,39 @@ describe("renderProgress", () => {
     const text = renderProgress(state, { width: 200, color: false, nowMs: 10_000 }).join("\n")
     expect(text).toMatch(/0 waves completed, 1 running, 29 pending/)
   })
+
+  it("shows the model's limit with the reason of its last change, and the atoms queued with the longest wait", () => {
+    const queued = initialProgress()
+    applyEvent(queued, { ...stamp({ type: "atom.queued", atomId: "x", wave: 0, priority: 0 }), at: 1_000 })
+    applyEvent(queued, { ...stamp({ type: "atom.queued", atomId: "y", wave: 0, priority: 0 }), at: 4_000 })
+    applyEvent(
+      queued,
+      stamp({ type: "concurrency.limit_changed", from: 100, to: 40, reason: "429 from the provider" })
+    )
+    const header = () => renderProgress(queued, { width: 200, color: false, nowMs: 6_000 })[1]!
+    expect(header()).toMatch(/limit 40 \(429 from the provider\)  queued 2 \(longest 5\.0 s\)$/)
+    applyEvent(queued, stamp({ type: "atom.started", atomId: "x", wave: 0, attempt: 1 }))
+    expect(header()).toMatch(/queued 1 \(longest 2\.0 s\)$/)
+    applyEvent(queued, stamp({ type: "atom.started", atomId: "y", wave: 0, attempt: 1 }))
+    expect(header()).not.toMatch(/queued/)
+    // The model's limit above the plan's own cap: the cap is what holds the plan.
+    const capped = initialProgress()
+    applyEvent(
+      capped,
+      stamp({
+        type: "masterplan.submitted",
+        name: "capped",
+        atoms: 1,
+        waves: 1,
+        mode: "eager",
+        concurrency: 8,
+        model: "scripted",
+        criticalPath: 1
+      })
+    )
+    applyEvent(capped, stamp({ type: "concurrency.limit_changed", from: 2, to: 50, reason: "unpinned" }))
+    expect(capped.concurrencyLimit).toBe(8)
+    applyEvent(capped, stamp({ type: "concurrency.limit_changed", from: 50, to: 3, reason: "429" }))
+    expect(capped.concurrencyLimit).toBe(3)
+  })
 })

@@ -47,6 +47,9 @@ describe("parseRunArgs: numbers are finite and within the schema's ranges", () =
       budget: { hardUsd: 1_000_000_000 },
       scripted: { latencyMs: { min: 0, max: 86_400_000 } }
     })
+    // --concurrency is the plan's cap and pins the model's limit too.
+    expect(args.pinnedConcurrency).toBe(10_000)
+    expect(run().pinnedConcurrency).toBeUndefined()
     expect(Object.is(run("--latency-ms=-0").scripted.latencyMs, 0)).toBe(true)
   })
 

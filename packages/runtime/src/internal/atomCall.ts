@@ -1,5 +1,6 @@
 import {
   buildAtomPrompt,
+  callClassOf,
   costOfUsage,
   estimateInputTokens,
   findModelPrice,
@@ -14,7 +15,8 @@ import type {
   ModelPrice,
   PriceTable,
   RateLimitSignal,
-  RunOptions
+  RunOptions,
+  TokenDemand
 } from "@devmatrix/core"
 import { Cause, Effect, Option } from "effect"
 import type { BudgetExceeded, CostLedgerService } from "../CostLedger.js"
@@ -27,6 +29,7 @@ import type {
 } from "../ModelProvider.js"
 import type { ScriptedModelRequest } from "../ModelProviderScripted.js"
 import { promptCacheKey } from "../PromptCache.js"
+import type { CallReport } from "../Scheduler.js"
 import type { PromptCacheService, PromptCacheWrite } from "../PromptCache.js"
 
 /** What a call was billed: the model, its usage and what that cost. */
@@ -78,6 +81,8 @@ export interface PreparedCall {
   /** The ledger's id of the call: the atom and the attempt, so its cost is committed once. */
   readonly reservationId: string
   readonly reservedUsd: number
+  /** What it may use of the model's token buckets: its input estimate and its `max_tokens`. */
+  readonly demand: TokenDemand
 }
 
 /** Output tokens a single atom may use; atoms are about ten lines of code. */
@@ -190,10 +195,12 @@ export const makeAtomCall = (config: AtomCallConfig) => {
         })
       : undefined
     const reservationId = `${spec.id}/${attempt.attempt}`
-    const usd = worstCaseUsd(config.price, estimateInputTokens({ system, messages }), maxTokens)
+    const inputTokens = estimateInputTokens({ system, messages })
+    const usd = worstCaseUsd(config.price, inputTokens, maxTokens)
+    const demand = { inputTokens, outputTokens: maxTokens }
     return ledger.reserve(masterplanId, reservationId, usd, { wave: attempt.wave, atomId: spec.id }).pipe(
       Effect.catchTag("CostLedgerError", (error) => Effect.die(error)),
-      Effect.as({ request, cacheKey, reservationId, reservedUsd: usd })
+      Effect.as({ request, cacheKey, reservationId, reservedUsd: usd, demand })
     )
   }
 
@@ -270,6 +277,33 @@ export const makeAtomCall = (config: AtomCallConfig) => {
 }
 
 export type AtomCall = ReturnType<typeof makeAtomCall>
+
+/**
+ * How an attempt's outcome counts for the model's limiter: its class, the provider's rate-limit
+ * signal (a `retry-after` the failure carried, when no headers did), and the tokens it used that
+ * count against the buckets (input and cache writes, not cache reads; output).
+ */
+export const callReportOf = (outcome: CallOutcome, nowMs: number): CallReport => {
+  const usage = outcome.paid?.usage
+  const used =
+    usage === undefined
+      ? { inputTokens: 0, outputTokens: 0 }
+      : { inputTokens: usage.inputTokens + usage.cacheWriteTokens, outputTokens: usage.outputTokens }
+  if (outcome._tag === "answered")
+    return {
+      class: "success",
+      rateLimits: outcome.rateLimits,
+      used,
+      reachedProvider: outcome.cacheHit === undefined
+    }
+  const retryAfterMs = outcome.failure.retryAfterMs
+  return {
+    class: callClassOf(outcome.failure.reason),
+    rateLimits: outcome.rateLimits ?? (retryAfterMs === undefined ? undefined : { at: nowMs, retryAfterMs }),
+    used,
+    reachedProvider: true
+  }
+}
 
 /**
  * What an attempt's outcome adds to the journal before the atom's own events: what it was billed

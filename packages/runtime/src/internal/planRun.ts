@@ -16,6 +16,7 @@ import type {
   CostCommit,
   EventBody,
   ExecutionOutput,
+  LimitChange,
   MasterplanActor,
   ModelCallOutput,
   ModelPrice,
@@ -35,7 +36,7 @@ import type { PromptCacheService, PromptCacheWrite } from "../PromptCache.js"
 import type { AdmissionLane, SchedulerService } from "../Scheduler.js"
 import type { AtomRow } from "../Store.js"
 import { AcceptedCode } from "./acceptedCode.js"
-import { cacheWriteOf, eventsOfOutcome, makeAtomCall } from "./atomCall.js"
+import { cacheWriteOf, callReportOf, eventsOfOutcome, makeAtomCall } from "./atomCall.js"
 import type { AtomCall, CallOutcome, PreparedCall } from "./atomCall.js"
 import { SummaryTally } from "./summaryTally.js"
 
@@ -174,13 +175,17 @@ export class PlanRun {
     this.lane = config.scheduler.lane(
       {
         masterplanId: config.masterplanId,
+        model: config.options.model,
         concurrency: config.options.concurrency,
+        weight: config.options.priority,
         before: (a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b),
         admit: (index) => this.prepareCall(index),
         start: (index, prepared) => this.startCall(index, prepared),
         denied: (index, cause) => this.admissionDenied(index, cause),
         revoked: (_, prepared) => void this.runFiber(this.releaseReservation(prepared), () => undefined),
-        journalLagging: config.journalLagging
+        journalLagging: config.journalLagging,
+        demandOf: (prepared) => prepared.demand,
+        limitChanged: (change) => this.limitChanged(change)
       },
       config.runtime
     )
@@ -299,7 +304,7 @@ export class PlanRun {
     for (const wave of this.waves) (wave as StoppableActor | undefined)?._stop()
     const atomsRoot: StoppableActor = this.atomsRoot as unknown as StoppableActor
     atomsRoot._stop()
-    this.lane.stop()
+    this.lane.close()
     if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
   }
 
@@ -372,6 +377,7 @@ export class PlanRun {
   private execute(signal: AbortSignal): Promise<ExecutionOutput> {
     return new Promise((resolve) => {
       this.startedAtMs = this.config.recovered?.startedAtMs ?? this.now()
+      this.joinedModelLimit()
       this.finish = resolve
       signal.addEventListener("abort", () => this.detaching || this.cancelAtoms(), { once: true })
       for (const index of this.interruptedAtStart)
@@ -618,6 +624,7 @@ export class PlanRun {
       attempt: prepared.request.attempt
     }
     for (const event of eventsOfOutcome(outcome, attempt, this.tally.costUsd)) this.record(event)
+    this.lane.callEnded(index, callReportOf(outcome, this.now()))
     if (outcome._tag === "failed") {
       this.providerReaction(outcome.failure)
       return { type: "CALL_FAILED", failure: outcome.failure, atMs: this.now() }
@@ -630,8 +637,8 @@ export class PlanRun {
   /** A failure that is the provider's, not the atom's: the plan fails, pauses or holds (`providerReactionTo`). */
   private providerReaction(failure: AttemptFailure): void {
     const reaction = providerReactionTo(failure)
-    if (reaction === undefined || this.finished) return
-    if (reaction._tag === "hold") return this.lane.holdFor(reaction.ms)
+    // A hold (a 529) is the model's limiter's: `callEnded` told it, and it holds every plan's starts.
+    if (reaction === undefined || this.finished || reaction._tag === "hold") return
     if (reaction._tag === "pause")
       return this.masterplanActor.send({ type: "PAUSE", by: "spend_limit", reason: reaction.reason })
     this.cancelAtoms()
@@ -640,6 +647,30 @@ export class PlanRun {
       reason: reaction.reason,
       summary: this.tally.summary(this.elapsedMs())
     })
+  }
+
+  /** A plan that starts under a model limit below its own cap says so: its progress shows that limit. */
+  private joinedModelLimit(): void {
+    const cap = this.config.options.concurrency
+    const limit = Math.round(this.lane.modelLimit())
+    if (limit < cap)
+      this.record({
+        type: "concurrency.limit_changed",
+        from: cap,
+        to: limit,
+        reason: `the limit of ${this.config.options.model}, shared by the engine's plans`
+      })
+  }
+
+  /**
+   * The model's limit moved (this plan's calls, another plan's, an operator's pin): journaled while
+   * the plan runs, so its progress and `--json` show the limit it runs under.
+   */
+  private limitChanged(change: LimitChange): void {
+    if (this.startedAtMs === undefined || this.finished) return
+    const from = Math.round(change.from)
+    const to = Math.round(change.to)
+    if (from !== to) this.record({ type: "concurrency.limit_changed", from, to, reason: change.reason })
   }
 
   /** Keeps an accepted answer in the prompt cache, in the background: a cache never holds an atom up. */
