@@ -23,6 +23,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { independentAtoms, smallAnswerUsage } from "./independentAtoms.js"
 import { SimProvider } from "./scheduling/simProvider.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -38,15 +39,6 @@ const profile = {
   headers: true,
   rejectLatencyMs: 2,
   meanWorkFactor: 1
-}
-
-const usage = {
-  inputTokens: 200,
-  outputTokens: 40,
-  cacheWriteTokens: 0,
-  cacheWrite5mTokens: 0,
-  cacheWrite1hTokens: 0,
-  cacheReadTokens: 0
 }
 
 /** A call's own work: 0.5-1.5x the median, spread evenly by the call's number. */
@@ -109,7 +101,7 @@ const providerOf = (counts: Counts, onCapacity: (capacity: number) => void) => {
           return {
             text: `export const ${request.defines[0] ?? "x"} = 1\n`,
             model: request.model,
-            usage,
+            usage: smallAnswerUsage,
             stopReason: "end_turn",
             confidence: 1,
             rateLimits: parseRateLimitSignal(headers, Date.now())
@@ -122,11 +114,7 @@ const providerOf = (counts: Counts, onCapacity: (capacity: number) => void) => {
 const plan: PlanInputEncoded = {
   name: "limits",
   options: { model, concurrency: 500, promptCache: false, reviewThreshold: 0 },
-  atoms: Array.from({ length: atoms }, (_, i) => ({
-    id: `a${i}`,
-    instruction: "x",
-    defines: [`a${i}`]
-  })) as unknown as PlanInputEncoded["atoms"]
+  atoms: independentAtoms(atoms)
 }
 
 interface Outcome {

@@ -20,6 +20,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { independentAtoms, smallAnswerUsage } from "./independentAtoms.js"
 import { setTimeout as sleep } from "node:timers/promises"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -58,15 +59,6 @@ class SimulatedCapacity {
 /** 10-30 ms, deterministic per call. */
 const latencyOf = (n: number): number => 10 + ((n * 7919) % 21)
 
-const usage = {
-  inputTokens: 200,
-  outputTokens: 40,
-  cacheWriteTokens: 0,
-  cacheWrite5mTokens: 0,
-  cacheWrite1hTokens: 0,
-  cacheReadTokens: 0
-}
-
 const rateLimited = (nowMs: number) =>
   classifyModelFailure(
     {
@@ -87,7 +79,7 @@ const providerOf = (capacity: SimulatedCapacity) =>
         const answer: ModelResponse = {
           text: `export const ${request.defines[0] ?? "x"} = 1\n`,
           model: request.model,
-          usage,
+          usage: smallAnswerUsage,
           stopReason: "end_turn",
           confidence: 1
         }
@@ -105,11 +97,7 @@ const plan = (maxThrottledMs: number | undefined): PlanInputEncoded => ({
     retry,
     ...(maxThrottledMs !== undefined ? { maxThrottledMs } : {})
   },
-  atoms: Array.from({ length: atoms }, (_, i) => ({
-    id: `a${i}`,
-    instruction: "x",
-    defines: [`a${i}`]
-  })) as unknown as PlanInputEncoded["atoms"]
+  atoms: independentAtoms(atoms)
 })
 
 interface Outcome {

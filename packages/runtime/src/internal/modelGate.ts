@@ -1,3 +1,4 @@
+import { seededRandom } from "@devmatrix/core"
 import type { CallObservation, LimitChange, LimiterPolicy, LimiterStep, TokenDemand } from "@devmatrix/core"
 import { Duration, Effect, FiberId, Runtime } from "effect"
 import type { Fiber, Scope } from "effect"
@@ -28,18 +29,6 @@ export const herdGuardDefaults: HerdGuardOptions = {
   seed: 1
 }
 
-/** mulberry32: a small seeded generator, so the jitter is the same under `TestClock` every run. */
-const seededRandom = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
 /** The herd guard's window: how far in-flight calls may grow before it ends. */
 export class HerdGuard {
   private windowEndsMs = Number.NEGATIVE_INFINITY
@@ -47,6 +36,7 @@ export class HerdGuard {
   private readonly random: () => number
 
   constructor(private readonly options: HerdGuardOptions) {
+    // Seeded, so the jitter is the same under `TestClock` every run.
     this.random = seededRandom(options.seed)
   }
 
