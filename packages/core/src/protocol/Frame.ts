@@ -1,10 +1,11 @@
 import { Data, Either, Predicate, Schema } from "effect"
-import { C1, Packr } from "msgpackr"
-import { maxEchoLength, maxReportedProblems } from "../schema/inputLimits.js"
+import { Packr } from "msgpackr"
+import { maxEchoLength, maxInputDepth, maxReportedProblems } from "../schema/inputLimits.js"
 import { decodeInput, planProblems, runOptionProblems } from "../schema/PlanInputError.js"
 import type { InputProblem } from "../schema/problemsOf.js"
 import { cut } from "../schema/problemsOf.js"
 import { Command, CommandId, commandSchemas, type CommandType, type SubmitCommand } from "./Command.js"
+import { scanMsgpack } from "./scanMsgpack.js"
 import { AckReply, ErrorReply, EventReply, maxErrorMessageLength, Reply, type ErrorCode } from "./Reply.js"
 
 /** Anything that crosses a host's socket: a command from a client, or a reply to one. */
@@ -42,9 +43,26 @@ interface Msgpack {
   readonly unpack: (bytes: Uint8Array) => unknown
 }
 
-// Plain msgpack maps, read back as plain objects: no record extension, which a client of another
-// language would not know. Built once: a Packr keeps its buffers between calls.
-const packr: Msgpack = new Packr({ useRecords: false })
+// Plain msgpack maps: no record extension, which a client of another language would not know.
+// Maps are read as `Map`s (`plainOf` makes objects of them): read as objects, msgpackr renames a
+// key `__proto__`, which an atom's `input` may have. `variableMapSize`: without it msgpackr
+// cannot write an object of more than 65,535 keys. Built once: a Packr keeps its buffers.
+const packr: Msgpack = new Packr({ useRecords: false, mapsAsObjects: false, variableMapSize: true })
+
+/**
+ * A msgpack value with its maps as plain objects, every key an own property (`__proto__` too, as
+ * `JSON.parse` makes it). Down to the depth a schema reads only: below it the value is too deep
+ * anyway (`measureInput` says so), and the recursion stays bounded.
+ */
+const plainOf = (value: unknown, depth = 0): unknown => {
+  if (depth > maxInputDepth || typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return value.map((item: unknown) => plainOf(item, depth + 1))
+  if (value instanceof Map)
+    return Object.fromEntries(
+      Array.from(value as Map<unknown, unknown>, ([key, item]) => [String(key), plainOf(item, depth + 1)])
+    )
+  return value
+}
 
 const encodeWire = Schema.encodeSync(Frame)
 
@@ -71,6 +89,12 @@ const show = (value: unknown): string => {
   return cut(text, maxEchoLength)
 }
 
+/**
+ * The deepest nesting of arrays and maps the decoder reads; a frame's schema refuses more than
+ * `maxInputDepth` (64) levels anyway, with the path: this bounds msgpackr's recursion only.
+ */
+const maxFrameDepth = 1_000
+
 const readMsgpack = (bytes: Uint8Array, maxBytes: number): Either.Either<unknown, ProtocolError> => {
   if (bytes.byteLength > maxBytes)
     return Either.left(
@@ -79,16 +103,16 @@ const readMsgpack = (bytes: Uint8Array, maxBytes: number): Either.Either<unknown
         message: `a frame of ${bytes.byteLength.toLocaleString("en-US")} bytes is over the limit of ${maxBytes.toLocaleString("en-US")}`
       })
     )
+  // msgpackr trusts the lengths it reads (a five-byte header makes it loop four billion times)
+  // and recurses per level: the bytes are checked first, in one pass.
+  const problem = scanMsgpack(bytes, maxFrameDepth)
+  if (problem !== undefined)
+    return Either.left(new ProtocolError({ code: "bad_frame", message: `not one msgpack value: ${problem}` }))
   try {
     const value = packr.unpack(bytes)
-    // msgpackr reads the byte 0xC1, which msgpack reserves as never used, as this marker object.
-    if (value === C1)
-      return Either.left(
-        new ProtocolError({ code: "bad_frame", message: "not msgpack: the reserved byte 0xC1" })
-      )
-    return Either.right(value)
+    return Either.right(plainOf(value))
   } catch (error) {
-    // A value nested too deep for the decoder's stack lands here too (a RangeError).
+    // Not expected once the scan passed; kept so that no bytes can make the codec throw.
     const reason = error instanceof Error ? error.message : String(error)
     return Either.left(
       new ProtocolError({ code: "bad_frame", message: `not one msgpack value: ${cut(reason, 200)}` })
