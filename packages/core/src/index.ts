@@ -194,6 +194,7 @@ export {
   HelloCommand,
   ListCommand,
   maxCommandIdLength,
+  maxTokenLength,
   PauseCommand,
   RaiseBudgetCommand,
   RejectCommand,

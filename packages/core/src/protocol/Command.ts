@@ -37,10 +37,19 @@ const command = <TType extends string, TFields extends Schema.Struct.Fields>(typ
 const ofPlan = { masterplanId: Id }
 const ofAtom = { masterplanId: Id, atomId: Id }
 
-/** Authenticates the connection when no `Authorization` header came with the upgrade. */
-export const HelloCommand = command("hello", {
-  token: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(4_096))
+/** The longest bearer token a `hello` carries. */
+export const maxTokenLength = 4_096
+
+/** A bearer token; a problem with one never echoes it (the host may log the problem). */
+const Token = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(maxTokenLength)).annotations({
+  message: () => ({
+    message: `must be a string of 1 to ${maxTokenLength.toLocaleString("en-US")} characters`,
+    override: true
+  })
 })
+
+/** Authenticates the connection when no `Authorization` header came with the upgrade. */
+export const HelloCommand = command("hello", { token: Token })
 
 /**
  * Submits a plan (`PlanInput`, as `plan.json` has it) with run options kept as given (defaults

@@ -78,15 +78,16 @@ export interface DecodeFrameOptions {
   readonly maxBytes?: number
 }
 
-/** A value as it came, cut short, for a message (a msgpack value may be a bigint, which JSON refuses). */
-const show = (value: unknown): string => {
-  let text: string
-  try {
-    text = JSON.stringify(value) ?? String(value)
-  } catch {
-    text = String(value)
-  }
-  return cut(text, maxEchoLength)
+/**
+ * What kind of msgpack value a frame is, for a message: never the value itself, which may hold a
+ * token sent without its `hello`, and which the host may log.
+ */
+const kindOf = (value: unknown): string => {
+  if (value === null) return "null"
+  if (value === undefined) return "undefined"
+  if (Array.isArray(value)) return "an array"
+  if (value instanceof Uint8Array) return "binary data"
+  return typeof value === "object" ? "an object" : `a ${typeof value}`
 }
 
 /**
@@ -192,7 +193,7 @@ const decodeWith =
         return Either.left(
           new ProtocolError({
             code: "unknown_command",
-            message: `a frame must be an object with a "type", got ${show(value)}`
+            message: `a frame must be an object with a "type", got ${kindOf(value)}`
           })
         )
       const id = readableId(value)
@@ -200,7 +201,7 @@ const decodeWith =
         return Either.left(
           new ProtocolError({
             code: "unknown_command",
-            message: `a frame must be an object with a "type", got ${show(value)}`,
+            message: `a frame must be an object with a "type", this one has none`,
             ...id
           })
         )
@@ -208,7 +209,14 @@ const decodeWith =
       const decoder = typeof type === "string" && Object.hasOwn(decoders, type) ? decoders[type] : undefined
       if (decoder === undefined || typeof type !== "string")
         return Either.left(
-          new ProtocolError({ code: "unknown_command", message: `unknown ${what} type ${show(type)}`, ...id })
+          new ProtocolError({
+            code: "unknown_command",
+            message:
+              typeof type === "string"
+                ? `unknown ${what} type ${JSON.stringify(cut(type, maxEchoLength))}`
+                : `a frame's "type" must be a string, got ${kindOf(type)}`,
+            ...id
+          })
         )
       return Either.match(decoder(value), {
         onLeft: ({ problems, onlyFirst }) =>

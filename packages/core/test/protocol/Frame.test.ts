@@ -227,10 +227,23 @@ describe("frame codec errors", () => {
     expect(refusal(decodeCommand(pack(42)))).toEqual(
       expect.objectContaining({
         code: "unknown_command",
-        message: 'a frame must be an object with a "type", got 42'
+        message: 'a frame must be an object with a "type", got a number'
       })
     )
-    expect(refusal(decodeCommand(pack({ id: "a" })))).toMatchObject({ code: "unknown_command", id: "a" })
+    expect(refusal(decodeCommand(pack({ id: "a", token: "secret" })))).toEqual(
+      expect.objectContaining({
+        code: "unknown_command",
+        id: "a",
+        message: 'a frame must be an object with a "type", this one has none'
+      })
+    )
+    expect(refusal(decodeCommand(pack(["secret"])))).toMatchObject({
+      message: 'a frame must be an object with a "type", got an array'
+    })
+    expect(refusal(decodeCommand(pack({ type: 7, id: "a" })))).toMatchObject({
+      code: "unknown_command",
+      message: `a frame's "type" must be a string, got a number`
+    })
     expect(refusal(decodeCommand(pack({ type: "nope", id: "q" })))).toMatchObject({
       code: "unknown_command",
       id: "q",
@@ -301,6 +314,12 @@ describe("frame codec errors", () => {
       expect(error.id).toBe("w")
       expect(error.message.startsWith(message)).toBe(true)
     }
+    // A token is never echoed: the host may log the problem.
+    for (const token of ["", "s".repeat(5_000), ["secret"]])
+      expect(refusal(decodeCommand(pack({ type: "hello", id: "h", token })))).toMatchObject({
+        code: "invalid_command",
+        message: "hello.token: must be a string of 1 to 4,096 characters"
+      })
     expect(refusal(decodeCommand(pack({ type: "list", id: "" })))).toEqual(
       expect.objectContaining({ code: "invalid_command", message: "list.id: must not be empty" })
     )
