@@ -37,7 +37,10 @@ export const errorReplyOf = (error: ProtocolError): typeof ErrorReply.Type => ({
   message: cut(error.message, maxErrorMessageLength)
 })
 
-/** msgpackr as core sees it: its types name Node's `Buffer` (a `Uint8Array`), which core, free of Node types, does not know. */
+/**
+ * msgpackr as core sees it: its types name Node's `Buffer` (a `Uint8Array`), which core, free of
+ * Node types, does not know.
+ */
 interface Msgpack {
   readonly pack: (value: unknown) => Uint8Array
   readonly unpack: (bytes: Uint8Array) => unknown
@@ -130,7 +133,7 @@ const submitProblems = (submit: SubmitCommand): ReadonlyArray<InputProblem> => [
   ...runOptionProblems(submit.options, "options")
 ]
 
-/** `watch.fromSeq: expected a positive integer, got -3; …`: the problems at their paths, the first few. */
+/** `watch.fromSeq: expected a positive integer, got -3; …`: the first few problems at their paths. */
 const invalidMessage = (type: string, problems: ReadonlyArray<InputProblem>, onlyFirst: boolean): string => {
   const shown = problems.slice(0, maxReportedProblems)
   const more = problems.length - shown.length
