@@ -182,6 +182,50 @@ export {
   Name,
   NonEmptyFreeText
 } from "./schema/PlanText.js"
+export {
+  ApproveCommand,
+  CancelCommand,
+  Command,
+  CommandId,
+  commandSchemas,
+  EditCommand,
+  FromSeq,
+  GetCommand,
+  HelloCommand,
+  ListCommand,
+  maxCommandIdLength,
+  maxTokenLength,
+  PauseCommand,
+  RaiseBudgetCommand,
+  RejectCommand,
+  ResumeCommand,
+  ReviewListCommand,
+  SubmitCommand,
+  UnwatchCommand,
+  WatchCommand,
+  type CommandEncoded,
+  type CommandType
+} from "./protocol/Command.js"
+export {
+  decodeCommand,
+  decodeFrame,
+  defaultMaxFrameBytes,
+  encodeFrame,
+  errorReplyOf,
+  Frame,
+  ProtocolError,
+  type DecodeFrameOptions,
+  type FrameEncoded
+} from "./protocol/Frame.js"
+export {
+  AckReply,
+  ErrorCode,
+  ErrorReply,
+  EventReply,
+  maxErrorMessageLength,
+  Reply,
+  type ReplyEncoded
+} from "./protocol/Reply.js"
 export { emptySummary } from "./schema/emptySummary.js"
 export { Event, isTerminalEvent, type EventBody, type EventOf, type EventType } from "./schema/Event.js"
 export { Masterplan, MasterplanStatus, PhaseStatus, PipelinePhase } from "./schema/Masterplan.js"
@@ -190,19 +234,23 @@ export {
   decodeInput,
   decodePlanInput,
   PlanInputError,
+  planProblems,
   problemsOf,
+  runOptionProblems,
   type InputProblem
 } from "./schema/PlanInputError.js"
 export { cut } from "./schema/problemsOf.js"
 export { Requirement, RequirementPriority } from "./schema/Requirement.js"
 export { RetryPolicy } from "./schema/RetryPolicy.js"
-export { RunOptions, ScheduleMode, ScriptedBehaviour, type RunOptionsInput } from "./schema/RunOptions.js"
+export {
+  RunOptions,
+  RunOptionsAsGiven,
+  ScheduleMode,
+  ScriptedBehaviour,
+  type RunOptionsInput
+} from "./schema/RunOptions.js"
 export { AtomCounts, AtomFailure, RunOutcome, RunSummary } from "./schema/RunSummary.js"
 export { Milestone, Phase, Task } from "./schema/Task.js"
 export { Wave, WaveCounts, WaveStatus } from "./schema/Wave.js"
 export { hashString, seededRandom } from "./random/seededRandom.js"
-export {
-  overloadHoldMs,
-  providerReactionTo,
-  type ProviderReaction
-} from "./retry/providerReaction.js"
+export { overloadHoldMs, providerReactionTo, type ProviderReaction } from "./retry/providerReaction.js"

@@ -132,5 +132,15 @@ export const AtomInput: Schema.Schema<JsonObject> = Schema.declare(
     },
     encode: () => (input) => ParseResult.succeed(input as JsonObject)
   },
-  { identifier: "AtomInput", jsonSchema: { type: "object" } }
+  {
+    identifier: "AtomInput",
+    jsonSchema: { type: "object" },
+    // For property tests (`Arbitrary.make`) of the schemas that hold an atom: small flat objects.
+    arbitrary: () => (fc) =>
+      fc.dictionary(
+        fc.stringMatching(/^[a-z]{1,8}$/),
+        fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null)),
+        { maxKeys: 3 }
+      )
+  }
 )

@@ -4,7 +4,7 @@ import { Budget } from "./Budget.js"
 import { maxAtoms, maxListLength } from "./inputLimits.js"
 import { FreeText, Name, NonEmptyFreeText } from "./PlanText.js"
 import { Requirement } from "./Requirement.js"
-import { RunOptions } from "./RunOptions.js"
+import { RunOptionsAsGiven } from "./RunOptions.js"
 import { Milestone, Phase, Task } from "./Task.js"
 
 /**
@@ -16,7 +16,7 @@ export const PlanInput = Schema.Struct({
   name: Name,
   description: Schema.optional(FreeText),
   budget: Schema.optional(Budget),
-  options: Schema.optional(Schema.encodedSchema(RunOptions)),
+  options: Schema.optional(RunOptionsAsGiven),
   phases: Schema.optionalWith(listOf(Phase, maxListLength), { default: () => [] }),
   milestones: Schema.optionalWith(listOf(Milestone, maxListLength), { default: () => [] }),
   tasks: Schema.optionalWith(listOf(Task, maxAtoms), { default: () => [] }),
@@ -43,7 +43,7 @@ export const RequestSpec = Schema.Struct({
   name: Name,
   request: NonEmptyFreeText,
   budget: Schema.optional(Budget),
-  options: Schema.optional(Schema.encodedSchema(RunOptions))
+  options: Schema.optional(RunOptionsAsGiven)
 })
 export type RequestSpec = typeof RequestSpec.Type
 

@@ -2,7 +2,7 @@ import { Data, Either, Predicate, Schema } from "effect"
 import { measureInput } from "./inputDepth.js"
 import { maxInputDepth, maxReportedProblems, maxValuesSearched } from "./inputLimits.js"
 import { PlanInput } from "./PlanInput.js"
-import { RunOptions } from "./RunOptions.js"
+import { RunOptions, type RunOptionsInput } from "./RunOptions.js"
 import { referenceProblems } from "./planReferences.js"
 import { pathOf, problemsOf } from "./problemsOf.js"
 import type { InputProblem } from "./problemsOf.js"
@@ -123,7 +123,7 @@ export const decodePlanInput = (
     measureInput(input, maxInputDepth).tooDeepAt === undefined ? decodeValidPlanInParts(input) : undefined
   const decoded = valid !== undefined ? Either.right(valid) : decodeStrictPlan(source)(input)
   return Either.flatMap(decoded, (plan) => {
-    const problems = [...optionProblems(plan), ...referenceProblems(plan)]
+    const problems = planProblems(plan)
     return problems.length === 0 ? Either.right(plan) : Either.left(new PlanInputError({ source, problems }))
   })
 }
@@ -131,18 +131,30 @@ export const decodePlanInput = (
 const decodeOptions = decodeInput(RunOptions, "options")
 
 /**
- * The plan's `options` out of their ranges. The plan keeps them as given (the schema checks
- * their types only: defaults are filled in when they are resolved with the submission's), but a
- * plan whose options cannot run (`callTimeoutMs: 1e309`) is not accepted.
+ * Run options as given (the schema of a plan or a submission checks their types only, keeping
+ * them as given: defaults are filled in when they are resolved) out of their ranges, at paths
+ * under `at`: options whose values cannot run (`callTimeoutMs: 1e309`) are not accepted.
  */
-const optionProblems = (plan: PlanInput): ReadonlyArray<InputProblem> =>
-  plan.options === undefined
+export const runOptionProblems = (
+  options: RunOptionsInput | undefined,
+  at: string
+): ReadonlyArray<InputProblem> =>
+  options === undefined
     ? []
-    : Either.match(decodeOptions(plan.options), {
+    : Either.match(decodeOptions(options), {
         onLeft: (error) =>
           error.problems.map((p) => ({
-            path: p.path === "" ? "options" : `options.${p.path}`,
+            path: p.path === "" ? at : `${at}.${p.path}`,
             message: p.message
           })),
         onRight: () => []
       })
+
+/**
+ * What a plan that matches its schema can still have wrong: its `options` out of their ranges, and
+ * ids that a part of the plan names and the plan does not have (`referenceProblems`).
+ */
+export const planProblems = (plan: PlanInput): ReadonlyArray<InputProblem> => [
+  ...runOptionProblems(plan.options, "options"),
+  ...referenceProblems(plan)
+]

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Arbitrary, Schema } from "effect"
 import { Budget } from "./Budget.js"
 import { maxConcurrency } from "./inputLimits.js"
 import { numberIn, PositiveDurationMs } from "./PlanNumber.js"
@@ -68,3 +68,12 @@ export const RunOptions = Schema.Struct({
 })
 export type RunOptions = typeof RunOptions.Type
 export type RunOptionsInput = typeof RunOptions.Encoded
+
+/**
+ * Run options as a plan or a submission gives them: the types of `RunOptions` checked, the
+ * defaults not filled in (they are resolved with those of the plan and of the process), the ranges
+ * checked apart (`runOptionProblems`). Its property-test values (`Arbitrary.make`) are in range.
+ */
+export const RunOptionsAsGiven = Schema.encodedSchema(RunOptions).annotations({
+  arbitrary: () => () => Arbitrary.make(RunOptions).map(Schema.encodeSync(RunOptions))
+})
