@@ -27,6 +27,9 @@ const layered = (layers: number, width: number) =>
     return { id: `L${layer}-${i}`, dependsOn: [...new Set(dependsOn)], instruction: `atom ${n}` }
   })
 
+/** Longer than any run or resume here takes (about 20 s), shorter than the tests' timeouts. */
+const exitDeadlineMs = 100_000
+
 const start = (args: ReadonlyArray<string>, env: Record<string, string>) => {
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: root,
@@ -36,8 +39,26 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string>) => {
   let stderr = ""
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
-  return { child, exited, stdout: () => stdout, stderr: () => stderr }
+  let ended = false
+  // A process that neither ends nor fails is killed after `exitDeadlineMs`, and the test fails
+  // with what it printed: a hang reads as a cause, not as the test's own timeout.
+  const exited = new Promise<number | null>((resolve, reject) => {
+    const deadline = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(
+        new Error(
+          `devmatrix ${args[0]} did not end within ${exitDeadlineMs / 1_000} s; it printed:\n` +
+            `${stderr.slice(-2_000)}\n(stdout, last lines) ${stdout.slice(-1_000)}`
+        )
+      )
+    }, exitDeadlineMs)
+    child.on("close", (code) => {
+      ended = true
+      clearTimeout(deadline)
+      resolve(code)
+    })
+  })
+  return { child, exited, ended: () => ended, stdout: () => stdout, stderr: () => stderr }
 }
 
 const events = (stdout: string): Array<Event> =>
@@ -157,7 +178,11 @@ const runUntil = async (name: string, atoms: ReturnType<typeof layered>, store: 
   const id = `${name}-${Date.now()}`
   const env = { DEVMATRIX_SCRIPTED_CALL_LOG: callLog }
   const run = start(["run", planFile, "--id", id, "--store", store, ...flags], env)
-  while (readCallLog(callLog).length < answered) await sleep(20)
+  while (readCallLog(callLog).length < answered) {
+    if (run.ended())
+      throw new Error(`the run ended before ${answered} calls were answered; it printed:\n${run.stderr()}`)
+    await sleep(20)
+  }
   return { id, run, callLog, env }
 }
 

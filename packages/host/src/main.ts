@@ -1,8 +1,7 @@
 import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
 import type { AnthropicModelOptions, PromptCacheChoice, ScriptedModelOptions } from "@devmatrix/runtime"
 import type { PriceTable } from "@devmatrix/core"
-import { Effect, Exit, Logger } from "effect"
-import type { Layer, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Logger, Option, Scope } from "effect"
 import { budgetCommand, parseBudgetArgs } from "./cli/budgetCommand.js"
 import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
 import { eventsCommand, parseEventsArgs } from "./cli/eventsCommand.js"
@@ -46,13 +45,51 @@ interface Command<TArgs extends { readonly store: string }, E, R> {
   readonly withoutStore?: (args: TArgs) => Effect.Effect<number, unknown>
 }
 
-/** A command: prepare its arguments, then run it on the layer those arguments call for. */
+/**
+ * How long the services may take to close once a command has its result. A store that stopped
+ * answering (a network partition) can hold a connection's close forever; by then what was committed
+ * is stored and the command has said how it ended, so it exits without waiting for the rest.
+ */
+export const closeDeadline = Duration.seconds(20)
+
+/** Closes `scope`, or gives up on it after `closeDeadline`, saying so on stderr. */
+const closeWithin = (
+  scope: Scope.CloseableScope,
+  exit: Exit.Exit<unknown, unknown>,
+  stderr: NodeJS.WritableStream
+) =>
+  Effect.disconnect(Scope.close(scope, exit)).pipe(
+    Effect.timeoutOption(closeDeadline),
+    Effect.flatMap((closed) =>
+      Option.isSome(closed)
+        ? Effect.void
+        : Effect.sync(() =>
+            stderr.write(
+              `devmatrix: the store did not close within ${Duration.format(closeDeadline)}; exiting without it (what was committed is stored)\n`
+            )
+          )
+    )
+  )
+
+/**
+ * A command: prepare its arguments, then run it on the layer those arguments call for, whose
+ * services close within `closeDeadline` of the command's end.
+ */
 const command = <TArgs extends { readonly store: string }, E, R>(
-  spec: Command<TArgs, E, R>
+  spec: Command<TArgs, E, R>,
+  stderr: NodeJS.WritableStream
 ): Effect.Effect<number, unknown> =>
   Effect.flatMap(spec.prepare, (args) => {
     if (spec.withoutStore !== undefined && isMissingStore(args.store)) return spec.withoutStore(args)
-    return spec.body(args).pipe(Effect.scoped, Effect.provide(spec.layer(args)))
+    return Effect.acquireUseRelease(
+      Scope.make(),
+      (scope) =>
+        Effect.flatMap(Layer.buildWithScope(spec.layer(args), scope), (services) =>
+          // The command's own resources go in the same scope, so they close within the deadline too.
+          spec.body(args).pipe(Scope.extend(scope), Effect.provide(services))
+        ),
+      (scope, exit) => closeWithin(scope, exit, stderr)
+    )
   })
 
 /** Runs the `devmatrix` command line; resolves to the exit code. */
@@ -100,47 +137,65 @@ export const main = async (
     })
   const programs: Record<CommandName, () => Effect.Effect<number, unknown>> = {
     run: () =>
-      command({
-        prepare: parse(() => parseRunArgs(rest, env)).pipe(Effect.flatMap((args) => prepareRun(args, env))),
-        layer: engineLayer,
-        body: (args) => runCommand(args, terminal)
-      }),
+      command(
+        {
+          prepare: parse(() => parseRunArgs(rest, env)).pipe(Effect.flatMap((args) => prepareRun(args, env))),
+          layer: engineLayer,
+          body: (args) => runCommand(args, terminal)
+        },
+        terminal.stderr
+      ),
     resume: () =>
-      command({
-        prepare: parse(() => parseResumeArgs(rest, env)),
-        layer: engineLayer,
-        body: (args) => resumeCommand(args, terminal),
-        withoutStore: (args) =>
-          args.masterplanId !== undefined ? missing(args) : nothingTo("resume", args.store, terminal.stderr)
-      }),
+      command(
+        {
+          prepare: parse(() => parseResumeArgs(rest, env)),
+          layer: engineLayer,
+          body: (args) => resumeCommand(args, terminal),
+          withoutStore: (args) =>
+            args.masterplanId !== undefined ? missing(args) : nothingTo("resume", args.store, terminal.stderr)
+        },
+        terminal.stderr
+      ),
     events: () =>
-      command({
-        prepare: parse(() => parseEventsArgs(rest, env)),
-        layer: engineLayer,
-        body: (args) => eventsCommand(args, terminal),
-        withoutStore: missing
-      }),
+      command(
+        {
+          prepare: parse(() => parseEventsArgs(rest, env)),
+          layer: engineLayer,
+          body: (args) => eventsCommand(args, terminal),
+          withoutStore: missing
+        },
+        terminal.stderr
+      ),
     status: () =>
-      command({
-        prepare: parse(() => parseStatusArgs(rest, env)),
-        layer: storeLayer,
-        body: (args) => statusCommand(args, terminal),
-        withoutStore: missing
-      }),
+      command(
+        {
+          prepare: parse(() => parseStatusArgs(rest, env)),
+          layer: storeLayer,
+          body: (args) => statusCommand(args, terminal),
+          withoutStore: missing
+        },
+        terminal.stderr
+      ),
     budget: () =>
-      command({
-        prepare: parse(() => parseBudgetArgs(rest, env)),
-        layer: engineLayer,
-        body: (args) => budgetCommand(args, terminal),
-        withoutStore: missing
-      }),
+      command(
+        {
+          prepare: parse(() => parseBudgetArgs(rest, env)),
+          layer: engineLayer,
+          body: (args) => budgetCommand(args, terminal),
+          withoutStore: missing
+        },
+        terminal.stderr
+      ),
     cleanup: () =>
-      command({
-        prepare: parse(() => parseCleanupArgs(rest, env)),
-        layer: storeLayer,
-        body: (args) => cleanupCommand(args, terminal),
-        withoutStore: (args) => nothingTo("clean", args.store, terminal.stdout)
-      }),
+      command(
+        {
+          prepare: parse(() => parseCleanupArgs(rest, env)),
+          layer: storeLayer,
+          body: (args) => cleanupCommand(args, terminal),
+          withoutStore: (args) => nothingTo("clean", args.store, terminal.stdout)
+        },
+        terminal.stderr
+      ),
     "fake-provider": () =>
       parse(() => parseFakeProviderArgs(rest)).pipe(
         Effect.flatMap((args) => Effect.scoped(fakeProviderCommand(args, terminal)))
