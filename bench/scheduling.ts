@@ -6,7 +6,7 @@
  *
  *   pnpm bench:scheduling      (writes bench/results/scheduling.md)
  */
-import { adaptiveLimiter, latencyAimdLimiter, staticLimiter } from "@devmatrix/core"
+import { adaptiveLimiter, erasePolicyState, latencyAimdLimiter, staticLimiter } from "@devmatrix/core"
 import type { AdaptiveLimiterSettings, LimiterPolicy } from "@devmatrix/core"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -34,9 +34,8 @@ const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<st
   [row(head), row(head.map(() => "---")), ...rows.map(row)].join("\n")
 const met = (ok: boolean) => (ok ? "**met**" : "**not met**")
 
-// A policy with its state type erased, so that a list of them runs through one loop.
 type AnyPolicy = LimiterPolicy<unknown>
-const erase = <S>(policy: LimiterPolicy<S>): AnyPolicy => policy as unknown as AnyPolicy
+const erase = erasePolicyState
 const run = (spec: Omit<SimSpec<unknown>, "policy">, policy: AnyPolicy): SimResult =>
   simulate({ ...spec, policy })
 

@@ -111,6 +111,7 @@ export { retryDelayMs, type RetryStep } from "./retry/retryDelayMs.js"
 export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
 export { tokenBucket, type TokenBucket, type TokenBucketSpec } from "./scheduling/tokenBucket.js"
 export {
+  erasePolicyState,
   staticLimiter,
   type CallClass,
   type CallObservation,

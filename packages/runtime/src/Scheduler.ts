@@ -1,4 +1,11 @@
-import { adaptiveLimiter, maxConcurrency, ReadyQueue, staticLimiter, withOverloadHold } from "@devmatrix/core"
+import {
+  adaptiveLimiter,
+  erasePolicyState,
+  maxConcurrency,
+  ReadyQueue,
+  staticLimiter,
+  withOverloadHold
+} from "@devmatrix/core"
 import type { CallClass, LimitChange, LimiterPolicy, RateLimitSignal, TokenDemand } from "@devmatrix/core"
 import { Context, Effect, Exit, FiberId, Layer, Runtime } from "effect"
 import type { Cause, Fiber, Scope } from "effect"
@@ -407,13 +414,6 @@ export interface SchedulerOptions<S> {
 }
 
 /**
- * A gate keeps the state of the one policy it was made with, so gates of different policies can
- * share a scheduler: the state's type is the policy's own business.
- */
-const anyPolicy = <S>(policy: LimiterPolicy<S>): LimiterPolicy<unknown> =>
-  policy as unknown as LimiterPolicy<unknown>
-
-/**
  * What the engine uses: a real provider's model adapts (`adaptiveLimiter`, DESIGN.md section 9:
  * its rate-limit headers when it sends them, loss and latency when it does not; 429 shrinks it, a
  * 529 holds every start) with the herd guard spreading bursts. The offline scripted model is no
@@ -424,8 +424,8 @@ const anyPolicy = <S>(policy: LimiterPolicy<S>): LimiterPolicy<unknown> =>
 export const defaultSchedulerOptions: SchedulerOptions<unknown> = {
   limiter: (model) =>
     model === scriptedModel
-      ? anyPolicy(withOverloadHold(staticLimiter(maxConcurrency)))
-      : anyPolicy(adaptiveLimiter())
+      ? erasePolicyState(withOverloadHold(staticLimiter(maxConcurrency)))
+      : erasePolicyState(adaptiveLimiter())
 }
 
 /** The scheduler of one process, on the runtime's clock (its gates' timers too: `TestClock` drives them). */

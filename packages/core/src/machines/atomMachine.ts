@@ -29,7 +29,7 @@ export interface AtomMachineInput {
   readonly throttled?: number
   /**
    * How long the provider may keep pushing the atom back (429s and 529s in a row, from the first
-   * one's end) before a push back counts as a failed attempt, as any transient failure does.
+   * one's end) before a push back counts as a failed attempt, like other transient failures.
    * @default 900000 (15 minutes)
    */
   readonly maxThrottledMs?: number

@@ -102,3 +102,10 @@ export const staticLimiter = (limit: number): LimiterPolicy<{ readonly limit: nu
   reserve: (state) => state,
   refund: (state) => state
 })
+
+/**
+ * The policy with its state's type erased, so that policies of different states can sit side by
+ * side (a scheduler's gates, a bench's list): each state only ever meets the policy that made it.
+ */
+export const erasePolicyState = <S>(policy: LimiterPolicy<S>): LimiterPolicy<unknown> =>
+  policy as unknown as LimiterPolicy<unknown>
