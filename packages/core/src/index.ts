@@ -227,6 +227,17 @@ export {
   Reply,
   type ReplyEncoded
 } from "./protocol/Reply.js"
+export {
+  CloseCode,
+  commandResults,
+  MasterplanListing,
+  MasterplanView,
+  Principal,
+  ReviewItem,
+  Role,
+  webSocketPath,
+  type CommandResult
+} from "./protocol/Result.js"
 export { emptySummary } from "./schema/emptySummary.js"
 export { Event, isTerminalEvent, type EventBody, type EventOf, type EventType } from "./schema/Event.js"
 export { Masterplan, MasterplanStatus, PhaseStatus, PipelinePhase } from "./schema/Masterplan.js"
