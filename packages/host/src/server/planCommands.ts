@@ -160,6 +160,7 @@ export const runPlanCommand = (
       case "pause":
       case "resume": {
         const record = yield* planOfTenant(command.masterplanId, principal)
+        if (finishedStatuses.has(record.status)) return yield* notRunningHere(record)
         if (command.type === "pause" && record.status === "paused")
           return yield* conflict(`masterplan ${JSON.stringify(record.id)} is paused already`)
         if (command.type === "resume" && record.status !== "paused")
