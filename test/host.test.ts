@@ -68,9 +68,8 @@ describe("devmatrix host", () => {
     // A good bearer token at upgrade needs no hello.
     const bearer = await rawClient(host.wsUrl, testTokens.acmeViewer.token)
     clients.push(bearer)
-    expect(resultOf(await command(bearer, { type: "list" }))).toMatchObject({
-      masterplans: expect.any(Array)
-    })
+    const listed = resultOf(await command(bearer, { type: "list" })) as { masterplans: unknown }
+    expect(Array.isArray(listed.masterplans)).toBe(true)
   })
 
   it("submits a plan, streams its whole journal to a watcher, and shows it in list and get", async () => {
