@@ -112,7 +112,8 @@ export const rawClient = (wsUrl: string, bearer?: string) =>
     )
     const received: Array<Reply> = []
     const waiting = new Map<string, (reply: Reply) => void>()
-    const watchers: Array<() => void> = []
+    const eventsOf = new Map<string, Array<Event>>()
+    const ends = new Map<string, () => void>()
     const closed = new Promise<{ code: number; reason: string }>((done) =>
       socket.on("close", (code, reason) => done({ code, reason: reason.toString() }))
     )
@@ -126,7 +127,12 @@ export const rawClient = (wsUrl: string, bearer?: string) =>
         waiting.get(reply.id)?.(reply)
         waiting.delete(reply.id)
       }
-      for (const watcher of watchers) watcher()
+      if (reply.type === "event") {
+        const events = eventsOf.get(reply.masterplanId) ?? []
+        eventsOf.set(reply.masterplanId, events)
+        events.push(reply.event)
+        if (isTerminalEvent(reply.event)) ends.get(reply.masterplanId)?.()
+      }
     })
     const send = (frame: FrameEncoded | Uint8Array) =>
       socket.send(frame instanceof Uint8Array ? frame : encodeWireFrame(frame))
@@ -143,17 +149,12 @@ export const rawClient = (wsUrl: string, bearer?: string) =>
         }),
       eventsUntilEnd: (masterplanId) =>
         new Promise((done, fail) => {
-          const check = () => {
-            const events = received.flatMap((r) =>
-              r.type === "event" && r.masterplanId === masterplanId ? [r.event] : []
-            )
-            if (events.some(isTerminalEvent)) done(events)
-          }
-          watchers.push(check)
+          const end = () => done(eventsOf.get(masterplanId) ?? [])
+          ends.set(masterplanId, end)
           void closed.then(({ code, reason }) =>
             fail(new Error(`closed (${code} ${reason}) before the end of ${masterplanId}`))
           )
-          check()
+          if (eventsOf.get(masterplanId)?.some(isTerminalEvent) === true) end()
         })
     }
     socket.once("open", () => resolve(client))
