@@ -4,21 +4,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { HostProcess, RawClient } from "./hostProcess.js"
-import { rawClient, resultOf, startHostProcess, testTokens } from "./hostProcess.js"
+import { chainedPlan, rawClient, resultOf, startHostProcess, testTokens } from "./hostProcess.js"
 
 // A real `devmatrix host` process on SQLite, spoken to over real sockets, frame by frame.
-
-/** A plan of `size` atoms in a few chains, with a scripted latency that keeps it running for a while. */
-const planOf = (name: string, size: number, extra: Record<string, unknown> = {}) => ({
-  name,
-  options: { scripted: { latencyMs: { min: 5, max: 15 } } },
-  atoms: Array.from({ length: size }, (_, i) => ({
-    id: `a${i}`,
-    instruction: `write part ${i}`,
-    dependsOn: i >= 4 ? [`a${i - 4}`] : []
-  })),
-  ...extra
-})
 
 let host: HostProcess
 const clients: Array<RawClient> = []
@@ -75,7 +63,7 @@ describe("devmatrix host", () => {
   it("submits a plan, streams its whole journal to a watcher, and shows it in list and get", async () => {
     const operator = await connect(testTokens.acmeOperator.token)
     const submitted = resultOf(
-      await command(operator, { type: "submit", plan: planOf("streamed", 40), masterplanId: "streamed" })
+      await command(operator, { type: "submit", plan: chainedPlan("streamed", 40), masterplanId: "streamed" })
     )
     expect(submitted).toEqual({ masterplanId: "acme/streamed" })
     const watch = resultOf(
@@ -116,7 +104,7 @@ describe("devmatrix host", () => {
   it("lets a viewer watch but not submit, act on or review a plan", async () => {
     const viewer = await connect(testTokens.acmeViewer.token)
     for (const frame of [
-      { type: "submit", plan: planOf("nope", 1) },
+      { type: "submit", plan: chainedPlan("nope", 1) },
       { type: "cancel", masterplanId: "acme/streamed" },
       { type: "pause", masterplanId: "acme/streamed" },
       { type: "raiseBudget", masterplanId: "acme/streamed", hardUsd: 10 },
@@ -134,7 +122,7 @@ describe("devmatrix host", () => {
       masterplanId: "acme/secret"
     }))
     const before = await Promise.all(probes.map((frame) => globex.request(frame as never)))
-    resultOf(await command(acme, { type: "submit", plan: planOf("secret", 8), masterplanId: "secret" }))
+    resultOf(await command(acme, { type: "submit", plan: chainedPlan("secret", 8), masterplanId: "secret" }))
     const after = await Promise.all(probes.map((frame) => globex.request(frame as never)))
     expect(after).toEqual(before)
     for (const reply of after) expect(reply).toMatchObject({ type: "error", code: "not_found" })
@@ -144,7 +132,9 @@ describe("devmatrix host", () => {
     expect(listed.masterplans).toEqual([])
     // The same client id in another tenant is another plan.
     expect(
-      resultOf(await command(globex, { type: "submit", plan: planOf("secret", 2), masterplanId: "secret" }))
+      resultOf(
+        await command(globex, { type: "submit", plan: chainedPlan("secret", 2), masterplanId: "secret" })
+      )
     ).toEqual({
       masterplanId: "globex/secret"
     })
@@ -152,7 +142,7 @@ describe("devmatrix host", () => {
 
   it("journals who paused, resumed and cancelled, and refuses what does not fit the plan's state", async () => {
     const operator = await connect(testTokens.acmeOperator.token)
-    await command(operator, { type: "submit", plan: planOf("audited", 400), masterplanId: "audited" })
+    await command(operator, { type: "submit", plan: chainedPlan("audited", 400), masterplanId: "audited" })
     await command(operator, { type: "watch", masterplanId: "acme/audited", fromSeq: 1 })
     expect(await command(operator, { type: "resume", masterplanId: "acme/audited" })).toMatchObject({
       code: "conflict"
@@ -248,7 +238,7 @@ describe("devmatrix host", () => {
     const operator = await connect(testTokens.acmeOperator.token)
     await command(operator, {
       type: "submit",
-      plan: planOf("budgeted", 30, { budget: { hardUsd: 0.004 } }),
+      plan: { ...chainedPlan("budgeted", 30), budget: { hardUsd: 0.004 } },
       masterplanId: "budgeted"
     })
     await command(operator, { type: "watch", masterplanId: "acme/budgeted", fromSeq: 1 })

@@ -6,7 +6,7 @@ import { Effect, Exit, Layer, Scope } from "effect"
 import fc from "fast-check"
 import { afterEach, describe, expect, it } from "vitest"
 import type { RawClient } from "./hostProcess.js"
-import { rawClient, resultOf, testTokens } from "./hostProcess.js"
+import { chainedPlan, rawClient, resultOf, testTokens } from "./hostProcess.js"
 
 // The host in this process (so the test sets its limits), on the embedded engine with the
 // scripted model, spoken to over real sockets.
@@ -54,15 +54,8 @@ const connect = async (host: InProcessHost) => {
   return client
 }
 
-const planOf = (name: string, size: number, latencyMs: number | { min: number; max: number }) => ({
-  name,
-  options: { scripted: { latencyMs } },
-  atoms: Array.from({ length: size }, (_, i) => ({
-    id: `a${i}`,
-    instruction: `write part ${i} of ${name}`,
-    dependsOn: i >= 8 ? [`a${i - 8}`] : []
-  }))
-})
+const planOf = (name: string, size: number, latencyMs: number | { min: number; max: number }) =>
+  chainedPlan(name, size, { chains: 8, latencyMs })
 
 /** Submits a plan and watches it from the start on `client`; resolves with all its events. */
 const runWatched = async (

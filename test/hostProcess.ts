@@ -169,3 +169,35 @@ export const resultOf = (reply: Reply): unknown => {
   if (reply.type !== "ack") throw new Error(`expected an ack, got ${JSON.stringify(reply)}`)
   return reply.result
 }
+
+/**
+ * A plan of `size` atoms in `chains` parallel chains (each atom depends on the one `chains`
+ * before it), on the scripted model with `latencyMs` per call.
+ */
+export const chainedPlan = (
+  name: string,
+  size: number,
+  {
+    chains = 4,
+    latencyMs = { min: 5, max: 15 }
+  }: { chains?: number; latencyMs?: number | { min: number; max: number } } = {}
+) => ({
+  name,
+  options: { scripted: { latencyMs } },
+  atoms: Array.from({ length: size }, (_, i) => ({
+    id: `a${i}`,
+    instruction: `write part ${i} of ${name}`,
+    dependsOn: i >= chains ? [`a${i - chains}`] : []
+  }))
+})
+
+/** Submits `plan` on `client` under the client's own id `name`; the plan's id in the host (`tenant/name`). */
+export const submitAs = async (client: RawClient, name: string, plan: unknown): Promise<string> => {
+  const reply = await client.request({
+    type: "submit",
+    id: `submit-${name}`,
+    plan: plan as never,
+    masterplanId: name
+  })
+  return (resultOf(reply) as { masterplanId: string }).masterplanId
+}

@@ -5,19 +5,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import type { HostProcess, RawClient } from "./hostProcess.js"
-import { rawClient, resultOf, startHostProcess, testTokens } from "./hostProcess.js"
+import { chainedPlan, rawClient, resultOf, startHostProcess, submitAs, testTokens } from "./hostProcess.js"
 
 // Watches that resume: from the last seq seen, across cut sockets and a host killed with -9.
-
-const planOf = (name: string, size: number) => ({
-  name,
-  options: { scripted: { latencyMs: { min: 2, max: 10 } } },
-  atoms: Array.from({ length: size }, (_, i) => ({
-    id: `a${i}`,
-    instruction: `write part ${i}`,
-    dependsOn: i >= 16 ? [`a${i - 16}`] : []
-  }))
-})
 
 const storeIn = () => `sqlite:${join(mkdtempSync(join(tmpdir(), "devmatrix-resume-")), "host.db")}`
 
@@ -84,14 +74,11 @@ describe("resumed watches", () => {
     const host = await startHostProcess(["--store", storeIn()])
     try {
       const operator = await rawClient(host.wsUrl, testTokens.acmeOperator.token)
-      const { masterplanId } = resultOf(
-        await operator.request({
-          type: "submit",
-          id: "s",
-          plan: planOf("cut", 2_000) as never,
-          masterplanId: "cut"
-        })
-      ) as { masterplanId: string }
+      const masterplanId = await submitAs(
+        operator,
+        "cut",
+        chainedPlan("cut", 2_000, { chains: 16, latencyMs: { min: 2, max: 10 } })
+      )
       let cuts = 0
       const { seen, connections } = await resumingWatch(
         () => host.wsUrl,
@@ -124,14 +111,11 @@ describe("resumed watches", () => {
     let host = await startHostProcess(["--store", store])
     let current = host.wsUrl
     const operator = await rawClient(host.wsUrl, testTokens.acmeOperator.token)
-    const { masterplanId } = resultOf(
-      await operator.request({
-        type: "submit",
-        id: "s",
-        plan: planOf("killed", 1_500) as never,
-        masterplanId: "killed"
-      })
-    ) as { masterplanId: string }
+    const masterplanId = await submitAs(
+      operator,
+      "killed",
+      chainedPlan("killed", 1_500, { chains: 16, latencyMs: { min: 2, max: 10 } })
+    )
     let killed = false
     const watching = resumingWatch(
       () => current,
@@ -167,14 +151,11 @@ describe("resumed watches", () => {
     const store = storeIn()
     const host = await startHostProcess(["--store", store])
     const operator = await rawClient(host.wsUrl, testTokens.acmeOperator.token)
-    const { masterplanId } = resultOf(
-      await operator.request({
-        type: "submit",
-        id: "s",
-        plan: planOf("stopped", 3_000) as never,
-        masterplanId: "stopped"
-      })
-    ) as { masterplanId: string }
+    const masterplanId = await submitAs(
+      operator,
+      "stopped",
+      chainedPlan("stopped", 3_000, { chains: 16, latencyMs: { min: 2, max: 10 } })
+    )
     resultOf(await operator.request({ type: "watch", id: "w", masterplanId, fromSeq: 1 }))
     await new Promise((resolve) => setTimeout(resolve, 500))
     host.child.kill("SIGTERM")
