@@ -1,5 +1,6 @@
 import {
   adaptiveLimiter,
+  DurationMs,
   erasePolicyState,
   maxConcurrency,
   QueueSlots,
@@ -133,6 +134,16 @@ export interface SchedulerOptions<S> {
   readonly maxQueueWaitMs?: number
 }
 
+/** The numbers of `SchedulerOptions`, checked when a scheduler is made: a bad one is named. */
+const SchedulerBounds = Schema.Struct({
+  tenantLimits: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.Int.pipe(Schema.between(1, maxConcurrency)) })
+  ),
+  maxQueuedPerPlan: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
+  maxQueuedPerEngine: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
+  maxQueueWaitMs: Schema.optional(DurationMs)
+})
+
 /** The admission queue's bounds by default (DESIGN.md section 9: 1,000 waiting, a 300 s deadline). */
 export const admissionQueueDefaults = {
   maxQueuedPerPlan: 1_000,
@@ -155,7 +166,10 @@ export const defaultSchedulerOptions: SchedulerOptions<unknown> = {
       : erasePolicyState(adaptiveLimiter())
 }
 
-/** The scheduler of one process, on the runtime's clock (its gates' timers too: `TestClock` drives them). */
+/**
+ * The scheduler of one process, on the runtime's clock (its gates' timers too: `TestClock` drives
+ * them). Options out of range throw a `ParseError` naming them (a layer made with them dies of it).
+ */
 export const makeLocalScheduler = <S>(
   runtime: Runtime.Runtime<never>,
   nowMs: () => number,
@@ -163,6 +177,12 @@ export const makeLocalScheduler = <S>(
   /** Where the gates' timers live: closing it interrupts them (a hold does not keep a process up). */
   scope?: Scope.Scope
 ): SchedulerService => {
+  Schema.decodeUnknownSync(SchedulerBounds, { errors: "all" })({
+    tenantLimits: options.tenantLimits,
+    maxQueuedPerPlan: options.maxQueuedPerPlan,
+    maxQueuedPerEngine: options.maxQueuedPerEngine,
+    maxQueueWaitMs: options.maxQueueWaitMs
+  })
   const gates = new Map<string, ModelGate<S>>()
   const herdGuard = options.herdGuard === false ? undefined : (options.herdGuard ?? herdGuardDefaults)
   const spreadsStarts = options.spreadsStarts ?? ((model: string) => model !== scriptedModel)

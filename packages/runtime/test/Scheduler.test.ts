@@ -61,7 +61,7 @@ interface OpenOptions {
   readonly tenant?: string
   /** Each atom's wave, and the cap on each wave's permits. */
   readonly waves?: ReadonlyArray<number>
-  readonly waveConcurrency?: number
+  readonly waveConcurrency?: number | undefined
   readonly leaseMs?: number
   /** The atom's call (default: it runs until the test ends it). */
   readonly call?: (index: number) => Effect.Effect<void>
