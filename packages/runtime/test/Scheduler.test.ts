@@ -615,6 +615,26 @@ describe("Scheduler", () => {
         expect(harness.scheduler.limits()[0]!.permits).toBe(1)
       })
   )
+
+  it.effect("an admission reclaimed after its lease goes through admission again at once", () =>
+    Effect.gen(function* () {
+      const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(1)))
+      let admissions = 0
+      const plan = harness.open("lone", {
+        concurrency: 1,
+        priority: [0],
+        leaseMs: 500,
+        admit: () => (admissions++ === 0 ? Effect.never : Effect.succeed(undefined))
+      })
+      enqueue(plan, 0)
+      yield* tick
+      expect(plan.starts).toEqual([])
+      yield* TestClock.adjust("500 millis")
+      yield* tick
+      expect(plan.reclaims).toEqual([{ atom: 0, heldMs: 500, leaseMs: 500, calling: false }])
+      expect([admissions, plan.starts]).toEqual([2, [0]])
+    })
+  )
 })
 
 /** `staticLimiter`, recording what the scheduler tells it. */

@@ -332,9 +332,10 @@ export class LocalLane<A, D> implements AdmissionLane, GateLane {
   private reclaim(index: number, permit: Permit, lease: PermitReclaim): void {
     permit.fiber?.unsafeInterruptAsFork(FiberId.none)
     if (!permit.calling) {
-      this.giveBack(index)
-      if (!this.stopped) this.queue.push(index)
       this.config.reclaimed?.(index, lease)
+      // Queued again before its permit returns: that return pumps the gate, which may take it at once.
+      if (!this.stopped) this.queue.push(index)
+      this.giveBack(index)
       return
     }
     this.callEnded(index, { class: "timeout", used: noDemand, reachedProvider: true })
