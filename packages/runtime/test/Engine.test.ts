@@ -4,7 +4,7 @@ import type { ScriptedModelOptions, SubmitOptions } from "@devmatrix/runtime"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import fc from "fast-check"
-import { atom, fiberDone, ofType, plan, runPlan, tick } from "./enginePlans.js"
+import { atom, fiberDone, ofType, plan, randomDagAtoms, runPlan, tick } from "./enginePlans.js"
 import { expectRunInvariants } from "./runInvariants.js"
 
 const withEngine = (scripted: ScriptedModelOptions = {}) =>
@@ -353,21 +353,12 @@ describe("Engine", () => {
       Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(
-            fc
-              .integer({ min: 1, max: 30 })
-              .chain((size) =>
-                fc.tuple(
-                  fc.array(fc.array(fc.nat(), { maxLength: 3 }), { minLength: size, maxLength: size }),
-                  fc.integer({ min: 1, max: 6 }),
-                  fc.constantFrom("eager" as const, "waves" as const),
-                  fc.double({ min: 0, max: 0.5, noNaN: true }),
-                  fc.integer({ min: 0, max: 1_000 })
-                )
-              ),
-            async ([depPicks, concurrency, mode, faultRate, seed]) => {
-              const atoms = depPicks.map((picks, i) =>
-                atom(`n${i}`, i === 0 ? [] : [...new Set(picks.map((p) => `n${p % i}`))])
-              )
+            randomDagAtoms(30),
+            fc.integer({ min: 1, max: 6 }),
+            fc.constantFrom("eager" as const, "waves" as const),
+            fc.double({ min: 0, max: 0.5, noNaN: true }),
+            fc.integer({ min: 0, max: 1_000 }),
+            async (atoms, concurrency, mode, faultRate, seed) => {
               const input = plan(atoms, {
                 concurrency,
                 mode,

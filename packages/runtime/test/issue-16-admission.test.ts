@@ -11,7 +11,7 @@ import type { ModelProviderService, SchedulerOptions } from "@devmatrix/runtime"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Fiber, Layer, Stream, TestClock } from "effect"
 import fc from "fast-check"
-import { atom, ofType, plan, runPlan, tick } from "./enginePlans.js"
+import { atom, ofType, plan, randomDagAtoms, resultStepping, runPlan, tick } from "./enginePlans.js"
 import { expectRunInvariants } from "./runInvariants.js"
 
 const runs = Number(process.env["DEVMATRIX_PROPERTY_RUNS"] ?? 25)
@@ -101,23 +101,16 @@ describe("issue 16: admission", () => {
       Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(
-            fc
-              .integer({ min: 1, max: 40 })
-              .chain((size) =>
-                fc.tuple(
-                  fc.array(fc.array(fc.nat(), { maxLength: 3 }), { minLength: size, maxLength: size }),
-                  fc.integer({ min: 1, max: 6 }),
-                  fc.integer({ min: 1, max: 5 }),
-                  fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
-                  fc.constantFrom("eager" as const, "waves" as const),
-                  fc.double({ min: 0, max: 0.3, noNaN: true }),
-                  fc.integer({ min: 0, max: 1_000 })
-                )
-              ),
-            async ([depPicks, concurrency, maxQueued, waveConcurrency, mode, faultRate, seed]) => {
-              const atoms = depPicks.map((picks, i) =>
-                atom(`n${i}`, i === 0 ? [] : [...new Set(picks.map((p) => `n${p % i}`))])
-              )
+            randomDagAtoms(40),
+            fc.record({
+              concurrency: fc.integer({ min: 1, max: 6 }),
+              maxQueued: fc.integer({ min: 1, max: 5 }),
+              waveConcurrency: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+              mode: fc.constantFrom("eager" as const, "waves" as const),
+              faultRate: fc.double({ min: 0, max: 0.3, noNaN: true }),
+              seed: fc.integer({ min: 0, max: 1_000 })
+            }),
+            async (atoms, { concurrency, maxQueued, waveConcurrency, mode, faultRate, seed }) => {
               const input = plan(atoms, {
                 concurrency,
                 mode,
@@ -207,14 +200,8 @@ describe("issue 16: admission", () => {
           yield* TestClock.adjust("100 millis")
         }
         expect(yield* Fiber.join(later)).toBe("later")
-        for (const id of ["big", "pair", "later"]) {
-          const collecting = yield* Effect.fork(engine.result(id))
-          while (collecting.unsafePoll() === null) {
-            yield* tick
-            yield* TestClock.adjust("1 second")
-          }
-          expect((yield* Fiber.join(collecting)).type).toBe("masterplan.completed")
-        }
+        for (const id of ["big", "pair", "later"])
+          expect((yield* resultStepping(id, "1 second")).type).toBe("masterplan.completed")
       }).pipe(engineOn(held, { maxQueuedPerPlan: 3, maxQueuedPerEngine: 5, maxQueueWaitMs: 10_000 }))
   )
 
@@ -231,13 +218,7 @@ describe("issue 16: admission", () => {
           )
         )
       )
-      for (const id of ids) {
-        const done = yield* Effect.fork(engine.result(id))
-        while (done.unsafePoll() === null) {
-          yield* tick
-          yield* TestClock.adjust("1 second")
-        }
-      }
+      for (const id of ids) yield* resultStepping(id, "1 second")
       expect(tenantSeen.most).toBe(2)
       expect(tenantSeen.calls).toBe(18)
     }).pipe(engineOn(tenantProvider, { tenantLimits: { default: 2 } }))

@@ -194,12 +194,11 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
     const limiter = adaptiveLimiter()
     const ramped = feed(limiter, limiter.initial(t0), 20, (i) => success(t0 + i)).state
     expect(ramped.limit).toBe(40)
+    const refusal = { at: t0 + 100, retryAfterMs: 1_000 }
     const refused = limiter.observe(ramped, {
-      atMs: t0 + 100,
-      latencyMs: 10,
+      ...success(t0 + 100),
       class: "rate_limited",
-      inFlight: 40,
-      rateLimits: { at: t0 + 100, retryAfterMs: 1_000 }
+      rateLimits: refusal
     })
     expect(refused.change).toEqual({ from: 40, to: 30, reason: "429 from the provider: x0.75" })
     expect(feed(limiter, refused.state, 200, (i) => success(t0 + 200 + i)).state.limit).toBe(30)
