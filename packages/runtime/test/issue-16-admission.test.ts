@@ -46,37 +46,23 @@ const counting = (inner: ModelProviderService) => {
 }
 
 /**
- * From a journal: at each `atom.ready`, how many atoms were waiting for admission (queued, or
- * backing off before they queue again), and the most that ever waited at once.
+ * From a journal: at each `atom.ready`, how many atoms of the plan were queued for admission and
+ * how many were backing off before they queue again.
  */
 const queueDepths = (events: ReadonlyArray<Event>) => {
-  const waiting = new Set<string>()
-  const atReady: Array<number> = []
-  let most = 0
+  const queued = new Set<string>()
+  const backingOff = new Set<string>()
+  const atReady: Array<{ readonly queued: number; readonly backingOff: number }> = []
   for (const event of events) {
-    if (!("atomId" in event) || event.atomId === undefined) continue
-    switch (event.type) {
-      case "atom.ready":
-        atReady.push(waiting.size)
-        break
-      case "atom.queued":
-      case "atom.retrying":
-      case "atom.throttled":
-        waiting.add(event.atomId)
-        break
-      case "atom.started":
-      case "atom.completed":
-      case "atom.failed":
-      case "atom.skipped":
-      case "atom.cancelled":
-        waiting.delete(event.atomId)
-        break
-      default:
-        break
-    }
-    most = Math.max(most, waiting.size)
+    if (!event.type.startsWith("atom.") || !("atomId" in event) || event.atomId === undefined) continue
+    if (event.type === "atom.ready") atReady.push({ queued: queued.size, backingOff: backingOff.size })
+    // Every atom event moves the atom: into the queue, into a backoff, or out of both.
+    queued.delete(event.atomId)
+    backingOff.delete(event.atomId)
+    if (event.type === "atom.queued") queued.add(event.atomId)
+    if (event.type === "atom.retrying" || event.type === "atom.throttled") backingOff.add(event.atomId)
   }
-  return { atReady, most }
+  return atReady
 }
 
 /** From a journal: the most atoms of one wave that were calling at once. */
@@ -126,13 +112,12 @@ describe("issue 16: admission", () => {
                 }).pipe(engineOn(scripted, { maxQueuedPerPlan: maxQueued }))
               )
               expectRunInvariants(events, atoms, { concurrency, mode })
-              const depths = queueDepths(events)
-              expect(
-                depths.atReady.every((waiting) => waiting < maxQueued),
-                depths.atReady.join(" ")
-              ).toBe(true)
-              // A failed or pushed-back atom comes back even to a full queue: by at most the calls in flight.
-              expect(depths.most).toBeLessThanOrEqual(maxQueued + concurrency)
+              // An atom is made ready only while fewer than maxQueued wait (queued or backing off), or
+              // while none is queued (backoffs hold no permit: a free one must not idle).
+              const crowded = queueDepths(events).filter(
+                (depth) => depth.queued > 0 && depth.queued + depth.backingOff >= maxQueued
+              )
+              expect(crowded).toEqual([])
               if (waveConcurrency !== undefined)
                 expect(mostCallingPerWave(events)).toBeLessThanOrEqual(waveConcurrency)
             }
@@ -148,10 +133,10 @@ describe("issue 16: admission", () => {
       const { events, end } = yield* runPlan(plan(atoms, { concurrency: 3 }))
       assert.strictEqual(end.type, "masterplan.completed")
       expect(ofType(events, "atom.completed")).toHaveLength(50)
-      const depths = queueDepths(events)
+      const queuedAtReady = queueDepths(events).map((depth) => depth.queued + depth.backingOff)
       // 50 independent atoms ready at once, of which 5 are queued; the rest follow as atoms start.
-      expect(depths.atReady.slice(0, 6)).toEqual([0, 1, 2, 3, 4, 2])
-      expect(Math.max(...depths.atReady)).toBe(4)
+      expect(queuedAtReady.slice(0, 6)).toEqual([0, 1, 2, 3, 4, 2])
+      expect(Math.max(...queuedAtReady)).toBe(4)
       // The first atoms queued are the ones that start first: nothing jumps the queue.
       expect(
         ofType(events, "atom.started")
@@ -159,6 +144,29 @@ describe("issue 16: admission", () => {
           .slice(0, 3)
       ).toEqual(["w0", "w1", "w2"])
     }).pipe(engineOn(makeScriptedModel({ latencyMs: 10 }), { maxQueuedPerPlan: 5 }))
+  )
+
+  it.effect("atoms backing off do not keep a plan whose queue they fill from using its free permits", () =>
+    Effect.gen(function* () {
+      const failingOnce = { simulate: { faults: ["transient"] } }
+      const atoms = [atom("a0", [], failingOnce), atom("a1", [], failingOnce)].concat(
+        Array.from({ length: 12 }, (_, i) => atom(`w${i}`))
+      )
+      const { events, end } = yield* runPlan(
+        plan(atoms, { concurrency: 3, retry: { initialMs: 10_000, jitter: 0 } })
+      )
+      assert.strictEqual(end.type, "masterplan.completed")
+      const startedAt = ofType(events, "atom.started")[0]!.at
+      // a0 and a1 fill the plan's 2 slots while they back off for 10 s; the others ran meanwhile.
+      const others = ofType(events, "atom.completed").filter((e) => e.atomId.startsWith("w"))
+      expect(others).toHaveLength(12)
+      expect(others.every((e) => e.at < startedAt + 10_000)).toBe(true)
+      expect(
+        ofType(events, "atom.retrying")
+          .map((e) => e.atomId)
+          .sort()
+      ).toEqual(["a0", "a1"])
+    }).pipe(engineOn(makeScriptedModel({ latencyMs: 10 }), { maxQueuedPerPlan: 2 }))
   )
 
   it.effect(

@@ -472,7 +472,7 @@ export class PlanRun {
       // A backoff begun by the previous process goes on in the atom's machine, for what is left of
       // it: the machine holds it (cancel, stop) and queues the atom when it ends, as after any backoff.
       this.backoffUntil.delete(index)
-      this.backlog.waits(index)
+      this.backlog.backsOff(index)
       return void this.actor(index).send({ type: "RESTORE_BACKOFF", remainingMs: backoffEnds - this.now() })
     }
     const underReview = this.reviewAtStart.get(index)
@@ -539,7 +539,7 @@ export class PlanRun {
     } else this.record(event)
     switch (event.type) {
       case "atom.queued":
-        this.backlog.waits(index)
+        this.backlog.queues(index)
         this.defer(() => this.lane.enqueue(index))
         return
       case "atom.started":
@@ -548,8 +548,8 @@ export class PlanRun {
         return
       case "atom.retrying":
       case "atom.throttled":
-        // Back to the queue after its wait: it waits for admission from now on.
-        this.backlog.waits(index)
+        // Back to the queue after its wait (at once for a push back without `retry-after`).
+        this.backlog.backsOff(index)
         this.release(index)
         return
       case "atom.blocked":
