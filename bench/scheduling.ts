@@ -338,13 +338,22 @@ const notes = `## What the figures say, and what they do not
 - The adaptive limiter is told nothing of the capacity: it reads the headers every answer carries,
   as the real provider's do. It passes the oracle's goodput in workloads 2-3 because it also spends
   the provider's initial full bucket; static 40 is the oracle for the permits, not for the bucket.
-- Without headers it falls back to AIMD with DESIGN.md's defaults (+5 per 3 healthy windows, 10 s
-  cooldown): in workload 3 it does not settle within the run after the changes (its row shows
-  what it keeps of the oracle). The targets are met by the header-driven path, not by the fallback.
+- Every adaptive run begins with slow start: 20 calls in flight, doubled each time as many have
+  been answered, up to the initial 100, until an answer says more (the first headers set the
+  limit they imply at once; a 429 ends the ramp where it is). So a provider whose capacity is
+  unknown is not sent 100 calls at once: workload 4 meets no 429 in its first second any more (100
+  calls x 1,024 \`max_tokens\` were more than the 80,000 output tokens a minute), and the
+  acceleration limit of the real API asks for such a ramp.
+- Without headers it falls back to AIMD with DESIGN.md's defaults (+5 per 3 healthy windows, x0.75,
+  10 s cooldown), except that a limit in full use (90% of it in flight) through healthy windows
+  does not wait for the cooldown to grow: nothing else tells a limiter without headers that the
+  capacity rose. In workload 3 it climbs back at once after 15 -> 60 and keeps the oracle's
+  goodput; it then probes above the capacity until a 429 shrinks it, so its limit never stays
+  within +-20% ("never" settled) while what it gets done follows the oracle. Each 429 without
+  headers holds every start for its \`retry-after\` (at least 1 s here): a drop 40 -> 15 costs a
+  few of those holds, at x0.75 each, where the headers say it in one answer.
 - The latency-only AIMD (Netflix's shape) keeps goodput up by retrying 429s at once: its extra
   attempts are the price, and a real provider's \`retry-after\` would make each one a wait.
-- Workload 4's 429s in the first minute come from the initial limit (100 calls x 1,024
-  \`max_tokens\` is more than the 80,000 output tokens a minute) before any header was read.
 - Counting cached input as input costs nothing while the headers resync the mirror; with buckets
   from the plan's options and no headers it leaves most of the input limit unused.`
 

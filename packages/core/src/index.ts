@@ -109,6 +109,8 @@ export {
 } from "./prompt/buildAtomPrompt.js"
 export { retryDelayMs, type RetryStep } from "./retry/retryDelayMs.js"
 export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
+export { WaveReadyQueue } from "./scheduling/WaveReadyQueue.js"
+export { QueueSlots, type QueueClaim } from "./scheduling/QueueSlots.js"
 export { tokenBucket, type TokenBucket, type TokenBucketSpec } from "./scheduling/tokenBucket.js"
 export {
   erasePolicyState,
@@ -256,6 +258,8 @@ export { cut } from "./schema/problemsOf.js"
 export { Requirement, RequirementPriority } from "./schema/Requirement.js"
 export { RetryPolicy } from "./schema/RetryPolicy.js"
 export {
+  permitLeaseMarginMs,
+  permitLeaseMsOf,
   RunOptions,
   RunOptionsAsGiven,
   ScheduleMode,

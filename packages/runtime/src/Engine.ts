@@ -18,7 +18,9 @@ import type {
   Event,
   EventBody,
   EventOf,
+  PlanGraph,
   PlanGraphError,
+  QueueClaim,
   RunOptionsInput
 } from "@devmatrix/core"
 import {
@@ -58,7 +60,7 @@ import { Prices, PricesDefault } from "./Prices.js"
 import { PromptCache } from "./PromptCache.js"
 import { PromptCacheStore } from "./PromptCacheStore.js"
 import { Scheduler, SchedulerLocal } from "./Scheduler.js"
-import type { ModelLimit } from "./Scheduler.js"
+import type { AdmissionQueueFull, ModelLimit } from "./Scheduler.js"
 import { finishedStatuses, Store, StoreError } from "./Store.js"
 
 /** No masterplan with this id is known to the engine or its store. */
@@ -155,20 +157,30 @@ export interface EngineService {
    * Validates a plan (schema and graph), stores and journals its submission, and starts it. Returns
    * its id. A plan `compilePlan` compiled already (`CompiledPlan`, as the CLI checks a plan file)
    * is not decoded again; only its options are resolved with the submission's.
+   *
+   * It first takes the plan's room in the engine's bounded admission queue
+   * (`SchedulerService.claimQueue`): while the plans running leave none, it waits (up to
+   * `maxQueueWaitMs`, 300 s by default), then fails with `AdmissionQueueFull`, having stored nothing.
    */
   readonly submit: (
     plan: unknown | CompiledPlan,
     options?: SubmitOptions
-  ) => Effect.Effect<string, PlanInputError | PlanGraphError | StoreError>
+  ) => Effect.Effect<string, PlanInputError | PlanGraphError | StoreError | AdmissionQueueFull>
   /**
    * Picks up a masterplan an earlier process left unfinished: completed atoms stay completed (no
-   * call is repeated), atoms that were mid-call are journaled as interrupted and run again.
+   * call is repeated), atoms that were mid-call are journaled as interrupted and run again. Its
+   * atoms re-enter through admission: it waits for room in the engine's queue as `submit` does.
    */
   readonly recover: (
     masterplanId: string
   ) => Effect.Effect<
     void,
-    MasterplanNotFound | MasterplanNotResumable | PlanInputError | PlanGraphError | StoreError
+    | MasterplanNotFound
+    | MasterplanNotResumable
+    | PlanInputError
+    | PlanGraphError
+    | StoreError
+    | AdmissionQueueFull
   >
   /** Recovers every unfinished masterplan in the store; their ids. */
   readonly recoverAll: () => Effect.Effect<ReadonlyArray<string>, StoreError>
@@ -467,6 +479,29 @@ export const make = Effect.gen(function* () {
         })
       const masterplanId =
         submitOptions?.masterplanId ?? `mp_${randomUUID().replaceAll("-", "").slice(0, 16)}`
+      // Room in the engine's queue first: a plan that cannot get it is refused with nothing stored.
+      const queue = yield* scheduler.claimQueue(masterplanId, graph.ids.length)
+      const owner = { tenant: submitOptions?.tenant, principal: submitOptions?.principal }
+      yield* Effect.onError(storeAndLaunch(masterplanId, { plan, options, graph, given }, queue, owner), () =>
+        Effect.sync(() => queue.release())
+      )
+      return masterplanId
+    })
+
+  /** Stores a new plan that has its room in the queue, and starts it. */
+  const storeAndLaunch = (
+    masterplanId: string,
+    compiled: {
+      readonly plan: PlanInput
+      readonly options: RunOptions
+      readonly graph: PlanGraph
+      readonly given: unknown
+    },
+    queue: QueueClaim,
+    owner: PlanRunConfig["owner"]
+  ) =>
+    Effect.gen(function* () {
+      const { plan, options, graph, given } = compiled
       yield* store.createMasterplan({
         masterplan: {
           id: masterplanId,
@@ -476,16 +511,14 @@ export const make = Effect.gen(function* () {
           atomCount: graph.ids.length,
           waveCount: graph.waves.length,
           createdAt: nowMs(),
-          ...(submitOptions?.tenant !== undefined ? { tenant: submitOptions.tenant } : {})
+          ...(owner?.tenant !== undefined ? { tenant: owner.tenant } : {})
         },
         // Stored with the options in force (overrides and budget folded in): a resume runs as the run began.
         plan: { ...(given as Record<string, unknown>), budget: undefined, options },
         atoms: graph.ids.map((atomId, index) => ({ atomId, index, wave: graph.waveOf[index]! }))
       })
       yield* leases.takeNew(masterplanId)
-      const owner = { tenant: submitOptions?.tenant, principal: submitOptions?.principal }
-      yield* launch(masterplanId, { plan, graph, options, owner }, 0)
-      return masterplanId
+      yield* launch(masterplanId, { plan, graph, options, queue, owner }, 0)
     })
 
   /** A stored plan that has not ended (it may be resumed, or its budget raised), or why not. */
@@ -508,12 +541,22 @@ export const make = Effect.gen(function* () {
           masterplanId,
           reason: "it is already running in this process"
         })
-      yield* storedUnfinished(masterplanId)
-      // The lease first: once this process holds it, no other one commits to the plan (or, if one
-      // still tries, its commits no longer fit the journal and are refused).
-      yield* takeLease(masterplanId)
-      const loaded = yield* Effect.tapError(loadAndCompile(masterplanId), () => leases.release(masterplanId))
-      yield* launch(masterplanId, loaded, loaded.lastSeq)
+      const record = yield* storedUnfinished(masterplanId)
+      // Resumed work re-enters through admission: room in the engine's queue before anything else
+      // (the lease is taken after the wait, so no other process sees it lapse meanwhile).
+      const queue = yield* scheduler.claimQueue(masterplanId, record.atomCount)
+      yield* Effect.onError(
+        Effect.gen(function* () {
+          // The lease first: once this process holds it, no other one commits to the plan (or, if one
+          // still tries, its commits no longer fit the journal and are refused).
+          yield* takeLease(masterplanId)
+          const loaded = yield* Effect.tapError(loadAndCompile(masterplanId), () =>
+            leases.release(masterplanId)
+          )
+          yield* launch(masterplanId, { ...loaded, queue, owner: { tenant: record.tenant } }, loaded.lastSeq)
+        }),
+        () => Effect.sync(() => queue.release())
+      )
     })
 
   /** Reads what a recovering process needs and compiles the stored plan again. */

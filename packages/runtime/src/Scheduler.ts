@@ -1,124 +1,24 @@
 import {
   adaptiveLimiter,
+  DurationMs,
   erasePolicyState,
   maxConcurrency,
-  ReadyQueue,
+  QueueSlots,
   staticLimiter,
   withOverloadHold
 } from "@devmatrix/core"
-import type { CallClass, LimitChange, LimiterPolicy, RateLimitSignal, TokenDemand } from "@devmatrix/core"
-import { Context, Effect, Exit, FiberId, Layer, Runtime } from "effect"
-import type { Cause, Fiber, Scope } from "effect"
-import { HerdGuard, herdGuardDefaults, ModelGate, noDemand } from "./internal/modelGate.js"
-import type { Gate, GateLane, HerdGuardOptions } from "./internal/modelGate.js"
+import type { LimiterPolicy, QueueClaim } from "@devmatrix/core"
+import { Context, Duration, Effect, Layer, Schema } from "effect"
+import type { Runtime, Scope } from "effect"
+import type { AdmissionLane, LaneConfig } from "./AdmissionLane.js"
+import { LocalLane } from "./internal/localLane.js"
+import { HerdGuard, herdGuardDefaults, ModelGate } from "./internal/modelGate.js"
+import type { HerdGuardOptions } from "./internal/modelGate.js"
 import { scriptedModel } from "./ModelProviderLive.js"
 
+export type { AdmissionLane, CallReport, LaneConfig, PermitReclaim } from "./AdmissionLane.js"
 export type { HerdGuardOptions } from "./internal/modelGate.js"
-
-/**
- * What a plan gives the scheduler for its lane: how to order its ready atoms, the effectful step that
- * admits one (a cost reservation that may be refused), and what to do once one is admitted.
- * `A` is what admission hands to `start` (the reservation), `D` why it refused.
- */
-export interface LaneConfig<A, D> {
-  readonly masterplanId: string
-  /** The model the plan calls: its limit is shared with every other plan of the engine that calls it. */
-  readonly model: string
-  /**
-   * The plan's own cap on its calls in flight, counting calls whose end is not committed yet; the
-   * model's limit may hold it lower.
-   */
-  readonly concurrency: number
-  /** The plan's share of the model's limit while other plans wait for it too. @default 1 */
-  readonly weight?: number | undefined
-  /** True when ready atom `a` goes before `b` (the plan's critical-path priority). */
-  readonly before: (a: number, b: number) => boolean
-  /**
-   * The last step before a call starts: it may await a reservation. A refusal puts the atom back in
-   * the queue and closes the lane until `resume` (`denied` says why, and the plan decides what next).
-   * Without one, an atom is admitted as soon as a permit is free (and `start` gets `undefined`).
-   */
-  readonly admit?: ((index: number) => Effect.Effect<A, D>) | undefined
-  /**
-   * The atom is admitted: its call, with what admission gave. It runs on the fiber that admitted it,
-   * so an atom costs one fiber from admission to the end of its call.
-   */
-  readonly start: (index: number, admission: A) => Effect.Effect<void>
-  /**
-   * Admission refused the atom (or died): it is queued again and the lane is paused until `resume`.
-   */
-  readonly denied: (index: number, why: Cause.Cause<D>) => void
-  /**
-   * An admission that completed after the lane stopped or paused: the call does not start, and what
-   * admission took (the reservation) must be given back.
-   */
-  readonly revoked: (index: number, admission: A) => void
-  /** The journal has fallen behind (a commit outstanding too long): admit nothing until it catches up. */
-  readonly journalLagging: () => boolean
-  /**
-   * What an admitted call may use of the model's per-minute token buckets (its input estimate,
-   * cache reads excluded, and its `max_tokens`): reserved when it starts, refunded by `callEnded`.
-   * Without one, a call reserves no tokens.
-   */
-  readonly demandOf?: ((admission: A) => TokenDemand) | undefined
-  /** The model's limit changed (the plan journals it: `concurrency.limit_changed`). */
-  readonly limitChanged?: ((change: LimitChange) => void) | undefined
-}
-
-/** How one call ended, as a plan reports it to its lane for the model's limiter. */
-export interface CallReport {
-  readonly class: CallClass
-  /** What the response's rate-limit headers (and `retry-after`) said, when it had any. */
-  readonly rateLimits?: RateLimitSignal | undefined
-  /** The tokens it used that count against the buckets (cache reads excluded); none when not billed. */
-  readonly used: TokenDemand
-  /** False for an answer from the prompt cache: the provider saw no call, the limiter learns nothing. */
-  readonly reachedProvider: boolean
-}
-
-/**
- * One plan's admission: its queue of ready atoms (as indices, not parked fibers), its permits and its
- * pause. A permit is held from admission until the journal holds the call's outcome, so however the
- * store lags or stalls, the calls paid for but not recorded never outnumber the concurrency limit
- * (the plan's cap, and the model's limit across plans).
- */
-export interface AdmissionLane {
-  /** The atom is ready to call (its actor is `queued`). */
-  readonly enqueue: (index: number) => void
-  /**
-   * The atom's call ended, as the provider answered it: the model's limiter learns from it, and
-   * the call's token reservation is refunded with what it used. Comes before `ended`.
-   */
-  readonly callEnded: (index: number, report: CallReport) => void
-  /**
-   * The atom's call has ended and its outcome was journaled at `seq`: its permit returns once that is
-   * committed. An atom holding no permit is ignored.
-   */
-  readonly ended: (index: number, seq: number) => void
-  /** The journal is committed up to `seq`. */
-  readonly committed: (seq: number) => void
-  readonly pause: () => void
-  readonly resume: () => void
-  /** Starts no more calls (a stop is coming); resolves once none is in flight. */
-  readonly closeAdmission: () => Promise<void>
-  /** The plan has ended or stopped: nothing more is admitted (ends still return permits as they commit). */
-  readonly stop: () => void
-  /**
-   * The plan is no longer run here (detached, abandoned): it stops, and every permit it holds
-   * returns to the model's limit now; nothing more of its journal is awaited.
-   */
-  readonly close: () => void
-  /** Interrupts the atom's admission or call, if one is under way (a cancel, a stop). */
-  readonly interrupt: (index: number) => void
-  /** Interrupts every admission and call under way. */
-  readonly interruptAll: () => void
-  /** Calls in flight (admitted, not ended). */
-  readonly inFlight: () => number
-  /** Ready atoms waiting for admission. */
-  readonly waiting: () => number
-  /** The model's limit now: calls in flight at most across the plans that call it. */
-  readonly modelLimit: () => number
-}
+export type { QueueClaim } from "@devmatrix/core"
 
 /** A model's limit as the scheduler holds it now. */
 export interface ModelLimit {
@@ -133,13 +33,56 @@ export interface ModelLimit {
   readonly permits: number
   /** Ready atoms waiting for the model, across plans. */
   readonly waiting: number
+  /** The tenants whose plans called the model: their cap (Infinity: none) and the permits they hold. */
+  readonly tenants: ReadonlyArray<{
+    readonly tenant: string
+    readonly limit: number
+    readonly permits: number
+  }>
+}
+
+/** The engine's admission queue: the slots plans hold (`claimQueue`), its bound, the claims waiting. */
+export interface AdmissionQueueState {
+  readonly claimed: number
+  readonly maxQueuedPerEngine: number
+  readonly maxQueuedPerPlan: number
+  /** Submissions (and resumes) waiting for room. */
+  readonly waiting: number
+}
+
+/**
+ * A plan was refused because the engine's admission queue stayed full: its `requested` slots did
+ * not fit next to the `claimed` ones of the plans running, under `maxQueuedPerEngine`, within
+ * `waitedMs`. Nothing of the plan was stored: submitting it again later is safe. A Schema error: it
+ * is sent to clients.
+ */
+export class AdmissionQueueFull extends Schema.TaggedError<AdmissionQueueFull>()("AdmissionQueueFull", {
+  masterplanId: Schema.String,
+  requested: Schema.Number,
+  claimed: Schema.Number,
+  maxQueuedPerEngine: Schema.Number,
+  waitedMs: Schema.Number
+}) {
+  override get message(): string {
+    return `the engine is busy: masterplan "${this.masterplanId}" needs ${this.requested} slots of the admission queue, and the plans running hold ${this.claimed} of its ${this.maxQueuedPerEngine}; no room came within ${this.waitedMs} ms (submit it again later)`
+  }
 }
 
 /**
  * Admission for the plans of one engine: one gate per model, shared by every plan that calls it,
- * holding the model's limiter, its permits and the plans' lanes.
+ * holding the model's limiter, its permits and the plans' lanes; and the engine's bounded admission
+ * queue, shared out between plans as claims.
  */
 export interface SchedulerService {
+  /**
+   * Room in the engine's admission queue for a plan of `atoms` atoms still to run: it claims
+   * `min(atoms, maxQueuedPerPlan)` slots (the most it may have queued at once) and holds them until
+   * it gives them back. Waits, first come first served, up to `maxQueueWaitMs` while the claims of
+   * the plans running leave no room, then fails with `AdmissionQueueFull`.
+   */
+  readonly claimQueue: (masterplanId: string, atoms: number) => Effect.Effect<QueueClaim, AdmissionQueueFull>
+  /** The engine's admission queue now. */
+  readonly admissionQueue: () => AdmissionQueueState
   /** Opens a plan's admission lane under its model's gate; `runtime` runs its admission effects. */
   readonly lane: <A, D>(config: LaneConfig<A, D>, runtime: Runtime.Runtime<never>) => AdmissionLane
   /**
@@ -152,250 +95,6 @@ export interface SchedulerService {
 }
 
 export class Scheduler extends Context.Tag("@devmatrix/runtime/Scheduler")<Scheduler, SchedulerService>() {}
-
-/** What a permit of the lane holds while its call runs: when it started and what it reserved. */
-interface Permit {
-  startedAtMs: number
-  demand: TokenDemand | undefined
-  reported: boolean
-}
-
-/**
- * One plan's admission under its model's gate: its ready atoms (as indices, not parked fibers) in
- * critical-path order, its own cap, its pause. The gate picks the lane and takes the permit; the
- * lane runs the atom's admission and call on one fiber, started inline: with an in-process ledger
- * admission needs no wait, and a call that answers at once ends before the gate goes on.
- */
-class LocalLane<A, D> implements AdmissionLane, GateLane {
-  readonly weight: number
-  finishTag = 0
-  private readonly queue: ReadyQueue
-  /** Atoms holding a permit whose call has not ended (admissions under way included). */
-  private readonly permits = new Map<number, Permit>()
-  /** Permits held: admissions, calls in flight, and calls that ended whose end is not committed. */
-  private running = 0
-  /** The seqs of call ends journaled but not committed, in journal order; `endsHead` is the oldest. */
-  private readonly endsAwaitingCommit: Array<number> = []
-  private endsHead = 0
-  private paused = false
-  private stopped = false
-  private closed = false
-  private admissionClosed = false
-  private readonly idleWaiters: Array<() => void> = []
-  private admittedThisTurn = 0
-  private turnPending = false
-  private readonly runFork: ReturnType<typeof Runtime.runFork<never>>
-  /** The fiber of each atom admitted and not ended: admission, then its call. */
-  private readonly fibers = new Map<number, Fiber.RuntimeFiber<void, D>>()
-
-  constructor(
-    private readonly config: LaneConfig<A, D>,
-    runtime: Runtime.Runtime<never>,
-    private readonly gate: Gate,
-    private readonly nowMs: () => number
-  ) {
-    this.weight = config.weight ?? 1
-    this.queue = new ReadyQueue(config.before)
-    this.runFork = Runtime.runFork(runtime)
-    gate.register(this)
-  }
-
-  enqueue(index: number): void {
-    this.queue.push(index)
-    this.gate.pump()
-  }
-
-  callEnded(index: number, report: CallReport): void {
-    const permit = this.permits.get(index)
-    if (permit === undefined || permit.reported) return
-    permit.reported = true
-    if (permit.demand !== undefined) this.gate.refund(permit.demand, report.used)
-    if (!report.reachedProvider) return
-    const atMs = this.nowMs()
-    this.gate.observe({
-      atMs,
-      latencyMs: Math.max(0, atMs - permit.startedAtMs),
-      class: report.class,
-      rateLimits: report.rateLimits
-    })
-  }
-
-  ended(index: number, seq: number): void {
-    if (!this.permits.delete(index)) return
-    this.gate.callEnded()
-    this.endsAwaitingCommit.push(seq)
-    if (this.permits.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
-  }
-
-  committed(seq: number): void {
-    if (this.closed) return
-    const ends = this.endsAwaitingCommit
-    let returned = 0
-    while (this.endsHead < ends.length && ends[this.endsHead]! <= seq) {
-      this.endsHead++
-      returned++
-    }
-    if (this.endsHead === ends.length) {
-      ends.length = 0
-      this.endsHead = 0
-    }
-    this.running -= returned
-    // Pumps even when no permit returned: a journal that caught up reopens admission.
-    this.gate.release(returned)
-  }
-
-  pause(): void {
-    this.paused = true
-  }
-
-  resume(): void {
-    this.paused = false
-    this.gate.pump()
-  }
-
-  closeAdmission(): Promise<void> {
-    this.admissionClosed = true
-    if (this.permits.size === 0) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
-  }
-
-  stop(): void {
-    if (this.stopped) return
-    this.stopped = true
-    this.gate.unregister(this)
-    for (const resolve of this.idleWaiters.splice(0)) resolve()
-  }
-
-  close(): void {
-    this.stop()
-    if (this.closed) return
-    this.closed = true
-    const held = this.running
-    this.running = 0
-    for (let i = 0; i < this.permits.size; i++) this.gate.callEnded()
-    this.permits.clear()
-    this.endsAwaitingCommit.length = 0
-    this.endsHead = 0
-    this.gate.release(held)
-  }
-
-  interrupt(index: number): void {
-    this.fibers.get(index)?.unsafeInterruptAsFork(FiberId.none)
-  }
-
-  interruptAll(): void {
-    for (const fiber of this.fibers.values()) fiber.unsafeInterruptAsFork(FiberId.none)
-  }
-
-  inFlight(): number {
-    return this.permits.size
-  }
-
-  waiting(): number {
-    return this.queue.size
-  }
-
-  modelLimit(): number {
-    return this.gate.limit()
-  }
-
-  limitChanged(change: LimitChange): void {
-    this.config.limitChanged?.(change)
-  }
-
-  admissible(): boolean {
-    return (
-      this.queue.size > 0 &&
-      this.running < this.config.concurrency &&
-      this.admittedThisTurn < this.config.concurrency &&
-      this.open()
-    )
-  }
-
-  admitNext(): void {
-    const index = this.queue.pop()!
-    this.permits.set(index, { startedAtMs: 0, demand: undefined, reported: false })
-    this.running++
-    if (++this.admittedThisTurn >= this.config.concurrency) this.yieldTurn()
-    this.admit(index)
-  }
-
-  private open(): boolean {
-    return !this.paused && !this.stopped && !this.admissionClosed && !this.config.journalLagging()
-  }
-
-  /** Runs the atom's admission and then its call on one fiber, started inline. */
-  private admit(index: number): void {
-    const admit = this.config.admit
-    const work: Effect.Effect<void, D> =
-      admit === undefined
-        ? this.admitted(index, undefined as A)
-        : Effect.flatMap(admit(index), (admission) => this.admitted(index, admission))
-    const fiber = this.runFork(work, { immediate: true })
-    const endedInline = fiber.unsafePoll()
-    if (endedInline !== null) return this.fiberEnded(index, endedInline)
-    this.fibers.set(index, fiber)
-    fiber.addObserver((exit) => {
-      this.fibers.delete(index)
-      this.fiberEnded(index, exit)
-    })
-  }
-
-  /**
-   * Admission took the atom: what its call may use is reserved at the gate and the call runs,
-   * unless the lane stopped or paused meanwhile.
-   */
-  private admitted(index: number, admission: A): Effect.Effect<void> {
-    const permit = this.permits.get(index)
-    if (permit === undefined || this.stopped || this.admissionClosed || this.paused) {
-      this.giveBack(index)
-      this.config.revoked(index, admission)
-      if (!this.stopped) this.queue.push(index)
-      return Effect.void
-    }
-    const demand = this.config.demandOf?.(admission) ?? noDemand
-    permit.demand = demand
-    permit.startedAtMs = this.nowMs()
-    this.gate.reserve(demand)
-    return this.config.start(index, admission)
-  }
-
-  /**
-   * The atom's fiber ended. A refused admission (or one that died, or a call that died before its
-   * end was reported) queues the atom again and pauses the lane: the plan decides what next.
-   */
-  private fiberEnded(index: number, exit: Exit.Exit<void, D>): void {
-    if (Exit.isSuccess(exit) || !this.permits.has(index) || Exit.isInterrupted(exit)) return
-    this.giveBack(index)
-    if (this.stopped) return
-    this.queue.push(index)
-    this.paused = true
-    this.config.denied(index, exit.cause)
-  }
-
-  /** An admission that did not become a call: its permit returns at once (nothing was paid). */
-  private giveBack(index: number): void {
-    if (!this.permits.delete(index) || this.closed) return
-    this.running--
-    this.gate.callEnded()
-    if (this.permits.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
-    this.gate.release(1)
-  }
-
-  /**
-   * After a full round of admissions without the event loop getting a turn (a model that answers
-   * at once), admits the rest on the next turn: store commits, timers and signals run in between.
-   */
-  private yieldTurn(): void {
-    if (this.turnPending) return
-    this.turnPending = true
-    setImmediate(() => {
-      this.turnPending = false
-      this.admittedThisTurn = 0
-      this.gate.pump()
-    })
-  }
-}
 
 /** How the local scheduler limits each model. */
 export interface SchedulerOptions<S> {
@@ -411,7 +110,46 @@ export interface SchedulerOptions<S> {
   readonly herdGuard?: HerdGuardOptions | false
   /** Which models' bursts are spread. @default every model but the scripted one */
   readonly spreadsStarts?: (model: string) => boolean
+  /**
+   * Each tenant's cap on its plans' calls in flight to each model (permits, as the plans' caps
+   * count them), under the model's limit; a tenant not named has none. @default {}
+   */
+  readonly tenantLimits?: Readonly<Record<string, number>>
+  /**
+   * The most atoms one plan has queued for admission (or backing off before they queue again) at
+   * once: ready atoms beyond it stay ready in the plan, as indices, and are queued as room appears.
+   * @default 1000 (DESIGN.md section 9: at most 1,000 waiting)
+   */
+  readonly maxQueuedPerPlan?: number
+  /**
+   * The engine's bound on the atoms its plans have queued: each running plan claims
+   * `min(its atoms left, maxQueuedPerPlan)` of it (`claimQueue`). @default 10000 (ten plans at
+   * their full queue)
+   */
+  readonly maxQueuedPerEngine?: number
+  /**
+   * How long a submission (or a resume) waits for room in the engine's queue before it fails with
+   * `AdmissionQueueFull`. @default 300000 (DESIGN.md section 9: a 300 s wait deadline)
+   */
+  readonly maxQueueWaitMs?: number
 }
+
+/** The numbers of `SchedulerOptions`, checked when a scheduler is made: a bad one is named. */
+const SchedulerBounds = Schema.Struct({
+  tenantLimits: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.Int.pipe(Schema.between(1, maxConcurrency)) })
+  ),
+  maxQueuedPerPlan: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
+  maxQueuedPerEngine: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
+  maxQueueWaitMs: Schema.optional(DurationMs)
+})
+
+/** The admission queue's bounds by default (DESIGN.md section 9: 1,000 waiting, a 300 s deadline). */
+export const admissionQueueDefaults = {
+  maxQueuedPerPlan: 1_000,
+  maxQueuedPerEngine: 10_000,
+  maxQueueWaitMs: 300_000
+} as const
 
 /**
  * What the engine uses: a real provider's model adapts (`adaptiveLimiter`, DESIGN.md section 9:
@@ -428,7 +166,10 @@ export const defaultSchedulerOptions: SchedulerOptions<unknown> = {
       : erasePolicyState(adaptiveLimiter())
 }
 
-/** The scheduler of one process, on the runtime's clock (its gates' timers too: `TestClock` drives them). */
+/**
+ * The scheduler of one process, on the runtime's clock (its gates' timers too: `TestClock` drives
+ * them). Options out of range throw a `ParseError` naming them (a layer made with them dies of it).
+ */
 export const makeLocalScheduler = <S>(
   runtime: Runtime.Runtime<never>,
   nowMs: () => number,
@@ -436,6 +177,12 @@ export const makeLocalScheduler = <S>(
   /** Where the gates' timers live: closing it interrupts them (a hold does not keep a process up). */
   scope?: Scope.Scope
 ): SchedulerService => {
+  Schema.decodeUnknownSync(SchedulerBounds, { errors: "all" })({
+    tenantLimits: options.tenantLimits,
+    maxQueuedPerPlan: options.maxQueuedPerPlan,
+    maxQueuedPerEngine: options.maxQueuedPerEngine,
+    maxQueueWaitMs: options.maxQueueWaitMs
+  })
   const gates = new Map<string, ModelGate<S>>()
   const herdGuard = options.herdGuard === false ? undefined : (options.herdGuard ?? herdGuardDefaults)
   const spreadsStarts = options.spreadsStarts ?? ((model: string) => model !== scriptedModel)
@@ -443,12 +190,55 @@ export const makeLocalScheduler = <S>(
     let gate = gates.get(model)
     if (gate === undefined) {
       const guard = herdGuard !== undefined && spreadsStarts(model) ? new HerdGuard(herdGuard) : undefined
-      gate = new ModelGate(model, options.limiter(model), { nowMs, runtime, scope }, guard)
+      gate = new ModelGate(
+        model,
+        options.limiter(model),
+        { nowMs, runtime, scope },
+        guard,
+        options.tenantLimits
+      )
       gates.set(model, gate)
     }
     return gate
   }
+  const maxQueuedPerPlan = options.maxQueuedPerPlan ?? admissionQueueDefaults.maxQueuedPerPlan
+  const maxQueueWaitMs = options.maxQueueWaitMs ?? admissionQueueDefaults.maxQueueWaitMs
+  const slots = new QueueSlots(options.maxQueuedPerEngine ?? admissionQueueDefaults.maxQueuedPerEngine)
+
+  const claimQueue: SchedulerService["claimQueue"] = (masterplanId, atoms) =>
+    Effect.suspend(() => {
+      const requested = Math.max(0, Math.min(atoms, maxQueuedPerPlan, slots.capacity))
+      const now = slots.tryClaim(requested)
+      if (now !== undefined) return Effect.succeed(now)
+      const full = () =>
+        new AdmissionQueueFull({
+          masterplanId,
+          requested,
+          claimed: slots.inUse,
+          maxQueuedPerEngine: slots.capacity,
+          waitedMs: maxQueueWaitMs
+        })
+      return Effect.async<QueueClaim>((resume) => {
+        let granted: QueueClaim | undefined
+        const leave = slots.wait(requested, (claim) => {
+          granted = claim
+          resume(Effect.succeed(claim))
+        })
+        // Given up (the deadline, an interruption): out of the line; a claim granted meanwhile goes back.
+        return Effect.sync(() => {
+          if (!leave()) granted?.release()
+        })
+      }).pipe(Effect.timeoutFail({ duration: Duration.millis(maxQueueWaitMs), onTimeout: full }))
+    })
+
   return {
+    claimQueue,
+    admissionQueue: () => ({
+      claimed: slots.inUse,
+      maxQueuedPerEngine: slots.capacity,
+      maxQueuedPerPlan,
+      waiting: slots.waiting
+    }),
     lane: (config, laneRuntime) => new LocalLane(config, laneRuntime, gateOf(config.model), nowMs),
     setConcurrency: (model, limit) => gateOf(model).pin(limit),
     limits: () =>
@@ -458,7 +248,12 @@ export const makeLocalScheduler = <S>(
         pinned: gate.pinned(),
         inFlight: gate.callsInFlight(),
         permits: gate.permitsHeld(),
-        waiting: gate.waiting()
+        waiting: gate.waiting(),
+        tenants: gate.tenantShares().map((share) => ({
+          tenant: share.name,
+          limit: share.limit,
+          permits: share.held
+        }))
       }))
   }
 }

@@ -10,7 +10,8 @@ import type { ScriptedModelOptions } from "./ModelProviderScripted.js"
 import { pricesFrom, PricesDefault } from "./Prices.js"
 import { promptCacheFromOptions } from "./PromptCacheLive.js"
 import type { PromptCacheChoice } from "./PromptCacheLive.js"
-import { SchedulerLocal } from "./Scheduler.js"
+import { defaultSchedulerOptions, SchedulerLocal, SchedulerLocalWith } from "./Scheduler.js"
+import type { SchedulerOptions } from "./Scheduler.js"
 import type { Store, StoreError } from "./Store.js"
 import { defaultStoreUrl, storeFromUrl } from "./StoreLive.js"
 
@@ -32,6 +33,11 @@ export interface EmbeddedOptions {
   readonly promptCache?: PromptCacheChoice | undefined
   /** Prices to bill and budget with. @default defaultPriceTable */
   readonly prices?: PriceTable | undefined
+  /**
+   * The scheduler's options over `defaultSchedulerOptions`: tenants' caps, the admission queue's
+   * bounds and wait, the herd guard, the models' limiters. @default defaultSchedulerOptions
+   */
+  readonly scheduler?: Partial<SchedulerOptions<unknown>> | undefined
 }
 
 const providerOf = (options: EmbeddedOptions): Layer.Layer<ModelProvider> =>
@@ -48,7 +54,9 @@ export const embeddedLayer = (options: EmbeddedOptions = {}): Layer.Layer<Engine
     Layer.provide(
       Layer.mergeAll(
         providerOf(options),
-        SchedulerLocal,
+        options.scheduler === undefined
+          ? SchedulerLocal
+          : SchedulerLocalWith({ ...defaultSchedulerOptions, ...options.scheduler }),
         CostLedgerLocal,
         options.prices !== undefined ? pricesFrom(options.prices) : PricesDefault,
         promptCacheFromOptions(options.promptCache ?? {})

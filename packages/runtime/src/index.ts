@@ -56,16 +56,21 @@ export {
 } from "./ModelProviderScripted.js"
 export { herdGuardDefaults } from "./internal/modelGate.js"
 export {
+  AdmissionQueueFull,
+  admissionQueueDefaults,
   defaultSchedulerOptions,
   makeLocalScheduler,
   Scheduler,
   SchedulerLocal,
   SchedulerLocalWith,
   type AdmissionLane,
+  type AdmissionQueueState,
   type CallReport,
   type HerdGuardOptions,
   type LaneConfig,
   type ModelLimit,
+  type PermitReclaim,
+  type QueueClaim,
   type SchedulerOptions,
   type SchedulerService
 } from "./Scheduler.js"

@@ -1,49 +1,16 @@
 import { compilePlan } from "@devmatrix/core"
-import type { Event, PlanInputEncoded } from "@devmatrix/core"
 import { Engine, embeddedLayer, scriptedRetryAfterMs, Store } from "@devmatrix/runtime"
 import type { ScriptedModelOptions, SubmitOptions } from "@devmatrix/runtime"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import fc from "fast-check"
+import { atom, fiberDone, ofType, plan, randomDagAtoms, runPlan, tick } from "./enginePlans.js"
 import { expectRunInvariants } from "./runInvariants.js"
-
-const atom = (id: string, dependsOn: ReadonlyArray<string> = [], extra: object = {}) => ({
-  id,
-  dependsOn: [...dependsOn],
-  instruction: `implement ${id}`,
-  ...extra
-})
-
-const plan = (atoms: ReadonlyArray<ReturnType<typeof atom>>, options: object = {}): PlanInputEncoded =>
-  ({ name: "test-plan", options, atoms }) as unknown as PlanInputEncoded
-
-/** Lets the real event loop turn: actors' promise callbacks run between clock steps. */
-const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-
-/** Submits a plan and collects its whole journal, stepping the test clock through backoffs. */
-const runPlan = (input: unknown, submit: SubmitOptions = {}) =>
-  Effect.gen(function* () {
-    const engine = yield* Engine
-    const id = yield* engine.submit(input, submit)
-    const collecting = yield* Effect.fork(Stream.runCollect(engine.events(id)))
-    while (!(yield* fiberDone(collecting))) {
-      yield* tick
-      yield* TestClock.adjust("1 minute")
-    }
-    const events = Chunk.toArray(yield* Fiber.join(collecting))
-    return { id, events, end: yield* engine.result(id) }
-  })
-
-const fiberDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
-  Effect.map(fiber.poll, (exit) => exit._tag === "Some")
 
 const withEngine = (scripted: ScriptedModelOptions = {}) =>
   Effect.provide(embeddedLayer({ scripted, store: "memory:" }))
 
 const diamond = [atom("a"), atom("b", ["a"]), atom("c", ["a"]), atom("d", ["b", "c"]), atom("e")]
-
-const ofType = <T extends Event["type"]>(events: ReadonlyArray<Event>, type: T) =>
-  events.filter((e): e is Extract<Event, { type: T }> => e.type === type)
 
 describe("Engine", () => {
   it.effect("runs a plan to completion, journaling every step with a gap-free seq", () =>
@@ -386,21 +353,12 @@ describe("Engine", () => {
       Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(
-            fc
-              .integer({ min: 1, max: 30 })
-              .chain((size) =>
-                fc.tuple(
-                  fc.array(fc.array(fc.nat(), { maxLength: 3 }), { minLength: size, maxLength: size }),
-                  fc.integer({ min: 1, max: 6 }),
-                  fc.constantFrom("eager" as const, "waves" as const),
-                  fc.double({ min: 0, max: 0.5, noNaN: true }),
-                  fc.integer({ min: 0, max: 1_000 })
-                )
-              ),
-            async ([depPicks, concurrency, mode, faultRate, seed]) => {
-              const atoms = depPicks.map((picks, i) =>
-                atom(`n${i}`, i === 0 ? [] : [...new Set(picks.map((p) => `n${p % i}`))])
-              )
+            randomDagAtoms(30),
+            fc.integer({ min: 1, max: 6 }),
+            fc.constantFrom("eager" as const, "waves" as const),
+            fc.double({ min: 0, max: 0.5, noNaN: true }),
+            fc.integer({ min: 0, max: 1_000 }),
+            async (atoms, concurrency, mode, faultRate, seed) => {
               const input = plan(atoms, {
                 concurrency,
                 mode,

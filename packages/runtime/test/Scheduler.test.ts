@@ -14,7 +14,7 @@ import {
   scriptedRetryAfterMs,
   StoreMemory
 } from "@devmatrix/runtime"
-import type { AdmissionLane, SchedulerOptions, SchedulerService } from "@devmatrix/runtime"
+import type { AdmissionLane, PermitReclaim, SchedulerOptions, SchedulerService } from "@devmatrix/runtime"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
 import fc from "fast-check"
@@ -37,6 +37,9 @@ interface TestPlan {
   readonly calling: Set<number>
   readonly changes: Array<LimitChange>
   readonly starts: Array<number>
+  /** Permits the lane reclaimed after their lease, in order. */
+  readonly reclaims: Array<{ readonly atom: number } & PermitReclaim>
+  readonly spec: OpenOptions
   seq: number
 }
 
@@ -55,7 +58,28 @@ interface OpenOptions {
   readonly concurrency: number
   readonly weight?: number
   readonly priority: ReadonlyArray<number>
+  readonly tenant?: string
+  /** Each atom's wave, and the cap on each wave's permits. */
+  readonly waves?: ReadonlyArray<number>
+  readonly waveConcurrency?: number | undefined
+  readonly leaseMs?: number
+  /** The atom's call (default: it runs until the test ends it). */
+  readonly call?: (index: number) => Effect.Effect<void>
+  /** The atom's admission (default: none, admitted at once). */
+  readonly admit?: (index: number) => Effect.Effect<undefined>
 }
+
+/** How often a start filled a tenant's or a wave's cap: the properties' caps are not vacuous. */
+const capsReached = { tenant: 0, wave: 0 }
+
+/** Atoms of `plan` of wave `wave` calling now. */
+const callingInWave = (plan: TestPlan, wave: number) =>
+  [...plan.calling].filter((atom) => plan.spec.waves?.[atom] === wave).length
+
+/** The atom may take a permit as far as its own plan goes: its wave (if capped) is under its cap. */
+const waveHasRoom = (plan: TestPlan, atom: number) =>
+  plan.spec.waveConcurrency === undefined ||
+  callingInWave(plan, plan.spec.waves![atom]!) < plan.spec.waveConcurrency
 
 const makeHarness = <S>(options: SchedulerOptions<S>) =>
   Effect.gen(function* () {
@@ -74,6 +98,8 @@ const makeHarness = <S>(options: SchedulerOptions<S>) =>
         calling: new Set(),
         changes: [],
         starts: [],
+        reclaims: [],
+        spec: open,
         seq: 0,
         lane: undefined as unknown as AdmissionLane
       }
@@ -81,7 +107,17 @@ const makeHarness = <S>(options: SchedulerOptions<S>) =>
         {
           masterplanId: name,
           model,
+          tenant: open.tenant,
           concurrency: open.concurrency,
+          waveConcurrency: open.waveConcurrency,
+          waveOf: open.waves === undefined ? undefined : (index) => open.waves![index]!,
+          leaseMs: open.leaseMs,
+          reclaimed: (atom, lease) => {
+            plan.calling.delete(atom)
+            if (!lease.calling) plan.queued.add(atom)
+            plan.reclaims.push({ atom, ...lease })
+          },
+          admit: open.admit,
           weight: open.weight,
           before: (a, b) =>
             open.priority[a]! > open.priority[b]! || (open.priority[a] === open.priority[b] && a < b),
@@ -94,14 +130,30 @@ const makeHarness = <S>(options: SchedulerOptions<S>) =>
                 )
               if (plan.calling.size + 1 > open.concurrency)
                 violations.push(`${name}/${index} started over its plan's cap ${open.concurrency}`)
+              if (!waveHasRoom(plan, index))
+                violations.push(`${name}/${index} started over its wave's cap ${open.waveConcurrency}`)
+              const tenant = gate.tenants.find((share) => share.tenant === (open.tenant ?? "default"))!
+              if (tenant.permits > tenant.limit)
+                violations.push(`${name}/${index} started with its tenant over its cap ${tenant.limit}`)
+              if (tenant.permits === tenant.limit) capsReached.tenant++
+              if (
+                open.waveConcurrency !== undefined &&
+                callingInWave(plan, open.waves![index]!) + 1 === open.waveConcurrency
+              )
+                capsReached.wave++
+              // Higher priority first, among the atoms that could have gone (their wave had room).
               for (const other of plan.queued)
-                if (other !== index && open.priority[other]! > open.priority[index]!)
+                if (
+                  other !== index &&
+                  open.priority[other]! > open.priority[index]! &&
+                  waveHasRoom(plan, other)
+                )
                   violations.push(`${name}/${index} started before ${other}, of a higher priority`)
               plan.queued.delete(index)
               plan.calling.add(index)
               plan.starts.push(index)
               log.push({ plan: name, atom: index })
-            }),
+            }).pipe(Effect.zipRight(open.call?.(index) ?? Effect.void)),
           denied: () => undefined,
           revoked: () => undefined,
           journalLagging: () => false,
@@ -133,19 +185,40 @@ const endCall = (plan: TestPlan, index: number, callClass: "success" | "overload
   plan.lane.committed(plan.seq)
 }
 
-/** No permit is free while an atom could go: every plan is empty, at its cap, or the model is full. */
+/**
+ * No permit is free while an atom could go: every plan is empty, at its cap, its tenant at its cap,
+ * every atom it has queued in a wave at its cap; or the model is full.
+ */
 const expectNoIdlePermit = (harness: Harness, model = "claude-test") => {
   const gate = harness.scheduler.limits().find((limit) => limit.model === model)!
   if (gate.permits >= gate.limit) return
-  for (const plan of harness.plans)
+  for (const plan of harness.plans) {
+    const tenant = gate.tenants.find((share) => share.tenant === (plan.spec.tenant ?? "default"))
+    const eligible = [...plan.queued].filter((atom) => waveHasRoom(plan, atom))
     expect(
-      plan.queued.size === 0 || plan.calling.size >= concurrencyOf(plan),
-      `${plan.name} waits with ${plan.queued.size} atoms while ${gate.limit - gate.permits} permits are free`
+      eligible.length === 0 ||
+        plan.calling.size >= plan.spec.concurrency ||
+        (tenant !== undefined && tenant.permits >= tenant.limit),
+      `${plan.name} waits with ${eligible.length} atoms that could go while ${gate.limit - gate.permits} permits are free`
     ).toBe(true)
+  }
 }
 
-const caps = new WeakMap<TestPlan, number>()
-const concurrencyOf = (plan: TestPlan) => caps.get(plan)!
+/** Every call in flight, as (plan, atom). */
+const callingNow = (plans: ReadonlyArray<TestPlan>) =>
+  plans.flatMap((plan) => [...plan.calling].map((atom) => [plan, atom] as const))
+
+/** Ends every call in flight, round after round, until none is left; no permit idles meanwhile. */
+const drain = (harness: Harness) =>
+  Effect.gen(function* () {
+    for (let guard = 0; guard < 1_000; guard++) {
+      const calling = callingNow(harness.plans)
+      if (calling.length === 0) return
+      for (const [plan, atom] of calling) endCall(plan, atom)
+      yield* tick
+      expectNoIdlePermit(harness)
+    }
+  })
 
 interface SawtoothState {
   readonly limit: number
@@ -212,11 +285,7 @@ describe("Scheduler", () => {
                     const harness = yield* moving
                       ? makeHarness(noHerdGuard(() => sawtoothLimiter(limit)))
                       : makeHarness(noHerdGuard(() => staticLimiter(limit)))
-                    const plans = specs.map((spec, i) => {
-                      const plan = harness.open(`p${i}`, spec)
-                      caps.set(plan, spec.concurrency)
-                      return plan
-                    })
+                    const plans = specs.map((spec, i) => harness.open(`p${i}`, spec))
                     for (const plan of plans) plan.priority.forEach((_, index) => enqueue(plan, index))
                     yield* tick
                     let expectedChanges = 0
@@ -228,9 +297,7 @@ describe("Scheduler", () => {
                         if (to !== current) expectedChanges++
                         current = to
                       } else {
-                        const calling = plans.flatMap((plan) =>
-                          [...plan.calling].map((atom) => [plan, atom] as const)
-                        )
+                        const calling = callingNow(plans)
                         if (calling.length === 0) continue
                         const [plan, atom] = calling[step.pick % calling.length]!
                         endCall(plan, atom)
@@ -238,16 +305,7 @@ describe("Scheduler", () => {
                       yield* tick
                       expectNoIdlePermit(harness)
                     }
-                    // Drain: every atom of every plan runs.
-                    for (let guard = 0; guard < 1_000; guard++) {
-                      const calling = plans.flatMap((plan) =>
-                        [...plan.calling].map((atom) => [plan, atom] as const)
-                      )
-                      if (calling.length === 0) break
-                      for (const [plan, atom] of calling) endCall(plan, atom)
-                      yield* tick
-                      expectNoIdlePermit(harness)
-                    }
+                    yield* drain(harness)
                     expect(harness.violations).toEqual([])
                     const limitNow = harness.scheduler.limits()[0]!.limit
                     for (const plan of plans) {
@@ -394,6 +452,187 @@ describe("Scheduler", () => {
       assert.deepStrictEqual(next.starts, [])
       gone.lane.close()
       assert.deepStrictEqual(next.starts, [0, 1])
+    })
+  )
+  it.effect(
+    "model, tenant, plan and wave caps taken in one acquire: no level over its cap, no permit idle while an atom could go, priority among those that may (property)",
+    () =>
+      Effect.gen(function* () {
+        const planArb = fc.record({
+          tenant: fc.constantFrom("default", "t1", "t2"),
+          concurrency: fc.integer({ min: 1, max: 6 }),
+          weight: fc.integer({ min: 1, max: 3 }),
+          waveConcurrency: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+          atoms: fc.array(fc.record({ priority: fc.nat(5), wave: fc.nat(3) }), {
+            minLength: 1,
+            maxLength: 25
+          })
+        })
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.array(planArb, { minLength: 1, maxLength: 4 }),
+              fc.integer({ min: 1, max: 10 }),
+              fc.record({ t1: fc.integer({ min: 1, max: 4 }), t2: fc.integer({ min: 1, max: 6 }) }),
+              fc.array(fc.nat(), { maxLength: 60 }),
+              (specs, limit, tenantLimits, ends) =>
+                Effect.runPromise(
+                  Effect.gen(function* () {
+                    const harness = yield* makeHarness({
+                      limiter: () => staticLimiter(limit),
+                      herdGuard: false,
+                      tenantLimits
+                    })
+                    const plans = specs.map((spec, i) =>
+                      harness.open(`p${i}`, {
+                        tenant: spec.tenant,
+                        concurrency: spec.concurrency,
+                        weight: spec.weight,
+                        waveConcurrency: spec.waveConcurrency,
+                        priority: spec.atoms.map((atom) => atom.priority),
+                        waves: spec.atoms.map((atom) => atom.wave)
+                      })
+                    )
+                    for (const plan of plans) plan.priority.forEach((_, index) => enqueue(plan, index))
+                    yield* tick
+                    expectNoIdlePermit(harness)
+                    for (const pick of ends) {
+                      const calling = callingNow(plans)
+                      if (calling.length === 0) break
+                      const [plan, atom] = calling[pick % calling.length]!
+                      endCall(plan, atom)
+                      yield* tick
+                      expectNoIdlePermit(harness)
+                    }
+                    yield* drain(harness)
+                    expect(harness.violations).toEqual([])
+                    for (const plan of plans) expect(plan.starts.length).toBe(plan.priority.length)
+                    const gate = harness.scheduler.limits()[0]!
+                    expect(gate.permits).toBe(0)
+                    expect(gate.tenants.every((tenant) => tenant.permits === 0)).toBe(true)
+                  })
+                )
+            ),
+            { numRuns: runs }
+          )
+        )
+        // Not vacuous: starts filled tenants' and waves' caps (and the checks above held then).
+        expect(capsReached.tenant).toBeGreaterThan(runs)
+        expect(capsReached.wave).toBeGreaterThan(runs)
+      })
+  )
+
+  it.effect(
+    "a tenant's cap holds its plans together under it, and the other tenants use what it leaves",
+    () =>
+      Effect.gen(function* () {
+        const harness = yield* makeHarness({
+          limiter: () => staticLimiter(10),
+          herdGuard: false,
+          tenantLimits: { small: 2 }
+        })
+        const a = harness.open("a", { tenant: "small", concurrency: 10, priority: [0, 0, 0, 0] })
+        const b = harness.open("b", { tenant: "small", concurrency: 10, priority: [0, 0, 0, 0] })
+        const other = harness.open("other", {
+          concurrency: 10,
+          priority: Array.from({ length: 20 }, () => 0)
+        })
+        for (const plan of [a, b, other]) plan.priority.forEach((_, index) => enqueue(plan, index))
+        yield* tick
+        expect(a.calling.size + b.calling.size).toBe(2)
+        expect(other.calling.size).toBe(8)
+        // A permit of the small tenant returns to the small tenant's plans, not to the other one.
+        endCall(a.calling.size > 0 ? a : b, [...(a.calling.size > 0 ? a : b).calling][0]!)
+        yield* tick
+        expect([a.calling.size + b.calling.size, other.calling.size]).toEqual([2, 8])
+        expect(harness.scheduler.limits()[0]!.tenants).toEqual([
+          { tenant: "small", limit: 2, permits: 2 },
+          { tenant: "default", limit: Number.POSITIVE_INFINITY, permits: 8 }
+        ])
+      })
+  )
+
+  it.effect("a wave at its cap does not hold back an atom of another wave, even a lower one", () =>
+    Effect.gen(function* () {
+      const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(10)))
+      // Wave 0 has the higher priorities; its cap is 2.
+      const plan = harness.open("waves", {
+        concurrency: 10,
+        waveConcurrency: 2,
+        priority: [9, 8, 7, 1, 0],
+        waves: [0, 0, 0, 1, 1]
+      })
+      plan.priority.forEach((_, index) => enqueue(plan, index))
+      yield* tick
+      expect(plan.starts).toEqual([0, 1, 3, 4])
+      endCall(plan, 0)
+      yield* tick
+      expect(plan.starts).toEqual([0, 1, 3, 4, 2])
+    })
+  )
+
+  it.effect(
+    "permits are leases: a call that never ends, one whose fiber ended without a report, and an admission that never comes back are reclaimed after leaseMs",
+    () =>
+      Effect.gen(function* () {
+        const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(2)))
+        const interrupted: Array<number> = []
+        let admissions = 0
+        const plan = harness.open("leased", {
+          concurrency: 2,
+          priority: [3, 2, 1, 0],
+          leaseMs: 1_000,
+          // Atom 0 hangs in its call; atom 1 ends its fiber without reporting the end (a leak).
+          call: (index) =>
+            index === 0
+              ? Effect.onInterrupt(Effect.never, () => Effect.sync(() => interrupted.push(index)))
+              : Effect.void,
+          // Atom 2's first admission never comes back.
+          admit: (index) => (index === 2 && admissions++ === 0 ? Effect.never : Effect.succeed(undefined))
+        })
+        plan.priority.forEach((_, index) => enqueue(plan, index))
+        yield* tick
+        expect(plan.starts).toEqual([0, 1])
+        yield* TestClock.adjust("999 millis")
+        expect(plan.reclaims).toEqual([])
+        yield* TestClock.adjust("1 millis")
+        yield* tick
+        expect(plan.reclaims).toEqual([
+          { atom: 0, heldMs: 1_000, leaseMs: 1_000, calling: true },
+          { atom: 1, heldMs: 1_000, leaseMs: 1_000, calling: true }
+        ])
+        expect(interrupted).toEqual([0])
+        // Both permits came back: atom 2's admission (which hangs) and atom 3 took them.
+        expect(plan.starts).toEqual([0, 1, 3])
+        yield* TestClock.adjust("1 second")
+        yield* tick
+        expect(plan.reclaims.slice(2).map(({ atom, calling }) => [atom, calling])).toEqual([
+          [2, false],
+          [3, true]
+        ])
+        // Atom 2 waited again and went through admission a second time.
+        expect(plan.starts).toEqual([0, 1, 3, 2])
+        expect(harness.scheduler.limits()[0]!.permits).toBe(1)
+      })
+  )
+
+  it.effect("an admission reclaimed after its lease goes through admission again at once", () =>
+    Effect.gen(function* () {
+      const harness = yield* makeHarness(noHerdGuard(() => staticLimiter(1)))
+      let admissions = 0
+      const plan = harness.open("lone", {
+        concurrency: 1,
+        priority: [0],
+        leaseMs: 500,
+        admit: () => (admissions++ === 0 ? Effect.never : Effect.succeed(undefined))
+      })
+      enqueue(plan, 0)
+      yield* tick
+      expect(plan.starts).toEqual([])
+      yield* TestClock.adjust("500 millis")
+      yield* tick
+      expect(plan.reclaims).toEqual([{ atom: 0, heldMs: 500, leaseMs: 500, calling: false }])
+      expect([admissions, plan.starts]).toEqual([2, [0]])
     })
   )
 })

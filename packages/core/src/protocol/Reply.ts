@@ -26,6 +26,8 @@ export const ErrorCode = Schema.Literal(
   "conflict",
   /** More commands per second than the connection may send. */
   "rate_limited",
+  /** The engine's admission queue stayed full for as long as a submission may wait: try again later. */
+  "queue_full",
   /** More watches than the connection may hold at once. */
   "too_many_watches",
   /** The connection read too slowly: its send buffer filled; reconnect and watch from the last `seq`. */

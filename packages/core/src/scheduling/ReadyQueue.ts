@@ -24,6 +24,11 @@ export class ReadyQueue {
     }
   }
 
+  /** The first atom, left in place; undefined when empty. */
+  peek(): number | undefined {
+    return this.heap[0]
+  }
+
   /** Removes and returns the first atom, or undefined when empty. */
   pop(): number | undefined {
     const heap = this.heap

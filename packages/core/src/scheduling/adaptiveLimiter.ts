@@ -18,6 +18,14 @@ import type { CallObservation, LimiterPolicy, LimiterStep } from "./limiterPolic
 export interface AdaptiveLimiterSettings {
   /** @default 100 */
   readonly initialLimit: number
+  /**
+   * Slow start: until an answer tells the limiter more (headers, a 429, an unhealthy window), the
+   * limit starts here and doubles each time as many calls as it allows have been answered, up to
+   * `initialLimit`; so a provider whose capacity is unknown is not sent `initialLimit` calls at
+   * once (a ramp that is too steep is itself refused: Anthropic's acceleration limit). At
+   * `initialLimit` or above: no ramp. @default 20 (a herd-guard batch, DESIGN.md section 9)
+   */
+  readonly rampStartLimit: number
   /** @default 10 */
   readonly minLimit: number
   /** @default 500 */
@@ -30,9 +38,18 @@ export interface AdaptiveLimiterSettings {
   readonly decreaseFactor: number
   /**
    * Between two moves of the loss/latency fallback (not a header-driven move, not a 429); also how
-   * long after a 429 the headers may not raise the limit. @default 10_000
+   * long after a 429 the headers may not raise the limit. An increase waits for it only while the
+   * limit is not in full use (`fullUseShare`). @default 10_000
    */
   readonly cooldownMs: number
+  /**
+   * A health check whose last call ended with at least this share of the limit in flight finds the
+   * limit in full use: then its healthy windows are the evidence the cooldown waits for, and the
+   * fallback adds `increaseStep` per `healthyChecksToIncrease` of them at once. Without headers,
+   * that is how a provider whose capacity rose is found (nothing else says so); a limit over the
+   * capacity meets a 429 and shrinks. @default 0.9
+   */
+  readonly fullUseShare: number
   /** Completions per health check of the fallback. @default 20 */
   readonly windowCalls: number
   /** A window is unhealthy when more than this share of its calls timed out or failed. @default 0.1 */
@@ -67,15 +84,20 @@ export interface AdaptiveLimiterSettings {
   readonly buckets?: BucketLimits | undefined
 }
 
-/** DESIGN.md section 9: initial 100, min 10, max 500, +5 after 3 healthy checks, x0.75, 10 s cooldown. */
+/**
+ * DESIGN.md section 9: initial 100 (reached by slow start from 20), min 10, max 500, +5 after 3
+ * healthy checks, x0.75, 10 s cooldown.
+ */
 export const defaultLimiterSettings: AdaptiveLimiterSettings = {
   initialLimit: 100,
+  rampStartLimit: 20,
   minLimit: 10,
   maxLimit: 500,
   increaseStep: 5,
   healthyChecksToIncrease: 3,
   decreaseFactor: 0.75,
   cooldownMs: 10_000,
+  fullUseShare: 0.9,
   windowCalls: 20,
   errorRateThreshold: 0.1,
   latencyTolerance: 1.5,
@@ -94,6 +116,10 @@ export interface AdaptiveLimiterState {
   readonly limit: number
   /** An operator pinned the limit: observations still move holds and buckets, never the limit. */
   readonly pinned: boolean
+  /** Slow start is under way (`rampStartLimit`): the limit doubles per round of answers. */
+  readonly ramping: boolean
+  /** Calls answered since the ramp's last doubling. */
+  readonly rampAnswered: number
   /** When the fallback last moved the limit: its cooldown counts from here. */
   readonly lastMoveAtMs: number
   /**
@@ -244,7 +270,9 @@ const fallbackStep = (
     )
   }
   const healthyChecks = state.healthyChecks + 1
-  if (healthyChecks < settings.healthyChecksToIncrease || !cooled)
+  const inFullUse = observation.inFlight >= settings.fullUseShare * state.limit
+  // While the ramp runs it doubles the limit itself; the fallback only judges the windows.
+  if (state.ramping || healthyChecks < settings.healthyChecksToIncrease || !(cooled || inFullUse))
     return { state: { ...next, healthyChecks } }
   const to = clamp(state.limit + settings.increaseStep, settings)
   return moveTo(
@@ -294,6 +322,8 @@ const observeWith =
       }
     if (next.pinned) return { state: next }
     if (observation.class === "rate_limited") {
+      // The ramp is over: the provider said where its limit is.
+      next = next.ramping ? { ...next, ramping: false } : next
       // Calls admitted before the last shrink met the same overshoot: one shrink per flight.
       if (observation.atMs - observation.latencyMs < next.lastShrinkAtMs) return { state: next }
       const to = clamp(Math.floor(next.limit * settings.decreaseFactor), settings)
@@ -312,19 +342,46 @@ const observeWith =
       if (observation.atMs < next.holdUntilMs) return { state: next }
       const target = headerTarget(next, settings)
       if (target === undefined) return { state: next }
+      // The first headers end the ramp: the limit they imply holds at once.
+      if (next.ramping) return moveTo({ ...next, ramping: false }, target.limit, target.reason)
       const band = Math.max(2, settings.headerDeadband * next.limit)
       const capped = observation.atMs - next.lastShrinkAtMs < settings.cooldownMs
       return Math.abs(target.limit - next.limit) < band || (capped && target.limit > next.limit)
         ? { state: next }
         : moveTo(next, target.limit, target.reason)
     }
-    return fallbackStep(next, observation, settings)
+    const step = fallbackStep(next, observation, settings)
+    return step.state.ramping ? rampStep(step, observation, settings) : step
   }
 
 /**
- * The adaptive limiter: follows the provider's rate-limit headers when it sends them (bucket
- * mirrors pace every start and the limit follows Little's law), falls back to AIMD on losses and a
- * latency gradient when it does not, shrinks on a 429 and holds on a 529 without shrinking.
+ * Slow start: an unhealthy window (the fallback shrank the limit) ends the ramp there; else each
+ * round of answers (as many as the limit) doubles the limit, up to `initialLimit`.
+ */
+const rampStep = (
+  step: LimiterStep<AdaptiveLimiterState>,
+  observation: CallObservation,
+  settings: AdaptiveLimiterSettings
+): LimiterStep<AdaptiveLimiterState> => {
+  const state = step.state
+  if (step.change !== undefined) return { state: { ...state, ramping: false }, change: step.change }
+  if (observation.class !== "success") return step
+  const answered = state.rampAnswered + 1
+  if (answered < state.limit) return { state: { ...state, rampAnswered: answered } }
+  const top = clamp(settings.initialLimit, settings)
+  const to = Math.min(top, clamp(state.limit * 2, settings))
+  return moveTo(
+    { ...state, rampAnswered: 0, ramping: to < top },
+    to,
+    `slow start: ${state.limit} calls answered: x2`
+  )
+}
+
+/**
+ * The adaptive limiter: starts slow (from `rampStartLimit`, doubling per round of answers) until
+ * an answer says more; follows the provider's rate-limit headers when it sends them (bucket mirrors
+ * pace every start and the limit follows Little's law), falls back to AIMD on losses and a latency
+ * gradient when it does not, shrinks on a 429 and holds on a 529 without shrinking.
  *
  * @example
  * import { adaptiveLimiter } from "@devmatrix/core"
@@ -340,8 +397,10 @@ export const adaptiveLimiter = (
   const margin = (name: BucketName) => (name === "requests" ? 0 : settings.tokenRounding)
   return {
     initial: (nowMs) => ({
-      limit: clamp(settings.initialLimit, settings),
+      limit: clamp(Math.min(settings.initialLimit, settings.rampStartLimit), settings),
       pinned: false,
+      ramping: clamp(settings.rampStartLimit, settings) < clamp(settings.initialLimit, settings),
+      rampAnswered: 0,
       lastMoveAtMs: nowMs,
       lastShrinkAtMs: Number.NEGATIVE_INFINITY,
       holdUntilMs: nowMs,
@@ -366,7 +425,8 @@ export const adaptiveLimiter = (
           : { state: { ...unpinned, limit: to }, change: { from: state.limit, to, reason: "unpinned" } }
       }
       const to = Math.max(1, Math.round(limit))
-      return moveTo({ ...state, pinned: true }, to, "pinned by an operator")
+      // The operator's limit ends the ramp: unpinned, the limit adapts from there.
+      return moveTo({ ...state, pinned: true, ramping: false }, to, "pinned by an operator")
     },
     waitMs: (state, demand, nowMs) =>
       Math.max(

@@ -38,6 +38,12 @@ export const RunOptions = Schema.Struct({
     default: () => 100
   }),
   /**
+   * A cap on the calls in flight of each wave of the plan, under the plan's `concurrency` (in eager
+   * mode atoms of several waves run at once; this keeps one wave from taking them all). Absent: no
+   * cap per wave.
+   */
+  waveConcurrency: Schema.optional(Schema.Int.pipe(Schema.between(1, maxConcurrency))),
+  /**
    * The plan's weight in its model's shared limit: while plans of one engine wait for the same
    * model, each gets calls in proportion to its priority (2 gets twice what 1 gets). @default 1
    */
@@ -46,6 +52,12 @@ export const RunOptions = Schema.Struct({
   model: Schema.optionalWith(Id, { default: () => "scripted" }),
   /** A single model call is abandoned (and retried) after this long, at most a day. @default 120000 */
   callTimeoutMs: Schema.optionalWith(PositiveDurationMs, { default: () => 120_000 }),
+  /**
+   * How long an atom may hold a concurrency permit before it is reclaimed (its call abandoned, as a
+   * timeout, through the atom's retries): a provider that never answers, or ignores its timeout,
+   * cannot keep a permit forever. Absent: `callTimeoutMs` plus `permitLeaseMarginMs`.
+   */
+  permitLeaseMs: Schema.optional(PositiveDurationMs),
   /**
    * How long the provider may keep pushing an atom back (429s, 529s in a row) before a push back
    * counts against its retries; until then it waits in admission, behind the limiter, and loses
@@ -68,6 +80,17 @@ export const RunOptions = Schema.Struct({
 })
 export type RunOptions = typeof RunOptions.Type
 export type RunOptionsInput = typeof RunOptions.Encoded
+
+/**
+ * What a permit's lease adds to the call's timeout by default: the admission before the call (the
+ * cost reservation, the prompt-cache lookup) and the commit of its cost after it run under the
+ * same permit, and a store or a ledger may be slow.
+ */
+export const permitLeaseMarginMs = 30_000
+
+/** How long an atom of a plan run with `options` may hold a permit: `permitLeaseMs`, else its default. */
+export const permitLeaseMsOf = (options: Pick<RunOptions, "callTimeoutMs" | "permitLeaseMs">): number =>
+  options.permitLeaseMs ?? options.callTimeoutMs + permitLeaseMarginMs
 
 /**
  * Run options as a plan or a submission gives them: the types of `RunOptions` checked, the

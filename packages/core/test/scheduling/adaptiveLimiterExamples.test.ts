@@ -1,8 +1,16 @@
-import { adaptiveLimiter, latencyAimdLimiter, parseRateLimitSignal } from "@devmatrix/core"
+import {
+  adaptiveLimiter,
+  defaultLimiterSettings,
+  latencyAimdLimiter,
+  parseRateLimitSignal
+} from "@devmatrix/core"
 import type { AdaptiveLimiterState, CallObservation, LimiterPolicy } from "@devmatrix/core"
 import { describe, expect, it } from "vitest"
 
 const t0 = 1_000_000
+
+/** The examples below start where slow start ends, at the initial limit (the ramp has tests of its own). */
+const unramped = { rampStartLimit: defaultLimiterSettings.initialLimit }
 const success = (atMs: number, latencyMs = 100): CallObservation => ({
   atMs,
   latencyMs,
@@ -28,7 +36,7 @@ const feed = <S>(
 
 describe("adaptiveLimiter: the reasons of its changes", () => {
   it("shrinks on a 429, once per flight, and holds every start for its retry-after", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const start = limiter.initial(t0)
     const first = limiter.observe(start, {
       atMs: t0 + 500,
@@ -58,7 +66,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
   })
 
   it("holds every start on a 429 only when its headers show a spent bucket; else the atom waits alone", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const rateLimited = (remaining: number): CallObservation => ({
       atMs: t0 + 500,
       latencyMs: 200,
@@ -80,7 +88,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
   })
 
   it("follows the headers by Little's law, and names the bucket and rate", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const at = t0 + 1_000
     const headers = parseRateLimitSignal(
       { "anthropic-ratelimit-requests-limit": "2400", "anthropic-ratelimit-requests-remaining": "2000" },
@@ -98,7 +106,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
   })
 
   it("follows a capacity change in the headers at once, not at +5 per cooldown", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const signal = (limit: number, at: number) =>
       parseRateLimitSignal({ "anthropic-ratelimit-requests-limit": String(limit) }, at)
     let state = limiter.observe(limiter.initial(t0), {
@@ -113,7 +121,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
   })
 
   it("after a 429, lets the headers lower the limit but not raise it for a cooldown", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const headers = (at: number) => parseRateLimitSignal({ "anthropic-ratelimit-requests-limit": "2400" }, at)
     let state = limiter.observe(limiter.initial(t0), {
       ...success(t0 + 10, 1_000),
@@ -129,7 +137,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
   })
 
   it("names the input-token bucket when it binds, at the tokens per call it saw", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const at = t0 + 1_000
     let state = limiter.reserve(limiter.initial(t0), { inputTokens: 2_000, outputTokens: 500 }, t0)
     state = limiter.refund(
@@ -158,7 +166,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
   })
 
   it("without headers: +5 after 3 healthy windows, once the cooldown has passed", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const { state, reasons } = feed(limiter, limiter.initial(t0), 60, (i) => success(t0 + 11_000 + i))
     expect(reasons).toEqual(["3 healthy windows: +5"])
     expect(state.limit).toBe(105)
@@ -167,8 +175,51 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
     expect(early.reasons).toEqual([])
   })
 
-  it("without headers: x0.75 when a window's p95 latency is far over the baseline", () => {
+  it("slow start: from 20, the limit doubles per round of answers up to the initial limit", () => {
     const limiter = adaptiveLimiter()
+    const start = limiter.initial(t0)
+    expect(limiter.limitOf(start)).toBe(20)
+    // Answers with the limit in use; within the cooldown, so the fallback adds nothing of its own.
+    const { state, reasons } = feed(limiter, start, 140, (i) => ({ ...success(t0 + i), inFlight: 20 }))
+    expect(reasons).toEqual([
+      "slow start: 20 calls answered: x2",
+      "slow start: 40 calls answered: x2",
+      "slow start: 80 calls answered: x2"
+    ])
+    expect(state.limit).toBe(100)
+    expect(state.ramping).toBe(false)
+  })
+
+  it("slow start ends at the first 429 (x0.75 from where it is) or at the limit the first headers imply", () => {
+    const limiter = adaptiveLimiter()
+    const ramped = feed(limiter, limiter.initial(t0), 20, (i) => success(t0 + i)).state
+    expect(ramped.limit).toBe(40)
+    const refusal = { at: t0 + 100, retryAfterMs: 1_000 }
+    const refused = limiter.observe(ramped, {
+      ...success(t0 + 100),
+      class: "rate_limited",
+      rateLimits: refusal
+    })
+    expect(refused.change).toEqual({ from: 40, to: 30, reason: "429 from the provider: x0.75" })
+    expect(feed(limiter, refused.state, 200, (i) => success(t0 + 200 + i)).state.limit).toBe(30)
+    // Headers whose limit is within the deadband of the ramp's still end it there, at once.
+    const headers = parseRateLimitSignal({ "anthropic-ratelimit-requests-limit": "1200" }, t0 + 50)
+    const told = limiter.observe(limiter.initial(t0), { ...success(t0 + 50, 1_000), rateLimits: headers })
+    expect(told.change?.to).toBe(21)
+    expect(told.state.ramping).toBe(false)
+  })
+
+  it("without headers: a limit in full use grows +5 per 3 healthy windows without waiting for the cooldown", () => {
+    const limiter = adaptiveLimiter(unramped)
+    const full = feed(limiter, limiter.initial(t0), 120, (i) => ({ ...success(t0 + i), inFlight: 95 }))
+    expect(full.reasons).toEqual(["3 healthy windows: +5", "3 healthy windows: +5"])
+    // Not in full use (fewer than 90% of the limit in flight): the cooldown holds.
+    const idle = feed(limiter, limiter.initial(t0), 120, (i) => ({ ...success(t0 + i), inFlight: 89 }))
+    expect(idle.reasons).toEqual([])
+  })
+
+  it("without headers: x0.75 when a window's p95 latency is far over the baseline", () => {
+    const limiter = adaptiveLimiter(unramped)
     const calm = feed(limiter, limiter.initial(t0), 20, (i) => success(t0 + 11_000 + i, 100))
     const slow = feed(limiter, calm.state, 20, (i) => success(t0 + 12_000 + i, 400))
     expect(slow.reasons).toEqual(["latency: p95 400 ms is over 1.5x the baseline 100 ms: x0.75"])
@@ -176,7 +227,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
   })
 
   it("without headers: x0.75 when a window's calls fail", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const { reasons } = feed(limiter, limiter.initial(t0), 20, (i) =>
       i < 4
         ? { atMs: t0 + 11_000 + i, latencyMs: 30_000, class: "timeout", inFlight: 1 }
@@ -193,7 +244,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
       inFlight: 50
     })
     const holdOf = (seed: number) => {
-      const limiter = adaptiveLimiter({ seed })
+      const limiter = adaptiveLimiter({ ...unramped, seed })
       const step = limiter.observe(limiter.initial(t0), overloaded(t0))
       expect(step.change).toBeUndefined()
       expect(step.state.limit).toBe(100)
@@ -216,7 +267,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
   })
 
   it("is pinned by an operator and unpinned, back within its bounds", () => {
-    const limiter = adaptiveLimiter()
+    const limiter = adaptiveLimiter(unramped)
     const pinned = limiter.pin(limiter.initial(t0), 4, t0)
     expect(pinned.change).toEqual({ from: 100, to: 4, reason: "pinned by an operator" })
     const after429 = limiter.observe(pinned.state, {
@@ -232,7 +283,7 @@ describe("adaptiveLimiter: the reasons of its changes", () => {
 })
 
 describe("adaptiveLimiter: token admission", () => {
-  const limiter = adaptiveLimiter({ buckets: { inputTokensPerMinute: 10_000 } })
+  const limiter = adaptiveLimiter({ ...unramped, buckets: { inputTokensPerMinute: 10_000 } })
   const demand = { inputTokens: 6_000, outputTokens: 1_000 }
 
   it("admits what fits, makes the next wait for the refill, and takes back the unused part", () => {
@@ -254,7 +305,7 @@ describe("adaptiveLimiter: token admission", () => {
   })
 
   it("keeps its own account while a rounded header agrees, and resyncs to it when it does not", () => {
-    const adaptive = adaptiveLimiter()
+    const adaptive = adaptiveLimiter(unramped)
     const at = t0
     const header = (remaining: number) =>
       parseRateLimitSignal(

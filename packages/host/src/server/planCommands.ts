@@ -215,6 +215,7 @@ export const runPlanCommand = (
         Effect.fail(new CommandRefused({ code: "invalid_command", message: error.message })),
       PlanGraphError: (error) =>
         Effect.fail(new CommandRefused({ code: "invalid_command", message: error.message })),
-      StoreError: (error) => Effect.fail(new CommandRefused({ code: "internal", message: error.message }))
+      StoreError: (error) => Effect.fail(new CommandRefused({ code: "internal", message: error.message })),
+      AdmissionQueueFull: (error) => Effect.fail(new CommandRefused({ code: "queue_full", message: error.message }))
     })
   )

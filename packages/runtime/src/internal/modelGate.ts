@@ -51,13 +51,25 @@ export class HerdGuard {
   }
 }
 
+/**
+ * A tenant's permits on one model: the calls in flight (and ends not committed) of its plans there,
+ * under its cap (`SchedulerOptions.tenantLimits`; Infinity when it has none).
+ */
+export interface TenantShare {
+  readonly name: string
+  readonly limit: number
+  held: number
+}
+
 /** A plan's lane as its model's gate sees it. */
 export interface GateLane {
   /** Its share of the gate while it waits with others (the plan's priority). */
   readonly weight: number
+  /** The tenant whose cap it counts against. */
+  readonly tenant: TenantShare
   /** Fair share: the virtual time at which its last admission's share ends. */
   finishTag: number
-  /** It has an atom that may go now (queued, lane open, under its own cap); no side effect. */
+  /** It has an atom that may go now (queued, lane open, under its own cap and its waves'); no side effect. */
   readonly admissible: () => boolean
   /** The gate gave it a permit: it admits its best atom. */
   readonly admitNext: () => void
@@ -70,10 +82,13 @@ export interface GateLane {
 /** A gate as a lane uses it: nothing here depends on the policy's state. */
 export interface Gate {
   readonly limit: () => number
+  /** The tenant's share of this model (made on first use). */
+  readonly tenantOf: (name: string) => TenantShare
   readonly register: (lane: GateLane) => void
   readonly unregister: (lane: GateLane) => void
   readonly pump: () => void
-  readonly release: (count: number) => void
+  /** `count` permits of `tenant` return. */
+  readonly release: (count: number, tenant: TenantShare) => void
   readonly callEnded: () => void
   readonly reserve: (demand: TokenDemand) => void
   readonly refund: (reserved: TokenDemand, used: TokenDemand) => void
@@ -90,10 +105,13 @@ export interface GateRuntime {
 
 /**
  * The admission of one model, shared by the engine's plans that call it: the limiter's state, the
- * permits held across plans, and the lanes of the plans. `acquire` and `release` are plain
- * synchronous code: a permit costs no Effect. A permit is taken for the plan's lane (under its own
- * cap) and the model's limit in one step; it returns when the plan's journal has committed the
- * call's end. When the policy (or the herd guard) says to wait, one timer per gate wakes it.
+ * permits held across plans and tenants, and the lanes of the plans. `acquire` and `release` are
+ * plain synchronous code: a permit costs no Effect. A permit is taken at every level of the
+ * hierarchy in one step (the model's limit, the tenant's cap, the plan's cap, the wave's cap): the
+ * gate picks a lane whose tenant and plan are under their caps and which has an atom of a wave
+ * under its own, and counts the permit at each; it returns to all of them when the plan's journal
+ * has committed the call's end. When the policy (or the herd guard) says to wait, one timer per
+ * gate wakes it.
  */
 export class ModelGate<S> implements Gate {
   private state: S
@@ -102,6 +120,7 @@ export class ModelGate<S> implements Gate {
   /** Calls in flight across lanes (admissions included): what the provider sees. */
   private calling = 0
   private readonly lanes: Array<GateLane> = []
+  private readonly tenants = new Map<string, TenantShare>()
   /** Start-time fair queuing: the start tag of the last admission. */
   private virtualTime = 0
   /** The last demand reserved: what the next call is judged by before its prompt is built. */
@@ -116,7 +135,9 @@ export class ModelGate<S> implements Gate {
     private readonly policy: LimiterPolicy<S>,
     private readonly clock: GateRuntime,
     /** Spreads bursts; only while the limit adapts (a pinned limit is the operator's word). */
-    private readonly herdGuard: HerdGuard | undefined
+    private readonly herdGuard: HerdGuard | undefined,
+    /** Each tenant's cap on its calls in flight to this model; a tenant not named has none. */
+    private readonly tenantLimits: Readonly<Record<string, number>> = {}
   ) {
     this.state = policy.initial(clock.nowMs())
     this.runFork = Runtime.runFork(clock.runtime)
@@ -148,6 +169,20 @@ export class ModelGate<S> implements Gate {
     return waiting
   }
 
+  tenantOf(name: string): TenantShare {
+    let tenant = this.tenants.get(name)
+    if (tenant === undefined) {
+      tenant = { name, limit: this.tenantLimits[name] ?? Number.POSITIVE_INFINITY, held: 0 }
+      this.tenants.set(name, tenant)
+    }
+    return tenant
+  }
+
+  /** The tenants whose plans have used this model, with their permits held now. */
+  tenantShares(): ReadonlyArray<TenantShare> {
+    return [...this.tenants.values()]
+  }
+
   register(lane: GateLane): void {
     // A lane that joins competes from now on, with no credit for the time it was not there.
     lane.finishTag = this.virtualTime
@@ -165,8 +200,9 @@ export class ModelGate<S> implements Gate {
   }
 
   /** `count` permits return (their ends are committed, or admissions were given back); admits what fits. */
-  release(count: number): void {
+  release(count: number, tenant: TenantShare): void {
     this.held -= count
+    tenant.held -= count
     this.pump()
   }
 
@@ -222,6 +258,7 @@ export class ModelGate<S> implements Gate {
         lane.finishTag = startTag + 1 / lane.weight
         this.held++
         this.calling++
+        lane.tenant.held++
         lane.admitNext()
       }
     } finally {
@@ -229,13 +266,13 @@ export class ModelGate<S> implements Gate {
     }
   }
 
-  /** The admissible lane with the earliest start tag; the first registered wins a tie. */
+  /** The admissible lane (its tenant under its cap) with the earliest start tag; the first registered wins a tie. */
   private nextLane(): GateLane | undefined {
     let best: GateLane | undefined
     let bestTag = Number.POSITIVE_INFINITY
     for (const lane of this.lanes) {
       const tag = Math.max(lane.finishTag, this.virtualTime)
-      if (tag < bestTag && lane.admissible()) {
+      if (tag < bestTag && lane.tenant.held < lane.tenant.limit && lane.admissible()) {
         best = lane
         bestTag = tag
       }

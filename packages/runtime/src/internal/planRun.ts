@@ -2,6 +2,7 @@ import {
   atomMachine,
   findModelPrice,
   masterplanMachine,
+  permitLeaseMsOf,
   priorityOf,
   providerReactionTo,
   softLimitUsd,
@@ -23,6 +24,7 @@ import type {
   PlanGraph,
   PlanInput,
   PriceTable,
+  QueueClaim,
   RunOptions,
   WaveActor
 } from "@devmatrix/core"
@@ -33,11 +35,13 @@ import { createActor, fromCallback, fromPromise } from "xstate"
 import type { BudgetExceeded, CostLedgerService } from "../CostLedger.js"
 import type { ModelProviderService } from "../ModelProvider.js"
 import type { PromptCacheService, PromptCacheWrite } from "../PromptCache.js"
-import type { AdmissionLane, SchedulerService } from "../Scheduler.js"
+import type { AdmissionLane, PermitReclaim, SchedulerService } from "../Scheduler.js"
 import type { AtomRow } from "../Store.js"
 import { AcceptedCode } from "./acceptedCode.js"
 import { cacheWriteOf, callReportOf, eventsOfOutcome, makeAtomCall } from "./atomCall.js"
 import type { AtomCall, CallOutcome, PreparedCall } from "./atomCall.js"
+import { defaultTenant } from "./localLane.js"
+import { ReadyBacklog } from "./readyBacklog.js"
 import { SummaryTally } from "./summaryTally.js"
 
 /** Everything one masterplan run needs; the engine builds it from the submitted plan. */
@@ -52,6 +56,12 @@ export interface PlanRunConfig {
   readonly provider: ModelProviderService
   /** Admits the plan's ready atoms: queue, permits, pause. */
   readonly scheduler: SchedulerService
+  /**
+   * The plan's slots of the engine's admission queue (`SchedulerService.claimQueue`): the most
+   * atoms it has waiting for admission at once. It gives them back as its atoms settle, and all of
+   * them when it ends or stops.
+   */
+  readonly queue: QueueClaim
   /** Holds each call's worst case before it starts, and takes its actual cost after (opened for this plan). */
   readonly ledger: CostLedgerService
   readonly cache: PromptCacheService
@@ -129,6 +139,8 @@ export class PlanRun {
   private readonly backoffUntil = new Map<number, number>()
   private detaching = false
   private readonly lane: AdmissionLane
+  /** Atoms waiting for admission, and the ready ones held back while the plan's queue is full. */
+  private readonly backlog: ReadyBacklog
   private readonly callStep: AtomCall
   /** The answer of each atom's last call, which the prompt cache keeps once the atom is accepted. */
   private readonly cacheable: Array<PromptCacheWrite | undefined>
@@ -175,13 +187,23 @@ export class PlanRun {
     })
     this.longestPath = graph.criticalPath.length
     const remaining = graph.remaining
+    const before = (a: number, b: number) =>
+      remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b)
+    this.backlog = new ReadyBacklog(size, before, () => config.queue.slots)
     this.lane = config.scheduler.lane(
       {
         masterplanId: config.masterplanId,
         model: config.options.model,
+        // The tenant's cap (SchedulerOptions.tenantLimits) counts the plans a host submitted for it;
+        // an embedded plan has none and is the default tenant's.
+        tenant: config.owner?.tenant ?? defaultTenant,
         concurrency: config.options.concurrency,
+        waveConcurrency: config.options.waveConcurrency,
+        waveOf: (index) => graph.waveOf[index]!,
         weight: config.options.priority,
-        before: (a, b) => remaining[a]! > remaining[b]! || (remaining[a] === remaining[b] && a < b),
+        leaseMs: permitLeaseMsOf(config.options),
+        reclaimed: (index, lease) => this.permitReclaimed(index, lease),
+        before,
         admit: (index) => this.prepareCall(index),
         start: (index, prepared) => this.startCall(index, prepared),
         denied: (index, cause) => this.admissionDenied(index, cause),
@@ -323,6 +345,7 @@ export class PlanRun {
     const atomsRoot: StoppableActor = this.atomsRoot as unknown as StoppableActor
     atomsRoot._stop()
     this.lane.close()
+    this.config.queue.release()
     if (this.masterplanActor.getSnapshot().status === "active") this.masterplanActor.stop()
   }
 
@@ -357,6 +380,9 @@ export class PlanRun {
         if (row.status !== "completed") this.doomedBy[dependent] ??= row.atomId
       }
     }
+    // What settled in the earlier process needs no room in the engine's queue.
+    const left = graph.ids.length - this.settled
+    if (left < this.config.queue.slots) this.config.queue.shrinkTo(left)
     // Once every row is in: the code of atoms whose dependents have all settled is not needed.
     for (let index = 0; index < graph.ids.length; index++)
       if (this.created[index] === 1) this.accepted.settled(index)
@@ -464,6 +490,7 @@ export class PlanRun {
       // A backoff begun by the previous process goes on in the atom's machine, for what is left of
       // it: the machine holds it (cancel, stop) and queues the atom when it ends, as after any backoff.
       this.backoffUntil.delete(index)
+      this.backlog.backsOff(index)
       return void this.actor(index).send({ type: "RESTORE_BACKOFF", remainingMs: backoffEnds - this.now() })
     }
     const underReview = this.reviewAtStart.get(index)
@@ -475,7 +502,15 @@ export class PlanRun {
     }
     const doomedBy = this.doomedBy[index]
     if (doomedBy !== undefined) this.actor(index).send({ type: "SKIP", becauseOf: doomedBy })
-    else if (this.unsettledDeps[index] === 0) this.actor(index).send({ type: "READY" })
+    // Over the plan's queue bound it stays ready in the backlog, with no actor, until room appears.
+    else if (this.unsettledDeps[index] === 0 && this.backlog.offer(index))
+      this.actor(index).send({ type: "READY" })
+  }
+
+  /** Room in the plan's queue: the best ready atoms held back are queued, as many as fit. */
+  private readonly admitBacklog = (): void => {
+    for (let index = this.backlog.next(); index !== undefined; index = this.backlog.next())
+      if (!this.finished && this.created[index] === 0) this.actor(index).send({ type: "READY" })
   }
 
   private actor(index: number): AtomActor {
@@ -522,12 +557,25 @@ export class PlanRun {
     } else this.record(event)
     switch (event.type) {
       case "atom.queued":
+        this.backlog.queues(index)
         this.defer(() => this.lane.enqueue(index))
+        return
+      case "atom.started":
+        this.backlog.leaves(index)
+        if (this.backlog.held > 0) this.defer(this.admitBacklog)
         return
       case "atom.retrying":
       case "atom.throttled":
-      case "atom.review":
+        // Back to the queue after its wait (at once for a push back without `retry-after`).
+        this.backlog.backsOff(index)
+        this.release(index)
+        return
       case "atom.blocked":
+        this.backlog.leaves(index)
+        if (this.backlog.held > 0) this.defer(this.admitBacklog)
+        this.release(index)
+        return
+      case "atom.review":
         this.release(index)
         return
       case "atom.completed":
@@ -544,6 +592,7 @@ export class PlanRun {
       case "atom.cancelled":
         this.lane.interrupt(index)
         this.release(index)
+        this.backlog.leaves(index)
         this.settled++
         this.atoms[index] = undefined
         this.waves[this.graph.waveOf[index]!]?.send({ type: "ATOM_SETTLED", outcome: "cancelled" })
@@ -561,6 +610,10 @@ export class PlanRun {
   /** An atom reached a terminal state; `failedAtom` names the failure its dependents inherit. */
   private settle(index: number, outcome: AtomOutcome, failedAtom: string | undefined): void {
     this.settled++
+    this.backlog.leaves(index)
+    // A plan with fewer atoms left than its slots gives the rest back to the engine's queue.
+    const left = this.graph.ids.length - this.settled
+    if (left < this.config.queue.slots) this.config.queue.shrinkTo(left)
     this.atoms[index] = undefined
     this.accepted.settled(index)
     const eager = this.config.options.mode === "eager"
@@ -578,6 +631,7 @@ export class PlanRun {
     if (this.finished) return
     this.finished = true
     this.lane.stop()
+    this.config.queue.release()
     const durationMs = this.elapsedMs()
     this.finish?.({ durationMs, summary: this.tally.summary(durationMs) })
   }
@@ -587,6 +641,7 @@ export class PlanRun {
     if (this.finished) return
     this.finished = true
     this.lane.stop()
+    this.config.queue.release()
     let unstarted = 0
     for (let index = 0; index < this.atoms.length; index++) {
       const actor = this.atoms[index]
@@ -664,6 +719,28 @@ export class PlanRun {
       type: "PROVIDER_FAILED",
       reason: reaction.reason,
       summary: this.tally.summary(this.elapsedMs())
+    })
+  }
+
+  /**
+   * An atom held its permit past its lease (a call that never ended, an admission that never came
+   * back): the lane interrupted it and took the permit back. A call counts as an attempt that timed
+   * out, through the atom's retries (retried after its backoff, or failed once they are spent); an
+   * admission simply waits again. Logged, and the attempt's `atom.retrying` (or `atom.failed`) says so.
+   */
+  private permitReclaimed(index: number, lease: PermitReclaim): void {
+    const atomId = this.graph.ids[index]!
+    const message = `${lease.calling ? "its call" : "its admission"} held a concurrency permit for ${Math.round(lease.heldMs)} ms, past the permit's lease of ${lease.leaseMs} ms: abandoned, and the permit reclaimed`
+    this.runFiber(
+      Effect.logWarning(`masterplan ${this.config.masterplanId}, atom ${atomId}: ${message}`),
+      () => undefined
+    )
+    const actor = this.atoms[index]
+    if (!lease.calling || actor === undefined || !actor.getSnapshot().matches("running")) return
+    actor.send({
+      type: "CALL_FAILED",
+      failure: { reason: "timeout", retryable: true, message },
+      atMs: this.now()
     })
   }
 
