@@ -163,6 +163,15 @@ describe("the SDK client's commands", () => {
     await expect.poll(() => server.openConnections()).toBe(0)
   })
 
+  it("closes as an async disposable (await using)", async () => {
+    const server = await serve()
+    const client = connect(server)
+    await client.ready()
+    await client[Symbol.asyncDispose]()
+    expect(client.state).toBe("closed")
+    await expect.poll(() => server.openConnections()).toBe(0)
+  })
+
   it("a command waits for a connection within commandTimeoutMs, then rejects saying it was not sent", async () => {
     const server = await serve()
     await server.close()
