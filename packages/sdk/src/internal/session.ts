@@ -92,8 +92,10 @@ export class Session {
   /** Numbers the connection attempts: a WebSocket class loaded for an attempt given up on is not used. */
   private attempt = 0
   private failedAttempts = 0
-  /** What went wrong with the current or last connection, for the messages of what it failed. */
+  /** What went wrong with the current socket so far (an error event, an id-less error frame). */
   private problem: string | undefined
+  /** How the last connection failed, until one is open again: for the messages of what waits. */
+  private lastFailure: string | undefined
   private connectTimer: ReturnType<typeof setTimeout> | undefined
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private readyWaiters: Array<{
@@ -242,7 +244,7 @@ export class Session {
     try {
       socket = new webSocketClass(this.settings.url) as WebSocketLike
     } catch (error) {
-      this.problem = messageOf(error)
+      this.lastFailure = messageOf(error)
       return this.reconnect()
     }
     socket.binaryType = "arraybuffer"
@@ -303,6 +305,7 @@ export class Session {
       return
     }
     clearTimeout(this.connectTimer)
+    this.lastFailure = undefined
     this.state = "open"
     this.failedAttempts = 0
     this.principal = principal
@@ -406,7 +409,7 @@ export class Session {
   /** The client gives up on this socket (no hello ack in time, a hello refused for now). */
   private drop(socket: WebSocketLike, problem: string): void {
     if (this.socket !== socket) return
-    this.problem = problem
+    this.lastFailure = problem
     this.socket = undefined
     closeQuietly(socket)
     this.disconnected()
@@ -425,7 +428,7 @@ export class Session {
         "fail"
       )
     const closed = `the connection closed with ${code}${reason === "" ? "" : ` (${reason})`}`
-    this.problem = this.problem === undefined ? closed : `${closed}: ${this.problem}`
+    this.lastFailure = this.problem === undefined ? closed : `${closed}: ${this.problem}`
     this.disconnected()
   }
 
@@ -435,6 +438,7 @@ export class Session {
    */
   private disconnected(): void {
     clearTimeout(this.connectTimer)
+    this.problem = undefined // told by lastFailure now
     for (const [id, pending] of this.pending) {
       if (pending.ofConnection) this.take(id)
       else if (pending.sent && pending.retryable) pending.sent = false
@@ -494,7 +498,8 @@ export class Session {
   }
 
   private problemText(): string {
-    return this.problem === undefined ? "" : ` (${this.problem})`
+    const problem = this.problem ?? this.lastFailure
+    return problem === undefined ? "" : ` (${problem})`
   }
 
   private invalid(type: CommandType, code: "invalid_command" | "frame_too_large", message: string) {
