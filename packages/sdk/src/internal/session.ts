@@ -1,21 +1,26 @@
 import {
   CloseCode,
-  commandResults,
-  commandSchemas,
   decodeFrame,
-  decodeInput,
   encodeFrame,
-  type Command,
   type CommandType,
-  type ErrorReply,
   type Event,
   type Principal,
   type ProtocolError
 } from "@devmatrix/core"
-import { Either, Schema } from "effect"
+import { Either } from "effect"
 import type { ClientSettings, WebSocketClass } from "../ClientOptions.js"
-import { DevMatrixError } from "../DevMatrixError.js"
+import type { DevMatrixError } from "../DevMatrixError.js"
+import {
+  badReply,
+  clientError,
+  encodeCommand,
+  forCommand,
+  hostError,
+  resultDecoder,
+  watchFieldsOf
+} from "./commandFrames.js"
 import { EventQueue } from "./eventQueue.js"
+import { PendingCommands } from "./pendingCommands.js"
 import { PlanWatches, type WatchLink } from "./planWatches.js"
 import { reconnectDelayMs } from "./reconnectDelayMs.js"
 import { bytesOf, loadWebSocket, type WebSocketLike } from "./webSocket.js"
@@ -29,54 +34,19 @@ import { bytesOf, loadWebSocket, type WebSocketLike } from "./webSocket.js"
  */
 export type ClientState = "connecting" | "open" | "reconnecting" | "closed"
 
-/** A command on its way: waiting for a connection, or sent and waiting for its reply. */
-interface Pending {
-  readonly type: CommandType
-  readonly bytes: Uint8Array
-  sent: boolean
-  /** Sent again on the next connection if its own drops before the reply: the read-only ones. */
-  readonly retryable: boolean
-  /** Means something on its connection only (`hello`, `watch`, `unwatch`): dropped with it. */
-  readonly ofConnection: boolean
-  readonly onAck: (result: unknown) => void
-  readonly onError: (error: DevMatrixError) => void
-  readonly timer?: ReturnType<typeof setTimeout>
-}
-
 const readOnly: ReadonlySet<CommandType> = new Set(["get", "list", "reviewList"])
 
 /** The refusals of a `hello` that another connection would get too. */
 const refusesTheToken: ReadonlySet<string> = new Set(["unauthenticated", "forbidden", "invalid_command"])
 
-const commandDecoders = new Map<
-  CommandType,
-  (input: unknown) => Either.Either<Command, { message: string }>
->()
-const commandDecoder = (type: CommandType) => {
-  let decode = commandDecoders.get(type)
-  if (decode === undefined) {
-    decode = decodeInput(commandSchemas[type] as Schema.Schema<Command, unknown>, type, {
-      onExcessProperty: "error"
-    })
-    commandDecoders.set(type, decode)
-  }
-  return decode
-}
-
-const resultDecoder = (type: CommandType) =>
-  Schema.decodeUnknownEither(commandResults[type] as Schema.Schema<unknown, unknown>, { errors: "all" })
-
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
-/** The same error, for one command. */
-const forCommand = (error: DevMatrixError, command: CommandType): DevMatrixError =>
-  new DevMatrixError({
-    code: error.code,
-    reason: error.reason,
-    message: error.message,
-    command,
-    outcomeUnknown: error.outcomeUnknown
-  })
+/** A watch that fails at once. */
+const failedQueue = (error: DevMatrixError): EventQueue<Event> => {
+  const queue = new EventQueue<Event>(() => {})
+  queue.fail(error)
+  return queue
+}
 
 /**
  * One client's connection to a host, made again whenever it drops: the commands that wait for
@@ -86,7 +56,7 @@ export class Session {
   state: ClientState = "connecting"
   principal: Principal | undefined
   private readonly watches: PlanWatches
-  private readonly pending = new Map<string, Pending>()
+  private readonly pending = new PendingCommands()
   private readonly webSocketClass: Promise<WebSocketClass>
   private socket: WebSocketLike | undefined
   /** Numbers the connection attempts: a WebSocket class loaded for an attempt given up on is not used. */
@@ -118,33 +88,24 @@ export class Session {
     return new Promise((resolve, reject) => {
       if (this.closedBy !== undefined) return reject(forCommand(this.closedBy, type))
       const id = this.nextId()
-      const command = commandDecoder(type)({ ...fields, type, id })
-      if (Either.isLeft(command)) return reject(this.invalid(type, "invalid_command", command.left.message))
-      const bytes = encodeFrame(command.right)
-      if (bytes.byteLength > this.settings.maxFrameBytes)
-        return reject(
-          this.invalid(
-            type,
-            "frame_too_large",
-            `the ${type} frame is ${bytes.byteLength.toLocaleString("en-US")} bytes, over maxFrameBytes (${this.settings.maxFrameBytes.toLocaleString("en-US")})`
-          )
-        )
+      const bytes = encodeCommand(type, fields, id, this.settings.maxFrameBytes)
+      if (Either.isLeft(bytes)) return reject(bytes.left)
       const decodeResult = resultDecoder(type)
-      this.pending.set(id, {
+      const timeoutMs = this.settings.commandTimeoutMs
+      this.pending.add(id, {
         type,
-        bytes,
+        bytes: bytes.right,
         sent: false,
         retryable: readOnly.has(type),
         ofConnection: false,
         // A command of no result may have its `result` left out.
         onAck: (result) =>
           Either.match(decodeResult(result ?? {}), {
-            onLeft: (error) =>
-              reject(this.badReply(type, `its ack's result does not match: ${error.message}`)),
+            onLeft: (error) => reject(badReply(type, `its ack's result does not match: ${error.message}`)),
             onRight: resolve
           }),
         onError: reject,
-        timer: setTimeout(() => this.timedOut(id), this.settings.commandTimeoutMs)
+        timer: setTimeout(() => this.pending.timedOut(id, timeoutMs, this.problemText()), timeoutMs)
       })
       if (this.state === "open") this.transmit(id)
     })
@@ -152,17 +113,11 @@ export class Session {
 
   /** The events of a plan from `fromSeq` (validated as a `watch` command's fields). */
   watch(masterplanId: string, fromSeq: number | undefined): EventQueue<Event> {
-    const failed = (error: DevMatrixError) => {
-      const queue = new EventQueue<Event>(() => {})
-      queue.fail(error)
-      return queue
-    }
-    if (this.closedBy !== undefined) return failed(forCommand(this.closedBy, "watch"))
-    const fields = { type: "watch", id: "watch", masterplanId, ...(fromSeq !== undefined ? { fromSeq } : {}) }
-    const command = commandDecoder("watch")(fields)
-    if (Either.isLeft(command)) return failed(this.invalid("watch", "invalid_command", command.left.message))
-    const watch = command.right as Extract<Command, { type: "watch" }>
-    return this.watches.add(watch.masterplanId, watch.fromSeq)
+    if (this.closedBy !== undefined) return failedQueue(forCommand(this.closedBy, "watch"))
+    return Either.match(watchFieldsOf(masterplanId, fromSeq), {
+      onLeft: failedQueue,
+      onRight: (watch) => this.watches.add(watch.masterplanId, watch.fromSeq)
+    })
   }
 
   /** Who the token is, once a connection has it acknowledged (within `commandTimeoutMs`). */
@@ -173,12 +128,10 @@ export class Session {
       const timer = setTimeout(() => {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter)
         reject(
-          new DevMatrixError({
-            code: "internal",
-            reason: "timeout",
-            message: `no connection to the host within ${this.settings.commandTimeoutMs} ms${this.problemText()}`,
-            outcomeUnknown: false
-          })
+          clientError(
+            "timeout",
+            `no connection to the host within ${this.settings.commandTimeoutMs} ms${this.problemText()}`
+          )
         )
       }, this.settings.commandTimeoutMs)
       const waiter = {
@@ -200,15 +153,7 @@ export class Session {
     this.closing ??= new Promise((resolve) => {
       const socket = this.socket
       if (socket !== undefined) socket.onclose = () => resolve()
-      this.shutDown(
-        new DevMatrixError({
-          code: "internal",
-          reason: "closed",
-          message: "the client was closed",
-          outcomeUnknown: false
-        }),
-        "end"
-      )
+      this.shutDown(clientError("closed", "the client was closed"), "end")
       if (socket === undefined) resolve()
     })
     return this.closing
@@ -225,16 +170,7 @@ export class Session {
       (webSocketClass) => {
         if (this.attempt === attempt && this.closedBy === undefined) this.open(webSocketClass)
       },
-      (error: unknown) =>
-        this.shutDown(
-          new DevMatrixError({
-            code: "internal",
-            reason: "closed",
-            message: messageOf(error),
-            outcomeUnknown: false
-          }),
-          "fail"
-        )
+      (error: unknown) => this.shutDown(clientError("closed", messageOf(error)), "fail")
     )
   }
 
@@ -274,7 +210,7 @@ export class Session {
   /** Authenticates the connection: browsers cannot set an `Authorization` header. */
   private hello(): void {
     const id = this.nextId()
-    this.pending.set(id, {
+    this.pending.add(id, {
       type: "hello",
       bytes: encodeFrame({ type: "hello", id, token: this.settings.token }),
       sent: false,
@@ -284,12 +220,7 @@ export class Session {
       onError: (error) => {
         if (error.reason === "rejected" && refusesTheToken.has(error.code))
           this.shutDown(
-            new DevMatrixError({
-              code: error.code,
-              reason: "rejected",
-              message: `the host refused the token: ${error.message}`,
-              outcomeUnknown: false
-            }),
+            clientError("rejected", `the host refused the token: ${error.message}`, { code: error.code }),
             "fail"
           )
         else if (this.socket !== undefined) this.drop(this.socket, `hello: ${error.message}`)
@@ -310,7 +241,7 @@ export class Session {
     this.failedAttempts = 0
     this.principal = principal
     for (const waiter of this.readyWaiters.splice(0)) waiter.resolve(principal)
-    for (const [id, pending] of this.pending) if (!pending.sent) this.transmit(id)
+    for (const id of this.pending.unsent()) this.transmit(id)
     this.watches.onOpen()
   }
 
@@ -333,7 +264,7 @@ export class Session {
   ): string | undefined {
     if (this.state !== "open") return undefined
     const id = this.nextId()
-    this.pending.set(id, {
+    this.pending.add(id, {
       type: command.type,
       bytes: encodeFrame({ ...command, id }),
       sent: false,
@@ -352,15 +283,15 @@ export class Session {
     const frame = decoded.right
     switch (frame.type) {
       case "ack":
-        return this.take(frame.id)?.onAck(frame.result)
+        return this.pending.take(frame.id)?.onAck(frame.result)
       case "error": {
         if (frame.id === undefined) {
           // Said of the connection (slow_consumer before a close), or of a frame it could not read.
           this.problem = `${frame.code}: ${frame.message}`
           return
         }
-        const pending = this.take(frame.id)
-        return pending?.onError(this.hostError(frame, pending.type))
+        const pending = this.pending.take(frame.id)
+        return pending?.onError(hostError(frame, pending.type))
       }
       case "event":
         return this.watches.deliver(frame.masterplanId, frame.event)
@@ -376,34 +307,9 @@ export class Session {
    */
   private unreadable(error: ProtocolError): void {
     const message = `the host sent a frame this client cannot read (a host of another version?): ${error.message}`
-    const pending = error.id !== undefined ? this.take(error.id) : undefined
-    if (pending !== undefined) return pending.onError(this.badReply(pending.type, message))
-    this.watches.failAll(this.badReply("watch", message))
-  }
-
-  private take(id: string): Pending | undefined {
-    const pending = this.pending.get(id)
-    if (pending === undefined) return undefined
-    this.pending.delete(id)
-    clearTimeout(pending.timer)
-    return pending
-  }
-
-  private timedOut(id: string): void {
-    const pending = this.take(id)
-    if (pending === undefined) return
-    const ms = this.settings.commandTimeoutMs
-    pending.onError(
-      new DevMatrixError({
-        code: "internal",
-        reason: "timeout",
-        command: pending.type,
-        outcomeUnknown: pending.sent,
-        message: pending.sent
-          ? `no reply to ${pending.type} within ${ms} ms${this.problemText()}: it may or may not have taken effect`
-          : `${pending.type} was not sent: no connection to the host within ${ms} ms${this.problemText()}`
-      })
-    )
+    const pending = error.id !== undefined ? this.pending.take(error.id) : undefined
+    if (pending !== undefined) return pending.onError(badReply(pending.type, message))
+    this.watches.failAll(badReply("watch", message))
   }
 
   /** The client gives up on this socket (no hello ack in time, a hello refused for now). */
@@ -419,12 +325,11 @@ export class Session {
     this.socket = undefined
     if (code === CloseCode.unauthenticated)
       return this.shutDown(
-        new DevMatrixError({
-          code: "unauthenticated",
-          reason: "rejected",
-          message: `the host refused the token (it closed the connection with ${code}${reason === "" ? "" : `: ${reason}`})`,
-          outcomeUnknown: false
-        }),
+        clientError(
+          "rejected",
+          `the host refused the token (it closed the connection with ${code}${reason === "" ? "" : `: ${reason}`})`,
+          { code: "unauthenticated" }
+        ),
         "fail"
       )
     const closed = `the connection closed with ${code}${reason === "" ? "" : ` (${reason})`}`
@@ -432,29 +337,11 @@ export class Session {
     this.disconnected()
   }
 
-  /**
-   * The connection is gone: what was sent and not answered fails (it may or may not have taken
-   * effect), except the read-only commands, which wait for the next connection as the unsent do.
-   */
+  /** The connection is gone: its commands are settled (or wait for the next), its watches lapse. */
   private disconnected(): void {
     clearTimeout(this.connectTimer)
     this.problem = undefined // told by lastFailure now
-    for (const [id, pending] of this.pending) {
-      if (pending.ofConnection) this.take(id)
-      else if (pending.sent && pending.retryable) pending.sent = false
-      else if (pending.sent) {
-        this.take(id)
-        pending.onError(
-          new DevMatrixError({
-            code: "internal",
-            reason: "disconnected",
-            command: pending.type,
-            outcomeUnknown: true,
-            message: `the connection dropped before the reply to ${pending.type}${this.problemText()}: it may or may not have taken effect`
-          })
-        )
-      }
-    }
+    this.pending.dropped(this.problemText())
     this.watches.onDisconnect()
     this.reconnect()
   }
@@ -464,12 +351,10 @@ export class Session {
     const { reconnect } = this.settings
     if (this.failedAttempts >= reconnect.maxAttempts)
       return this.shutDown(
-        new DevMatrixError({
-          code: "internal",
-          reason: "closed",
-          message: `no connection to the host after ${this.failedAttempts} attempts to reconnect${this.problemText()}`,
-          outcomeUnknown: false
-        }),
+        clientError(
+          "closed",
+          `no connection to the host after ${this.failedAttempts} attempts to reconnect${this.problemText()}`
+        ),
         "fail"
       )
     this.state = "reconnecting"
@@ -488,10 +373,7 @@ export class Session {
     const socket = this.socket
     this.socket = undefined
     if (socket !== undefined) closeQuietly(socket)
-    for (const [id, pending] of this.pending) {
-      this.take(id)
-      if (!pending.ofConnection) pending.onError(forCommand(error, pending.type))
-    }
+    this.pending.failAll((type) => forCommand(error, type))
     if (watches === "end") this.watches.stopAll()
     else this.watches.failAll(error)
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error)
@@ -500,30 +382,6 @@ export class Session {
   private problemText(): string {
     const problem = this.problem ?? this.lastFailure
     return problem === undefined ? "" : ` (${problem})`
-  }
-
-  private invalid(type: CommandType, code: "invalid_command" | "frame_too_large", message: string) {
-    return new DevMatrixError({ code, reason: "invalid", message, command: type, outcomeUnknown: false })
-  }
-
-  private badReply(type: CommandType, message: string) {
-    return new DevMatrixError({
-      code: "internal",
-      reason: "bad_reply",
-      message,
-      command: type,
-      outcomeUnknown: true
-    })
-  }
-
-  private hostError(frame: typeof ErrorReply.Type, type: CommandType) {
-    return new DevMatrixError({
-      code: frame.code,
-      reason: "rejected",
-      message: frame.message,
-      command: type,
-      outcomeUnknown: frame.code === "internal"
-    })
   }
 }
 
