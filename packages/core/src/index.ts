@@ -212,6 +212,7 @@ export {
   decodeFrame,
   defaultMaxFrameBytes,
   encodeFrame,
+  encodeWireFrame,
   errorReplyOf,
   Frame,
   ProtocolError,

@@ -20,3 +20,6 @@ export type { Message, MessagesRequest, TextBlock, CacheTtl } from "./fakeAnthro
 export { defaultRateLimits, type RateLimits } from "./fakeAnthropic/rateLimiter.js"
 export { defaultResponder, type FakeReply, type Responder } from "./fakeAnthropic/responder.js"
 export { tokensOf } from "./fakeAnthropic/tokenizer.js"
+export { startHost, type HostHandle, type HostOptions } from "./server/hostServer.js"
+export { defaultConnectionLimits, type ConnectionLimits } from "./server/connection.js"
+export { loadTokens, parseTokens, tokenTable, TokenEntry, TokensError, TokensFile, type TokenTable } from "./server/tokens.js"

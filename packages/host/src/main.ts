@@ -5,6 +5,7 @@ import { Duration, Effect, Exit, Layer, Logger, Option, Scope } from "effect"
 import { budgetCommand, parseBudgetArgs } from "./cli/budgetCommand.js"
 import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
 import { eventsCommand, parseEventsArgs } from "./cli/eventsCommand.js"
+import { hostCommand, parseHostArgs } from "./cli/hostCommand.js"
 import { ExitCode, UsageError } from "./cli/exitCodes.js"
 import type { Terminal } from "./cli/followPlan.js"
 import { isMissingStore, noStoreAt } from "./cli/missingStore.js"
@@ -20,8 +21,7 @@ import type { CommandName } from "./cli/usage.js"
 
 /** Commands of DESIGN.md §10 that later builds add; named so that users learn why they fail. */
 const comingLater: Record<string, string> = {
-  host: "needs the standalone host",
-  review: "needs the standalone host"
+  review: "needs the code-generation pipeline's review (see `devmatrix host`: its API reviews)"
 }
 
 /** `--help` or `-h` among a command's flags (not after `--`, where arguments are taken as they are). */
@@ -163,6 +163,15 @@ export const main = async (
           layer: engineLayer,
           body: (args) => eventsCommand(args, terminal),
           withoutStore: missing
+        },
+        terminal.stderr
+      ),
+    host: () =>
+      command(
+        {
+          prepare: parse(() => parseHostArgs(rest, env)),
+          layer: engineLayer,
+          body: (args) => hostCommand(args, terminal)
         },
         terminal.stderr
       ),

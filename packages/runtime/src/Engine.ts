@@ -99,6 +99,18 @@ export interface SubmitOptions {
   readonly masterplanId?: string
   /** Overrides of the plan's own options (the CLI's flags). */
   readonly options?: Partial<RunOptionsInput>
+  /** The tenant the plan belongs to (a host submits for its token's tenant); stored with it. */
+  readonly tenant?: string
+  /** Who submits it, named in `masterplan.submitted` (the audit trail). */
+  readonly principal?: string
+}
+
+/**
+ * The operator an action is taken for (a host's token says who): the event it journals names them,
+ * so the journal is the audit trail of who paused, resumed, cancelled, raised a budget or reviewed.
+ */
+export interface Operator {
+  readonly principal: string
 }
 
 /** Where to read a journal from, and whether to wait for what comes next. */
@@ -167,10 +179,18 @@ export interface EngineService {
   ) => Stream.Stream<Event, MasterplanNotFound | StoreError>
   /** Waits for a masterplan this engine runs to end; its terminal event. */
   readonly result: (masterplanId: string) => Effect.Effect<TerminalEvent, MasterplanNotFound | StoreError>
-  readonly cancel: (masterplanId: string, reason?: string) => Effect.Effect<void, MasterplanNotFound>
+  readonly cancel: (
+    masterplanId: string,
+    reason?: string,
+    by?: Operator
+  ) => Effect.Effect<void, MasterplanNotFound>
   /** Stops admitting atoms; those in flight finish. */
-  readonly pause: (masterplanId: string, reason?: string) => Effect.Effect<void, MasterplanNotFound>
-  readonly resume: (masterplanId: string) => Effect.Effect<void, MasterplanNotFound>
+  readonly pause: (
+    masterplanId: string,
+    reason?: string,
+    by?: Operator
+  ) => Effect.Effect<void, MasterplanNotFound>
+  readonly resume: (masterplanId: string, by?: Operator) => Effect.Effect<void, MasterplanNotFound>
   /**
    * Stops running a masterplan without ending it (Ctrl-C, a signal, shutdown): no new call starts;
    * calls in flight may end within `graceMs` (their results are paid for, so they are kept), the
@@ -183,7 +203,8 @@ export interface EngineService {
   readonly review: (
     masterplanId: string,
     atomId: string,
-    decision: ReviewDecision
+    decision: ReviewDecision,
+    by?: Operator
   ) => Effect.Effect<void, MasterplanNotFound | AtomNotInReview>
   /**
    * Sets a masterplan's budget (journaled as `budget.raised`): at once for a plan this engine runs,
@@ -192,7 +213,8 @@ export interface EngineService {
    */
   readonly raiseBudget: (
     masterplanId: string,
-    budget: BudgetChange
+    budget: BudgetChange,
+    by?: Operator
   ) => Effect.Effect<void, MasterplanNotFound | MasterplanNotResumable | PlanInputError | StoreError>
   /**
    * Pins a model's limit at `limit` calls in flight (an integer from 1 to 10,000), shared by every
@@ -453,14 +475,16 @@ export const make = Effect.gen(function* () {
           options,
           atomCount: graph.ids.length,
           waveCount: graph.waves.length,
-          createdAt: nowMs()
+          createdAt: nowMs(),
+          ...(submitOptions?.tenant !== undefined ? { tenant: submitOptions.tenant } : {})
         },
         // Stored with the options in force (overrides and budget folded in): a resume runs as the run began.
         plan: { ...(given as Record<string, unknown>), budget: undefined, options },
         atoms: graph.ids.map((atomId, index) => ({ atomId, index, wave: graph.waveOf[index]! }))
       })
       yield* leases.takeNew(masterplanId)
-      yield* launch(masterplanId, { plan, graph, options }, 0)
+      const owner = { tenant: submitOptions?.tenant, principal: submitOptions?.principal }
+      yield* launch(masterplanId, { plan, graph, options, owner }, 0)
       return masterplanId
     })
 
@@ -603,7 +627,7 @@ export const make = Effect.gen(function* () {
     })
 
   /** Journals a new budget for a plan no process runs: under its lease, as the next event of its journal. */
-  const raiseStoredBudget = (masterplanId: string, budget: Budget) =>
+  const raiseStoredBudget = (masterplanId: string, budget: Budget, by: Operator | undefined) =>
     Effect.gen(function* () {
       yield* storedUnfinished(masterplanId)
       yield* takeLease(masterplanId)
@@ -620,7 +644,8 @@ export const make = Effect.gen(function* () {
                 at: nowMs(),
                 hardUsd: budget.hardUsd,
                 softUsd: softLimitUsd(budget),
-                previousHardUsd: record.options.budget.hardUsd
+                previousHardUsd: record.options.budget.hardUsd,
+                ...(by !== undefined ? { principal: by.principal } : {})
               }
             ],
             results: [],
@@ -631,7 +656,7 @@ export const make = Effect.gen(function* () {
       )
     })
 
-  const raiseBudget: EngineService["raiseBudget"] = (masterplanId, change) =>
+  const raiseBudget: EngineService["raiseBudget"] = (masterplanId, change, by) =>
     Effect.gen(function* () {
       const budget = yield* fromEither(decodeBudget(change))
       const live = plans.get(masterplanId)
@@ -639,9 +664,9 @@ export const make = Effect.gen(function* () {
         yield* Effect.ignore(
           ledger.raise(masterplanId, { hardUsd: budget.hardUsd, softUsd: softLimitUsd(budget) })
         )
-        return live.run.raiseBudget(budget)
+        return live.run.raiseBudget(budget, by?.principal)
       }
-      yield* raiseStoredBudget(masterplanId, budget)
+      yield* raiseStoredBudget(masterplanId, budget, by)
     })
 
   yield* Effect.addFinalizer(() =>
@@ -672,16 +697,20 @@ export const make = Effect.gen(function* () {
         const done = outcomes.get(masterplanId)
         return done ? Deferred.await(done) : Effect.fail(new MasterplanNotFound({ masterplanId }))
       }),
-    cancel: withPlan((run, reason?: string) => run.cancel(reason ?? "cancelled by the operator")),
-    pause: withPlan((run, reason?: string) => run.pause(reason ?? "paused by the operator")),
-    resume: withPlan((run) => run.resume()),
+    cancel: withPlan((run, reason?: string, by?: Operator) =>
+      run.cancel(reason ?? "cancelled by the operator", by?.principal)
+    ),
+    pause: withPlan((run, reason?: string, by?: Operator) =>
+      run.pause(reason ?? "paused by the operator", by?.principal)
+    ),
+    resume: withPlan((run, by?: Operator) => run.resume(by?.principal)),
     detach,
     raiseBudget,
     setConcurrency,
     limits: () => Effect.sync(() => scheduler.limits()),
-    review: (masterplanId, atomId, decision) =>
+    review: (masterplanId, atomId, decision, by) =>
       Effect.flatMap(find(masterplanId), (plan) =>
-        plan.run.review(atomId, decision)
+        plan.run.review(atomId, decision, by?.principal)
           ? Effect.void
           : Effect.fail(new AtomNotInReview({ masterplanId, atomId }))
       )

@@ -52,6 +52,7 @@ interface MasterplanSqlRow {
   readonly last_seq: number | string
   readonly lease_owner: string | null
   readonly lease_until: number | string | null
+  readonly tenant: string | null
 }
 
 const toRecord = (row: MasterplanSqlRow) => ({
@@ -65,6 +66,7 @@ const toRecord = (row: MasterplanSqlRow) => ({
   createdAt: num(row.created_at),
   updatedAt: num(row.updated_at),
   lastSeq: num(row.last_seq),
+  ...(row.tenant !== null ? { tenant: row.tenant } : {}),
   lease:
     row.lease_owner === null || row.lease_until === null
       ? undefined
@@ -362,7 +364,8 @@ export const makeStoreSql = (name: string) =>
               wave_count: masterplan.waveCount,
               created_at: masterplan.createdAt,
               updated_at: masterplan.createdAt,
-              last_seq: 0
+              last_seq: 0,
+              tenant: masterplan.tenant ?? null
             })}`
             yield* sql`INSERT INTO dm_plans ${sql.insert({ masterplan_id: masterplan.id, plan: JSON.stringify(plan) })}`
             for (const part of chunks(atoms))
@@ -455,7 +458,7 @@ export const makeStoreSql = (name: string) =>
         ),
       listMasterplans: () =>
         sql<MasterplanSqlRow>`SELECT id, name, status, phase, options, atom_count, wave_count, created_at, updated_at,
-          last_seq, lease_owner, lease_until FROM dm_masterplans ORDER BY created_at DESC`.pipe(
+          last_seq, lease_owner, lease_until, tenant FROM dm_masterplans ORDER BY created_at DESC`.pipe(
           Effect.mapError(failed("cannot list masterplans")),
           Effect.flatMap((rows) => parsed("a masterplan's options", () => rows.map(toRecord)))
         ),

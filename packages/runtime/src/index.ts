@@ -24,6 +24,7 @@ export {
   type EngineService,
   type EventsOptions,
   type ReviewDecision,
+  type Operator,
   type SubmitOptions,
   type TerminalEvent
 } from "./Engine.js"

@@ -91,9 +91,10 @@ export type AtomCommand =
   | { readonly type: "SKIP"; readonly becauseOf: string }
   | { readonly type: "BLOCK"; readonly reason: string }
   | { readonly type: "UNBLOCK" }
-  | { readonly type: "APPROVE" }
-  | { readonly type: "EDIT"; readonly code: string }
-  | { readonly type: "REJECT"; readonly reason: string }
+  /** A reviewer's decisions; `principal` names the reviewer in the audit trail (`atom.reviewed`). */
+  | { readonly type: "APPROVE"; readonly principal?: string | undefined }
+  | { readonly type: "EDIT"; readonly code: string; readonly principal?: string | undefined }
+  | { readonly type: "REJECT"; readonly reason: string; readonly principal?: string | undefined }
   | { readonly type: "CANCEL" }
 
 /** How an atom actor ended; its `output`. */
@@ -251,6 +252,19 @@ export const atomMachine = setup({
       reason: context.failure?.reason ?? "unknown",
       error: context.failure?.message ?? "unknown failure",
       delayMs: context.backoffMs
+    })),
+    /** The audit trail of a review: what was decided, and by whom. */
+    emitReviewed: emit(({ context, event }) => ({
+      type: "atom.reviewed" as const,
+      ...ref(context),
+      decision:
+        event.type === "EDIT"
+          ? ("edit" as const)
+          : event.type === "REJECT"
+            ? ("reject" as const)
+            : ("approve" as const),
+      ...(event.type === "REJECT" ? { reason: event.reason } : {}),
+      ...("principal" in event && event.principal !== undefined ? { principal: event.principal } : {})
     })),
     emitFailed: emit(({ context }) => ({
       type: "atom.failed" as const,
@@ -424,20 +438,26 @@ export const atomMachine = setup({
         confidence: context.result?.confidence ?? 0
       })),
       on: {
-        APPROVE: { target: "completed", actions: assign({ acceptedBy: "review" }) },
+        APPROVE: { target: "completed", actions: ["emitReviewed", assign({ acceptedBy: "review" })] },
         EDIT: {
           target: "completed",
-          actions: assign({
-            acceptedBy: "review",
-            result: ({ context, event }) =>
-              context.result ? { ...context.result, code: event.code } : undefined
-          })
+          actions: [
+            "emitReviewed",
+            assign({
+              acceptedBy: "review",
+              result: ({ context, event }) =>
+                context.result ? { ...context.result, code: event.code } : undefined
+            })
+          ]
         },
         REJECT: {
           target: "failed",
-          actions: assign({
-            failure: ({ event }) => ({ reason: "rejected", retryable: false, message: event.reason })
-          })
+          actions: [
+            "emitReviewed",
+            assign({
+              failure: ({ event }) => ({ reason: "rejected", retryable: false, message: event.reason })
+            })
+          ]
         }
       }
     },

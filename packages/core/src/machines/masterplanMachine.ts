@@ -34,13 +34,19 @@ export interface ExecutionOutput extends PhaseOutput {
 /** Commands the engine sends a masterplan. */
 export type MasterplanCommand =
   | { readonly type: "START" }
-  | { readonly type: "PAUSE"; readonly reason: string; readonly by?: "operator" | "spend_limit" | undefined }
+  | {
+      readonly type: "PAUSE"
+      readonly reason: string
+      readonly by?: "operator" | "spend_limit" | undefined
+      /** The operator's name, for the audit trail. */
+      readonly principal?: string | undefined
+    }
   /**
    * The provider refused the plan's calls for good (a key it does not accept, a billing problem):
    * the plan fails with that reason, rather than every atom retrying into the same refusal.
    */
   | { readonly type: "PROVIDER_FAILED"; readonly reason: string; readonly summary: RunSummary }
-  | { readonly type: "RESUME" }
+  | { readonly type: "RESUME"; readonly principal?: string | undefined }
   /**
    * A call's worst case did not fit under the hard limit (the ledger refused its reservation): the
    * plan pauses until its budget is raised; the calls in flight finish.
@@ -59,13 +65,25 @@ export type MasterplanCommand =
       readonly hardUsd: number
       readonly softUsd: number
       readonly previousHardUsd: number
+      readonly principal?: string | undefined
     }
-  | { readonly type: "CANCEL"; readonly reason: string; readonly summary: RunSummary }
+  | {
+      readonly type: "CANCEL"
+      readonly reason: string
+      readonly summary: RunSummary
+      readonly principal?: string | undefined
+    }
 
 interface MasterplanContext extends MasterplanMachineInput {
   summary: RunSummary
   reason: string
+  /** Who cancelled it, for the audit trail. */
+  cancelledBy?: string | undefined
 }
+
+/** An operator command's `principal`, as the field its event carries (none when embedded). */
+const principalOf = (command: { readonly principal?: string | undefined }) =>
+  command.principal !== undefined ? { principal: command.principal } : {}
 
 const isPhaseOutput = (output: unknown): output is PhaseOutput =>
   typeof output === "object" && output !== null && "durationMs" in output
@@ -128,7 +146,11 @@ export const masterplanMachine = setup({
   on: {
     CANCEL: {
       target: ".cancelled",
-      actions: assign({ reason: ({ event }) => event.reason, summary: ({ event }) => event.summary })
+      actions: assign({
+        reason: ({ event }) => event.reason,
+        summary: ({ event }) => event.summary,
+        cancelledBy: ({ event }) => event.principal
+      })
     }
   },
   states: {
@@ -270,7 +292,8 @@ export const masterplanMachine = setup({
             type: "budget.raised" as const,
             hardUsd: event.hardUsd,
             softUsd: event.softUsd,
-            previousHardUsd: event.previousHardUsd
+            previousHardUsd: event.previousHardUsd,
+            ...principalOf(event)
           }))
         }
       },
@@ -282,7 +305,8 @@ export const masterplanMachine = setup({
               actions: emit(({ event }) => ({
                 type: "masterplan.paused" as const,
                 reason: event.reason,
-                by: event.by ?? ("operator" as const)
+                by: event.by ?? ("operator" as const),
+                ...principalOf(event)
               }))
             },
             BUDGET_EXHAUSTED: {
@@ -309,7 +333,11 @@ export const masterplanMachine = setup({
           on: {
             RESUME: {
               target: "running",
-              actions: emit({ type: "masterplan.resumed" as const, reason: "operator" as const })
+              actions: emit(({ event }) => ({
+                type: "masterplan.resumed" as const,
+                reason: "operator" as const,
+                ...principalOf(event)
+              }))
             }
           }
         }
@@ -350,7 +378,8 @@ export const masterplanMachine = setup({
       entry: emit(({ context }) => ({
         type: "masterplan.cancelled" as const,
         reason: context.reason,
-        summary: withOutcome(context.summary, "cancelled")
+        summary: withOutcome(context.summary, "cancelled"),
+        ...(context.cancelledBy !== undefined ? { principal: context.cancelledBy } : {})
       }))
     }
   }

@@ -75,6 +75,13 @@ const encodeWire = Schema.encodeSync(Frame)
  */
 export const encodeFrame = (frame: Frame): Uint8Array => packr.pack(encodeWire(frame))
 
+/**
+ * A frame already in its wire form (`FrameEncoded`: a plan as `plan.json` has it, say) as msgpack
+ * bytes, not checked: what a client sends as it is, for its peer's schema to judge. `encodeFrame`
+ * is for frames built as their decoded types.
+ */
+export const encodeWireFrame = (frame: FrameEncoded): Uint8Array => packr.pack(frame)
+
 /** How `decodeFrame` and `decodeCommand` read bytes. */
 export interface DecodeFrameOptions {
   /** The largest frame accepted, in bytes. @default defaultMaxFrameBytes */

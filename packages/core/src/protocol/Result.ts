@@ -71,9 +71,16 @@ export const commandResults = {
   reject: none,
   /**
    * The watch is on: events from `fromSeq` follow as `event` frames, ending with the plan's
-   * terminal event; `lastSeq` is the plan's last committed seq when the watch began.
+   * terminal event; `lastSeq` is the plan's last committed seq when the watch began. A watch of a
+   * plan that has ended from past its `lastSeq` is acked with `ended` and nothing follows.
    */
-  watch: Schema.Struct({ masterplanId: Schema.String, fromSeq: Schema.Int, lastSeq: Schema.NonNegativeInt }),
+  watch: Schema.Struct({
+    masterplanId: Schema.String,
+    fromSeq: Schema.Int,
+    lastSeq: Schema.NonNegativeInt,
+    /** The plan had ended already: with `fromSeq` past `lastSeq`, no event follows. */
+    ended: Schema.Boolean
+  }),
   unwatch: none
 } as const satisfies Record<CommandType, Schema.Schema.Any>
 

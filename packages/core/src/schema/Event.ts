@@ -31,7 +31,11 @@ export const MasterplanSubmitted = event("masterplan.submitted", {
   mode: ScheduleMode,
   concurrency: Schema.Int,
   model: Schema.String,
-  criticalPath: Schema.NonNegativeInt
+  criticalPath: Schema.NonNegativeInt,
+  /** The tenant the plan belongs to (a host's token says it); absent: the embedded default. */
+  tenant: Schema.optional(Schema.String),
+  /** Who submitted it, as the host's tokens name them; absent when embedded. */
+  principal: Schema.optional(Schema.String)
 })
 export const MasterplanStarted = event("masterplan.started", {})
 export const MasterplanPhase = event("masterplan.phase", {
@@ -45,17 +49,23 @@ export const MasterplanPaused = event("masterplan.paused", {
    * Who paused it: an `operator`, its `budget` (the hard limit), the provider's `spend_limit` (the
    * organisation's monthly cap), or a `restart` that found it paused. Absent in older journals.
    */
-  by: Schema.optional(Schema.Literal("operator", "budget", "spend_limit", "restart"))
+  by: Schema.optional(Schema.Literal("operator", "budget", "spend_limit", "restart")),
+  /** The operator who paused it, as the host's tokens name them; absent when embedded. */
+  principal: Schema.optional(Schema.String)
 })
 export const MasterplanResumed = event("masterplan.resumed", {
   /** `operator` after a pause; `recovery` when a new process picked the plan up after a crash or stop. */
-  reason: Schema.optional(Schema.Literal("operator", "recovery"))
+  reason: Schema.optional(Schema.Literal("operator", "recovery")),
+  /** The operator who resumed it, as the host's tokens name them; absent when embedded. */
+  principal: Schema.optional(Schema.String)
 })
 export const MasterplanCompleted = event("masterplan.completed", { summary: RunSummary })
 export const MasterplanFailed = event("masterplan.failed", { reason: Schema.String, summary: RunSummary })
 export const MasterplanCancelled = event("masterplan.cancelled", {
   reason: Schema.String,
-  summary: RunSummary
+  summary: RunSummary,
+  /** The operator who cancelled it, as the host's tokens name them; absent when embedded. */
+  principal: Schema.optional(Schema.String)
 })
 
 export const WaveStarted = event("wave.started", {
@@ -88,6 +98,17 @@ export const AtomThrottled = event("atom.throttled", {
   retryAfterMs: Schema.optional(Schema.NonNegative)
 })
 export const AtomReview = event("atom.review", { ...atomRef, confidence: Schema.Number })
+/**
+ * A reviewer decided on an atom waiting in review (the audit trail: who, and what): `approve`
+ * accepts the output, `edit` accepts the reviewer's code, `reject` refuses it with `reason`.
+ */
+export const AtomReviewed = event("atom.reviewed", {
+  ...atomRef,
+  decision: Schema.Literal("approve", "edit", "reject"),
+  reason: Schema.optional(Schema.String),
+  /** The reviewer, as the host's tokens name them; absent when embedded. */
+  principal: Schema.optional(Schema.String)
+})
 export const AtomCompleted = event("atom.completed", {
   ...atomRef,
   attempts: Schema.Int.pipe(Schema.positive()),
@@ -151,7 +172,9 @@ export const CostHardLimit = event("cost.hard_limit", {
 export const BudgetRaised = event("budget.raised", {
   hardUsd: Schema.Number,
   softUsd: Schema.Number,
-  previousHardUsd: Schema.Number
+  previousHardUsd: Schema.Number,
+  /** The operator who raised it, as the host's tokens name them; absent when embedded. */
+  principal: Schema.optional(Schema.String)
 })
 export const ConcurrencyLimitChanged = event("concurrency.limit_changed", {
   from: Schema.Int,
@@ -185,6 +208,7 @@ export const Event = Schema.Union(
   AtomRetrying,
   AtomThrottled,
   AtomReview,
+  AtomReviewed,
   AtomCompleted,
   AtomFailed,
   AtomSkipped,

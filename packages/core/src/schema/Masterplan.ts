@@ -28,6 +28,8 @@ export const Masterplan = Schema.Struct({
   options: RunOptions,
   atomCount: Schema.NonNegativeInt,
   waveCount: Schema.NonNegativeInt,
-  createdAt: Schema.Number
+  createdAt: Schema.Number,
+  /** The tenant it belongs to, when a host submitted it for one (a host's tokens say whose). */
+  tenant: Schema.optional(Schema.String)
 })
 export type Masterplan = typeof Masterplan.Type

@@ -200,7 +200,7 @@ describe("atomMachine", () => {
       { type: "RESTORE_REVIEW", output: output(good, 0.4) },
       { type: "APPROVE" }
     ])
-    expect(types).toEqual(["atom.review", "atom.completed"])
+    expect(types).toEqual(["atom.review", "atom.reviewed", "atom.completed"])
     expect(snapshot.context.attempts).toBe(0)
     expect(snapshot.value).toBe("completed")
   })

@@ -9,6 +9,9 @@ export const synopsis = {
   status: "devmatrix status [<masterplanId>] [--store URL] [--json]",
   events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]",
   budget: "devmatrix budget <masterplanId> --hard USD [--soft USD] [--store URL]   (journaled; then resume)",
+  host: `devmatrix host [--port 7420] [--listen ADDRESS] [--tokens FILE] [--store URL] [--redis URL] [--no-cache]
+              [--prices FILE] [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]
+              (WebSocket API at /ws, /healthz /readyz /metrics; tokens from FILE or DEVMATRIX_TOKENS)`,
   cleanup: "devmatrix cleanup --older-than AGE [--store URL]   (AGE: 7d, 12h, 30m, 45s)",
   "fake-provider": `devmatrix fake-provider [--port P] [--api-key K] [--latency-ms MS|MIN-MAX] [--fault-rate P]
               [--faults KIND[:N],...] [--seed N] [--rpm N] [--itpm N] [--otpm N] [--billing-log FILE]

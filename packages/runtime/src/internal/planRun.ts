@@ -46,6 +46,9 @@ export interface PlanRunConfig {
   readonly plan: PlanInput
   readonly graph: PlanGraph
   readonly options: RunOptions
+  /** Whose plan it is and who submitted it (a host's token says), for `masterplan.submitted`. */
+  readonly owner?:
+    { readonly tenant?: string | undefined; readonly principal?: string | undefined } | undefined
   readonly provider: ModelProviderService
   /** Admits the plan's ready atoms: queue, permits, pause. */
   readonly scheduler: SchedulerService
@@ -220,7 +223,9 @@ export class PlanRun {
             mode: config.options.mode,
             concurrency: config.options.concurrency,
             model: config.options.model,
-            criticalPath: this.longestPath
+            criticalPath: this.longestPath,
+            ...(config.owner?.tenant !== undefined ? { tenant: config.owner.tenant } : {}),
+            ...(config.owner?.principal !== undefined ? { principal: config.owner.principal } : {})
           }
         }
       }
@@ -246,35 +251,48 @@ export class PlanRun {
     this.masterplanActor.send({ type: "START" })
   }
 
-  pause(reason: string): void {
-    this.masterplanActor.send({ type: "PAUSE", reason })
+  // `principal` (here and below): the operator acting, whom the journaled event names (the audit trail).
+  pause(reason: string, principal?: string): void {
+    this.masterplanActor.send({ type: "PAUSE", reason, principal })
   }
 
-  resume(): void {
-    this.masterplanActor.send({ type: "RESUME" })
+  resume(principal?: string): void {
+    this.masterplanActor.send({ type: "RESUME", principal })
   }
 
   /** Cancels every live atom, then the masterplan, whose terminal event carries the summary. */
-  cancel(reason: string): void {
+  cancel(reason: string, principal?: string): void {
     this.cancelAtoms()
-    this.masterplanActor.send({ type: "CANCEL", reason, summary: this.tally.summary(this.elapsedMs()) })
+    this.masterplanActor.send({
+      type: "CANCEL",
+      reason,
+      summary: this.tally.summary(this.elapsedMs()),
+      principal
+    })
   }
 
   /**
    * Journals the plan's new budget (the engine has given it to the ledger); a plan paused on budget
    * stays paused until `resume`.
    */
-  raiseBudget(budget: Budget): void {
+  raiseBudget(budget: Budget, principal?: string): void {
     const previousHardUsd = this.budget.hardUsd
     this.budget = budget
     const softUsd = softLimitUsd(budget)
-    this.masterplanActor.send({ type: "RAISE_BUDGET", hardUsd: budget.hardUsd, softUsd, previousHardUsd })
+    this.masterplanActor.send({
+      type: "RAISE_BUDGET",
+      hardUsd: budget.hardUsd,
+      softUsd,
+      previousHardUsd,
+      principal
+    })
   }
 
   /** Sends a reviewer's decision to an atom waiting in review; false if there is no such atom. */
   review(
     atomId: string,
-    decision: "APPROVE" | { readonly edit: string } | { readonly reject: string }
+    decision: "APPROVE" | { readonly edit: string } | { readonly reject: string },
+    principal?: string
   ): boolean {
     const index = this.graph.indexOf.get(atomId)
     const actor = index === undefined ? undefined : this.atoms[index]
@@ -282,10 +300,10 @@ export class PlanRun {
     if (typeof decision === "object" && "edit" in decision) this.outputs[index!] = decision.edit
     actor.send(
       decision === "APPROVE"
-        ? { type: "APPROVE" }
+        ? { type: "APPROVE", principal }
         : "edit" in decision
-          ? { type: "EDIT", code: decision.edit }
-          : { type: "REJECT", reason: decision.reject }
+          ? { type: "EDIT", code: decision.edit, principal }
+          : { type: "REJECT", reason: decision.reject, principal }
     )
     return true
   }

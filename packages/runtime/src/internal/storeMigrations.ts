@@ -106,6 +106,12 @@ const migrations = {
   "0006_throttled": Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE dm_atoms ADD COLUMN throttled INTEGER NOT NULL DEFAULT 0`
+  }),
+  // The tenant a host submitted a plan for (NULL: embedded, no tenant): a host shows a tenant its
+  // own plans only.
+  "0007_tenant": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE dm_masterplans ADD COLUMN tenant TEXT`
   })
 }
 
