@@ -52,6 +52,10 @@ describe("the SDK against a real host", () => {
     const events: Array<Event> = []
     for await (const event of operator.watch(masterplanId)) events.push(event)
     expect(events.at(-1)?.type).toBe("masterplan.completed")
+    // From past the end of an ended plan: the host says it has ended, and the watch ends empty.
+    const after: Array<Event> = []
+    for await (const event of operator.watch(masterplanId, { fromSeq: events.length + 1 })) after.push(event)
+    expect(after).toEqual([])
     expect(await operator.get(masterplanId)).toMatchObject({
       masterplanId,
       status: "completed",

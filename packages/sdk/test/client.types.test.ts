@@ -52,6 +52,7 @@ describe("the client's types", () => {
       | "not_found"
       | "conflict"
       | "rate_limited"
+      | "queue_full"
       | "too_many_watches"
       | "slow_consumer"
       | "internal"

@@ -12,7 +12,10 @@ export interface WatchLink {
     command:
       | { readonly type: "watch"; readonly masterplanId: string; readonly fromSeq: number }
       | { readonly type: "unwatch"; readonly masterplanId: string },
-    replies?: { readonly onAck: () => void; readonly onError: (error: DevMatrixError) => void }
+    replies?: {
+      readonly onAck: (result: unknown) => void
+      readonly onError: (error: DevMatrixError) => void
+    }
   ) => string | undefined
 }
 
@@ -136,8 +139,18 @@ export class PlanWatches {
     const id = this.link.send(
       { type: "watch", masterplanId: watch.masterplanId, fromSeq },
       {
-        onAck: () => {
-          if (watch.watchId === id) watch.live = true
+        onAck: (result) => {
+          if (watch.watchId !== id) return
+          watch.live = true
+          // A plan that had ended, watched from past its last event: nothing will come.
+          const { ended, lastSeq } = result as { readonly ended?: boolean; readonly lastSeq?: number }
+          if (ended === true && lastSeq !== undefined && fromSeq > lastSeq) {
+            for (const consumer of watch.consumers) consumer.queue.end()
+            watch.consumers.clear()
+            watch.watchId = undefined
+            watch.live = false
+            if (this.watches.get(watch.masterplanId) === watch) this.watches.delete(watch.masterplanId)
+          }
         },
         onError: (error) => {
           if (watch.watchId !== id) return

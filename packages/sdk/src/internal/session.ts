@@ -270,7 +270,7 @@ export class Session {
       sent: false,
       retryable: false,
       ofConnection: true,
-      onAck: () => replies?.onAck(),
+      onAck: (result) => replies?.onAck(result),
       onError: (error) => replies?.onError(error)
     })
     this.transmit(id)
