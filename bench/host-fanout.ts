@@ -16,7 +16,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { timeByPart, topFunctions } from "./overhead/profile.js"
+import { topFunctions } from "./overhead/profile.js"
+import { timeByFanoutPart } from "./host-fanout/fanoutParts.js"
 import { fanoutAtoms, fanoutConcurrency, fanoutLatencyMs } from "./host-fanout/fanoutPlan.js"
 import { baselines, renderReport } from "./host-fanout/report.js"
 import type { ClientCountResults } from "./host-fanout/report.js"
@@ -69,7 +70,7 @@ try {
     const profilePath = join(profileDir, "host-fanout.cpuprofile")
     log(`host, ${most} watchers, profiled`)
     await hostRun(most, { profilePath })
-    profile = { clients: most, parts: timeByPart(profilePath), hot: topFunctions(profilePath, 15) }
+    profile = { clients: most, parts: timeByFanoutPart(profilePath), hot: topFunctions(profilePath, 15) }
   }
   const text = renderReport({
     date: new Date().toISOString(),

@@ -1,5 +1,6 @@
 import type { HotFunction } from "../overhead/profile.js"
 import type { Delay } from "./delivery.js"
+import { engineParts, fanoutParts } from "./fanoutParts.js"
 import type { RawConfig } from "./rawChild.js"
 import type { HostRun, Run } from "./runs.js"
 
@@ -123,12 +124,17 @@ const framesTable = (results: Results) => {
 ${rows.join("\n")}`
 }
 
+const shareOf = (parts: ReadonlyArray<readonly [string, number]>, names: ReadonlyArray<string>) =>
+  parts.filter(([part]) => names.includes(part)).reduce((sum, [, share]) => sum + share, 0)
+
 const profileSection = (
   profile: NonNullable<Results["profile"]>
 ) => `## Where the host's time goes (${profile.clients} watchers, CPU profile of the window)
 
 A separate run of the host under ${profile.clients} watchers, profiled from the resume to the end
-(\`node:inspector\`; the profiled run is not one of those measured above).
+(\`node:inspector\`; that run is not one of those measured above). Self time by part: the fan-out
+(${pct(shareOf(profile.parts, fanoutParts))} of the samples: socket writes, ws, the host's server code) against the engine
+(${pct(shareOf(profile.parts, engineParts))}: Effect, XState, the runtime and core), on the same event loop.
 
 | part | share of samples |
 | --- | ---: |
@@ -136,11 +142,56 @@ ${profile.parts.map(([part, share]) => `| ${part} | ${pct(share)} |`).join("\n")
 
 | function | where | self |
 | --- | --- | ---: |
-${profile.hot.map((f) => `| \`${f.name}\` | ${f.location} | ${pct(f.share)} |`).join("\n")}
+${profile.hot.map((f) => `| \`${f.name}\` | ${f.location} | ${pct(f.share)} |`).join("\n")}`
 
-\`writev\` is the sockets' system calls (one per connection per tick, see below); the engine's part
-is Effect, XState and DevMatrix runtime and core; \`event\`, \`deliver\` and ws's \`send\`/\`frame\` are
-the fan-out's own JavaScript.`
+/** What the figures say, and what would move them: the numbers from this run. */
+const readingSection = (results: Results) => {
+  const fewest = results.byClients[0]!
+  const most = results.byClients[results.byClients.length - 1]!
+  const unwatched = results.unwatched
+  const profile = results.profile
+  const writev = profile?.parts.find(([part]) => part === fanoutParts[0])?.[1]
+  const rssPerWatcherKb =
+    ((most.host.server.rssAtStartMb - unwatched.server.rssAtStartMb) * 1024) / Math.max(1, most.clients)
+  const flatOut = most.raw["flatOut"]!
+  const json = most.raw["flatOutJson"]!
+  return `## Reading the figures
+
+- **The delay is the engine's event loop.** Unwatched, the engine alone used ${pct(unwatched.server.cpuMs / 1_000 / unwatched.planSeconds)} of a core
+  and held the host's event loop at a p99 of ${ms(unwatched.server.eventLoopP99Ms)} ms; a watcher's frame waits behind whatever the
+  loop is running when its commit returns. Bare ws, whose loop does nothing else, delivers the same
+  stream to ${fewest.clients} clients within ${ms(fewest.raw["raw"]!.delay.p99)} ms (p99). At ${fewest.clients} watchers the fan-out adds little
+  (the host's CPU ${(fewest.host.server.cpuMs / 1_000).toFixed(1)} s against ${(unwatched.server.cpuMs / 1_000).toFixed(1)} s unwatched), so the p99 of ${ms(fewest.host.delay.p99)} ms is mostly that
+  loop, on a machine whose other work (load average above) also takes the host's core from it.
+- **At ${most.clients} watchers the sockets and the engine compete for one loop.** The fan-out costs the host
+  about ${ms(((most.host.server.cpuMs - unwatched.server.cpuMs) / most.host.throughput.deliveries) * 1_000)} ms of CPU per 1,000 deliveries over the engine's own (raw ws: ${ms(cpuPerThousand(most.raw["raw"]!))}), ${writev !== undefined ? `${pct(writev)} of its samples in socket writes alone, ` : ""}and every
+  millisecond spent writing is one the engine waits: the plan took ${most.host.planSeconds.toFixed(1)} s instead of ${unwatched.planSeconds.toFixed(1)} s. ${
+    most.host.throughput.eventsPerClient === most.host.liveEvents
+      ? "The host dropped no watcher (every client got every event), but it is late, and the engine with it."
+      : `Some watcher got only ${int(most.host.throughput.eventsPerClient)} of the ${int(most.host.liveEvents)} events.`
+  } Raw ws at ${most.clients} clients is bound by the same two cores (its clients'
+  process used ${(most.raw["raw"]!.clientsCpuMs / 1_000).toFixed(1)} s of CPU): the ratio at ${most.clients} is the host's cost on this machine, not a
+  ceiling of either.
+- **What was fixed, what would meet the targets.** Each connection now writes the frames sent in
+  one tick at once (\`Connection.coalesce\`, a cork until \`process.nextTick\`): with a write per
+  frame per connection, socket writes were half of the host's CPU at 200 watchers, and the host
+  spent about twice the CPU it does now on the same plan (commit c6ba932 has the figures). What is left is structural: the sockets
+  live on the engine's event loop. Handing the connections to a worker thread (the hub posting
+  each frame once, the worker writing it to every watcher) would let the fan-out use the other core
+  and leave the engine's loop, and its delay, as they are unwatched; a cheaper engine per atom
+  would lower the delay floor. Both are beyond this bench's small fixes (server/ is being changed
+  by its owner).
+- **Memory.** The host's RSS at the resume with ${most.clients} watchers connected was ${int(most.host.server.rssAtStartMb)} MB against ${int(unwatched.server.rssAtStartMb)} MB with
+  none (${rssPerWatcherKb > 0 ? `about ${int(rssPerWatcherKb)} KB` : "no measurable amount"} per watcher); its peak over the plan ${int(most.host.server.peakRssMb)} MB (unwatched ${int(unwatched.server.peakRssMb)} MB). The
+  figures include the tsx loader the bench's child runs under.
+- **msgpackr against JSON.** The host speaks msgpackr only; JSON is measured on raw ws. An event
+  frame is ${int(flatOut.bytesPerEvent)} bytes in msgpackr and ${int(json.bytesPerEvent)} in JSON (${pct(1 - flatOut.bytesPerEvent / json.bytesPerEvent)} smaller); flat out to ${most.clients}
+  clients, ${int(flatOut.throughput.deliveriesPerSecond)} against ${int(json.throughput.deliveriesPerSecond)} deliveries/s. Either way the encoding is once per event, not per
+  watcher, so it is a small share of a fan-out (msgpackr ${pct(profile?.parts.find(([part]) => part.startsWith("msgpackr"))?.[1] ?? 0)} of the host's samples).
+- **Noise.** The runs follow one another on 2 cores shared with other work; a run's neighbours
+  change between runs, which moves figures by tens of percent (compare the two "batch in one write"
+  baselines, msgpackr and JSON, that do the same work). \`DEVMATRIX_FANOUT_RUNS=3\` reports medians.`
+}
 
 export const renderReport = (
   results: Results
@@ -192,6 +243,8 @@ ${engineTable(results)}
 ## msgpackr against JSON frames (raw ws, flat out)
 
 ${framesTable(results)}
+
+${readingSection(results)}
 
 ${results.profile !== undefined ? profileSection(results.profile) : ""}
 `
