@@ -13,7 +13,11 @@ interface ProfileNode {
 const readNodes = (profilePath: string): ReadonlyArray<ProfileNode> =>
   (JSON.parse(readFileSync(profilePath, "utf8")) as { nodes: ReadonlyArray<ProfileNode> }).nodes
 
-const partOf = ({ url, functionName }: ProfileNode["callFrame"]): string =>
+/** A profile node's call frame: its function and where it lives. */
+export type CallFrame = ProfileNode["callFrame"]
+
+/** Which part of the engine's stack a frame belongs to. */
+export const partOf = ({ url, functionName }: CallFrame): string =>
   functionName === "(garbage collector)"
     ? "garbage collection"
     : functionName === "(idle)" || functionName === "(program)"
@@ -32,9 +36,15 @@ const partOf = ({ url, functionName }: ProfileNode["callFrame"]): string =>
                   ? "Node.js internals (promises, timers)"
                   : "other"
 
+/** Self time grouped by `keyOf` its frame: [key, share of samples], largest first. */
+export const timeBy = (
+  profilePath: string,
+  keyOf: (frame: CallFrame) => string
+): ReadonlyArray<[string, number]> => shares(readNodes(profilePath), (node) => keyOf(node.callFrame))
+
 /** Self time grouped by where the code lives: [part, share of samples], largest first. */
 export const timeByPart = (profilePath: string): ReadonlyArray<[string, number]> =>
-  shares(readNodes(profilePath), (node) => partOf(node.callFrame))
+  timeBy(profilePath, partOf)
 
 /**
  * A file URL cut to what names it: the package and its path inside (`xstate/dist/…`), or the

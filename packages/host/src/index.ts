@@ -7,6 +7,8 @@
  */
 export { main } from "./main.js"
 export { ExitCode } from "./cli/exitCodes.js"
+export { startHost, type HostHandle, type HostOptions } from "./server/hostServer.js"
+export { tokenTable, type TokenTable } from "./server/tokens.js"
 export {
   startFakeAnthropic,
   type FakeAnthropic,
