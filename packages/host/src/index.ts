@@ -7,8 +7,6 @@
  */
 export { main } from "./main.js"
 export { ExitCode } from "./cli/exitCodes.js"
-export { startHost, type HostHandle, type HostOptions } from "./server/hostServer.js"
-export { tokenTable, type TokenTable } from "./server/tokens.js"
 export {
   startFakeAnthropic,
   type FakeAnthropic,
@@ -24,4 +22,12 @@ export { defaultResponder, type FakeReply, type Responder } from "./fakeAnthropi
 export { tokensOf } from "./fakeAnthropic/tokenizer.js"
 export { startHost, type HostHandle, type HostOptions } from "./server/hostServer.js"
 export { defaultConnectionLimits, type ConnectionLimits } from "./server/connection.js"
-export { loadTokens, parseTokens, tokenTable, TokenEntry, TokensError, TokensFile, type TokenTable } from "./server/tokens.js"
+export {
+  loadTokens,
+  parseTokens,
+  tokenTable,
+  TokenEntry,
+  TokensError,
+  TokensFile,
+  type TokenTable
+} from "./server/tokens.js"
