@@ -84,7 +84,19 @@ const withoutReferences = <F extends Frame>(frame: F): F =>
           atoms: Arr.map(frame.plan.atoms, ({ taskId: _, ...atom }) => atom)
         }
       }
-const validFrame = Arbitrary.make(Frame).map(withoutReferences)
+/**
+ * A summary's records with a key `__proto__`: Effect Schema's record encoding assigns keys, so
+ * that one sets the copy's prototype and is lost. A summary never has one (its keys are wave
+ * numbers and the price table's model ids); an atom's `input`, which may, is kept whole (below).
+ */
+const summaryProtoKey = (frame: Frame): boolean => {
+  if (frame.type !== "event" || !("summary" in frame.event)) return false
+  const { costByModel, costByWave } = frame.event.summary
+  return Object.hasOwn(costByModel, "__proto__") || Object.hasOwn(costByWave ?? {}, "__proto__")
+}
+const validFrame = Arbitrary.make(Frame)
+  .map(withoutReferences)
+  .filter((frame) => !summaryProtoKey(frame))
 const validCommand = Arbitrary.make(Command).map(withoutReferences)
 
 describe("frame codec", () => {
