@@ -3,7 +3,6 @@ import type { Command, CommandResult, ErrorCode, Principal } from "@devmatrix/co
 import { finishedStatuses } from "@devmatrix/runtime"
 import type { Engine, Store } from "@devmatrix/runtime"
 import { Effect, Either, Exit, Runtime } from "effect"
-import type { Duplex } from "node:stream"
 import type { WebSocket } from "ws"
 import type { HostMetrics } from "./hostMetrics.js"
 import { CommandRefused, mayDo, notFound, planOfTenant, runPlanCommand } from "./planCommands.js"
@@ -72,8 +71,6 @@ export class Connection {
   private pending = 0
   private queue: Promise<void> = Promise.resolve()
   private closed = false
-  /** The socket holds its writes until the end of this tick (see `coalesce`). */
-  private corked = false
   private readonly helloTimer: NodeJS.Timeout | undefined
 
   constructor(
@@ -127,28 +124,8 @@ export class Connection {
       this.close(CloseCode.slowConsumer, "slow consumer: reconnect and watch from your last seq + 1")
       return false
     }
-    this.coalesce()
     this.socket.send(frame)
     return true
-  }
-
-  /**
-   * Holds the socket's writes until the end of the tick, so that the frames sent in one tick (a
-   * commit's events, a replay's page) leave in one write instead of a system call each: measured
-   * (bench/results/host-fanout.md), a write per frame was half the host's CPU at 200 watchers and
-   * slowed the engine sharing its event loop. `ws` has no cork of its own: this corks the socket
-   * under it (its `_socket`), whose writes `ws` itself corks per frame, and nested corks hold.
-   */
-  private coalesce(): void {
-    if (this.corked) return
-    const raw = (this.socket as unknown as { readonly _socket?: Duplex | null })._socket
-    if (raw === undefined || raw === null) return
-    this.corked = true
-    raw.cork()
-    process.nextTick(() => {
-      this.corked = false
-      raw.uncork()
-    })
   }
 
   private flushed(): Promise<void> {
