@@ -84,7 +84,9 @@ export class Connection {
     context.metrics.connected()
     socket.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary))
     socket.on("close", () => this.onClose())
-    socket.on("error", () => socket.terminate())
+    // A protocol error (a frame over ws's payload limit): ws itself closes with its code (1009);
+    // terminating here would cut the socket before that close frame leaves (the peer sees 1006).
+    socket.on("error", () => undefined)
     if (principal === undefined)
       this.helloTimer = setTimeout(
         () => this.close(CloseCode.unauthenticated, "no hello with a known token in time"),
