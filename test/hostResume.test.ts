@@ -85,14 +85,18 @@ describe("resumed watches", () => {
         masterplanId,
         (client) => {
           if (cuts >= 20) return
-          // Cut at a random moment of this connection's stream: the socket dies, no close handshake.
-          setTimeout(
-            () => {
-              cuts += 1
-              client.socket.terminate()
-            },
-            20 + Math.random() * 250
-          )
+          // Cut after a random number of this connection's frames, in its replay or in the live
+          // feed: the socket dies, no close handshake. Counted in frames, not time, so that all 20
+          // cuts come before the plan's end (20 x 300 frames is well short of its journal) however
+          // fast the machine runs it.
+          const cutAfter = 1 + Math.floor(Math.random() * 300)
+          let frames = 0
+          client.socket.on("message", () => {
+            frames += 1
+            if (frames !== cutAfter) return
+            cuts += 1
+            client.socket.terminate()
+          })
         }
       )
       expect(cuts).toBe(20)

@@ -2,7 +2,8 @@ import { Event } from "@devmatrix/core"
 import { Store, StorePg } from "@devmatrix/runtime"
 import { Effect, Schema } from "effect"
 import { spawn } from "node:child_process"
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import type { ChildProcess } from "node:child_process"
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -30,8 +31,36 @@ const layered = (layers: number, width: number) =>
 /** Longer than any run or resume here takes (about 20 s), shorter than the tests' timeouts. */
 const exitDeadlineMs = 100_000
 
+/**
+ * What a hung process is doing: Node's diagnostic report (its JavaScript stack and the handles that
+ * keep it alive), written on SIGUSR2 even while its event loop is busy.
+ */
+const hangReport = async (child: ChildProcess, dir: string): Promise<string> => {
+  child.kill("SIGUSR2")
+  for (let tries = 0; tries < 50; tries++) {
+    await sleep(100)
+    const file = readdirSync(dir).find((name) => name.endsWith(".json"))
+    if (file === undefined) continue
+    try {
+      const report = JSON.parse(readFileSync(join(dir, file), "utf8")) as {
+        javascriptStack?: { message?: string; stack?: ReadonlyArray<string> }
+        libuv?: ReadonlyArray<{ type: string; is_active: boolean; is_referenced?: boolean; remoteEndpoint?: unknown }>
+      }
+      const handles = (report.libuv ?? [])
+        .filter((handle) => handle.is_active)
+        .map((handle) => `${handle.type}${handle.is_referenced === false ? " (unref)" : ""}${handle.remoteEndpoint !== undefined ? ` ${JSON.stringify(handle.remoteEndpoint)}` : ""}`)
+      return `JavaScript stack: ${report.javascriptStack?.message ?? ""}\n  ${(report.javascriptStack?.stack ?? []).join("\n  ")}\nactive handles: ${handles.join(", ")}`
+    } catch {
+      // Still being written.
+    }
+  }
+  return "no diagnostic report"
+}
+
 const start = (args: ReadonlyArray<string>, env: Record<string, string>) => {
-  const child = spawn(process.execPath, [bin, ...args], {
+  const reports = mkdtempSync(join(tmpdir(), "devmatrix-report-"))
+  const diagnostics = ["--report-on-signal", "--report-signal=SIGUSR2", `--report-directory=${reports}`]
+  const child = spawn(process.execPath, [...diagnostics, bin, ...args], {
     cwd: root,
     env: { ...process.env, ANTHROPIC_API_KEY: "", ...env }
   })
@@ -44,13 +73,15 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string>) => {
   // with what it printed: a hang reads as a cause, not as the test's own timeout.
   const exited = new Promise<number | null>((resolve, reject) => {
     const deadline = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(
-        new Error(
-          `devmatrix ${args[0]} did not end within ${exitDeadlineMs / 1_000} s; it printed:\n` +
-            `${stderr.slice(-2_000)}\n(stdout, last lines) ${stdout.slice(-1_000)}`
+      void hangReport(child, reports).then((report) => {
+        child.kill("SIGKILL")
+        reject(
+          new Error(
+            `devmatrix ${args[0]} did not end within ${exitDeadlineMs / 1_000} s; it printed:\n` +
+              `${stderr.slice(-2_000)}\n(stdout, last lines) ${stdout.slice(-1_000)}\n${report}`
+          )
         )
-      )
+      })
     }, exitDeadlineMs)
     child.on("close", (code) => {
       ended = true
