@@ -28,8 +28,13 @@ const layered = (layers: number, width: number) =>
     return { id: `L${layer}-${i}`, dependsOn: [...new Set(dependsOn)], instruction: `atom ${n}` }
   })
 
-/** Longer than any run or resume here takes (about 20 s), shorter than the tests' timeouts. */
-const exitDeadlineMs = 100_000
+/**
+ * Longer than any run or resume here takes, shorter than the tests' timeouts. A run on a store that
+ * stays unreachable takes the longest: reaching its stall (6 s on a quiet machine), then about 33 s
+ * of commit tries (6 of 5 s, planJournal.ts) before it stops, then up to `closeDeadline` (20 s) for
+ * its services to close: about 60 s, which a fully loaded CI machine stretched past 100 s.
+ */
+const exitDeadlineMs = 200_000
 
 /**
  * What a hung process is doing: Node's diagnostic report (its JavaScript stack and the handles that
@@ -66,8 +71,16 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string>) => {
   })
   let stdout = ""
   let stderr = ""
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const startedAt = Date.now()
+  let lastOutputAt = startedAt
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString()
+    lastOutputAt = Date.now()
+  })
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString()
+    lastOutputAt = Date.now()
+  })
   let ended = false
   // A process that neither ends nor fails is killed after `exitDeadlineMs`, and the test fails
   // with what it printed: a hang reads as a cause, not as the test's own timeout.
@@ -77,7 +90,8 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string>) => {
         child.kill("SIGKILL")
         reject(
           new Error(
-            `devmatrix ${args[0]} did not end within ${exitDeadlineMs / 1_000} s; it printed:\n` +
+            `devmatrix ${args[0]} did not end within ${exitDeadlineMs / 1_000} s (its last output came ` +
+              `${Math.round((lastOutputAt - startedAt) / 1_000)} s after its start); it printed:\n` +
               `${stderr.slice(-2_000)}\n(stdout, last lines) ${stdout.slice(-1_000)}\n${report}`
           )
         )
@@ -280,7 +294,7 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
         const { all, calls } = await finishedJournal(id, proxied, callLog, atoms.length)
         expectSummaryCounts(all, calls.length)
       }),
-    120_000
+    300_000
   )
 
   it(
@@ -303,7 +317,7 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
         await resumeToEnd(id, proxied, env)
         await finishedJournal(id, proxied, callLog, atoms.length)
       }),
-    150_000
+    400_000
   )
 
   it(
@@ -329,7 +343,7 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
         }
         await finishedJournal(id, proxied, callLog, atoms.length)
       }),
-    150_000
+    400_000
   )
 
   it(
@@ -346,6 +360,6 @@ describe("a PostgreSQL whose network fails mid-run (a fault-injecting proxy in b
         expectCompletedOnce(events(run.stdout()), atoms.length)
         await finishedJournal(id, proxied, callLog, atoms.length)
       }),
-    120_000
+    300_000
   )
 })
