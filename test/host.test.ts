@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { HostProcess, RawClient } from "./hostProcess.js"
 import { chainedPlan, rawClient, resultOf, startHostProcess, testTokens } from "./hostProcess.js"
+import { parseMetrics, samplesBy } from "./prometheusText.js"
 
 // A real `devmatrix host` process on SQLite, spoken to over real sockets, frame by frame.
 
@@ -309,15 +310,8 @@ describe("devmatrix host", () => {
       })
     )
     expect(ended.length).toBeGreaterThan(0)
-    const byType = new Map<string, number>()
-    for (const event of journals.flat()) byType.set(event.type, (byType.get(event.type) ?? 0) + 1)
-    const text = await (await fetch(`${host.url}/metrics`)).text()
-    const counted = new Map(
-      [...text.matchAll(/^devmatrix_events_total\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [
-        m[1]!,
-        Number(m[2])
-      ])
-    )
+    const all = journals.flat()
+    const families = parseMetrics(await (await fetch(`${host.url}/metrics`)).text())
     // globex's plans count too: the host's metrics are the host's, not a tenant's.
     const globex = await connect(testTokens.globexOperator.token)
     const theirs = resultOf(await command(globex, { type: "list" })) as {
@@ -325,10 +319,75 @@ describe("devmatrix host", () => {
     }
     for (const { masterplanId } of theirs.masterplans) {
       await command(globex, { type: "watch", masterplanId, fromSeq: 1 })
-      for (const event of await globex.eventsUntilEnd(masterplanId))
-        byType.set(event.type, (byType.get(event.type) ?? 0) + 1)
+      all.push(...(await globex.eventsUntilEnd(masterplanId)))
     }
-    expect(counted).toEqual(byType)
+    const tally = (pairs: ReadonlyArray<readonly [string, number]>) => {
+      const sums = new Map<string, number>()
+      for (const [key, n] of pairs) sums.set(key, (sums.get(key) ?? 0) + n)
+      return sums
+    }
+    expect(samplesBy(families.get("devmatrix_events_total"), "type")).toEqual(
+      tally(all.map((event) => [event.type, 1]))
+    )
+    const endedAs: Partial<Record<Event["type"], string>> = {
+      "atom.completed": "completed",
+      "atom.failed": "failed",
+      "atom.skipped": "skipped",
+      "atom.cancelled": "cancelled"
+    }
+    expect(samplesBy(families.get("devmatrix_atoms_total"), "status")).toEqual(
+      tally(
+        all.flatMap((event) =>
+          endedAs[event.type] !== undefined ? [[endedAs[event.type]!, 1] as const] : []
+        )
+      )
+    )
+    expect(samplesBy(families.get("devmatrix_retries_total"), "reason")).toEqual(
+      tally(all.flatMap((event) => (event.type === "atom.retrying" ? [[event.reason, 1] as const] : [])))
+    )
+    const costs = all.flatMap((event) => (event.type === "cost.updated" ? [event] : []))
+    expect(costs.length).toBeGreaterThan(0)
+    expect(samplesBy(families.get("devmatrix_tokens_total"), "kind")).toEqual(
+      tally(
+        costs.flatMap((cost) => [
+          ["input", cost.inputTokens],
+          ["output", cost.outputTokens],
+          ["cache_write", cost.cacheWriteTokens ?? 0],
+          ["cache_read", cost.cacheReadTokens ?? 0]
+        ])
+      )
+    )
+    const spend = samplesBy(families.get("devmatrix_spend_usd_total"), "").get("")!
+    expect(spend).toBeCloseTo(
+      costs.reduce((sum, cost) => sum + cost.costUsd, 0),
+      9
+    )
+    // One observation per call that ended (answered, failed, pushed back): a call a cancel cut
+    // short has no duration, and an answer from the cache was no call.
+    const callEnds = new Set([
+      "atom.completed",
+      "atom.failed",
+      "atom.retrying",
+      "atom.throttled",
+      "atom.review",
+      "atom.interrupted"
+    ])
+    const underWay = new Set<string>()
+    let endedCalls = 0
+    for (const event of all) {
+      if (!("atomId" in event) || event.atomId === undefined) continue
+      const key = `${event.masterplanId}/${event.atomId}`
+      if (event.type === "atom.started") underWay.add(key)
+      else if ((callEnds.has(event.type) || event.type === "atom.cancelled") && underWay.delete(key))
+        endedCalls += event.type === "atom.cancelled" ? 0 : 1
+    }
+    const calls = families.get("devmatrix_model_call_duration_seconds")!
+    expect(calls.type).toBe("HISTOGRAM")
+    expect(endedCalls).toBeGreaterThan(0)
+    // The `+Inf` bucket counts every observation (this parser folds a labelled histogram's series
+    // into one family sample, the buckets kept: here every plan has the one scripted model).
+    expect(calls.metrics.reduce((sum, metric) => sum + Number(metric.buckets?.["+Inf"]), 0)).toBe(endedCalls)
+    expect(families.get("devmatrix_connected_clients")?.type).toBe("GAUGE")
   })
 })
 
