@@ -127,15 +127,18 @@ describe("resumed watches", () => {
       (client) => {
         if (killed) return
         killed = true
-        // Once the stream is well under way, the host dies at once; another starts on its store.
-        setTimeout(() => {
+        // Once the stream is well under way (300 frames in, of a journal of thousands: counted, not
+        // timed, so that the plan is mid-way however fast the machine), the host dies at once;
+        // another starts on its store.
+        let frames = 0
+        client.socket.on("message", () => {
+          if (++frames !== 300) return
           host.child.kill("SIGKILL")
           void host.exited.then(async () => {
             host = await startHostProcess(["--store", store])
             current = host.wsUrl
           })
-        }, 600)
-        void client
+        })
       }
     )
     const { seen, connections } = await watching
@@ -160,8 +163,15 @@ describe("resumed watches", () => {
       "stopped",
       chainedPlan("stopped", 3_000, { chains: 16, latencyMs: { min: 2, max: 10 } })
     )
+    // SIGTERM mid-plan: once 300 of its thousands of events have reached the watcher.
+    const underWay = new Promise<void>((resolve) => {
+      let frames = 0
+      operator.socket.on("message", () => {
+        if (++frames === 300) resolve()
+      })
+    })
     resultOf(await operator.request({ type: "watch", id: "w", masterplanId, fromSeq: 1 }))
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    await underWay
     host.child.kill("SIGTERM")
     const closed = await operator.closed
     expect(closed.code).toBe(CloseCode.goingAway)
@@ -169,6 +179,7 @@ describe("resumed watches", () => {
     const again = await startHostProcess(["--store", store])
     try {
       const events = await journalOf(again, masterplanId)
+      expect(again.stderr()).toContain("resumed 1 unfinished plan")
       expect(events.at(-1)!.type).toBe("masterplan.completed")
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
     } finally {
