@@ -87,7 +87,7 @@ export const refuseEmbeddedOnly = (
 }
 
 /**
- * How a command that follows a plan reconnects when the host drops: for up to about 30 s (each
+ * How a command that follows a plan reconnects when the host drops: for about 15 to 35 s (each
  * wait doubles from 0.1 s to at most 2 s, 20 attempts), long enough for a host that restarts,
  * short enough that a host gone for good is said so. A watch resumes from the last seq it showed.
  */
@@ -140,13 +140,14 @@ export const exitCodeOfHostError = (error: DevMatrixError): ExitCode =>
       ? ExitCode.storeFailed
       : ExitCode.failed
 
-/** The one line a failure of the SDK is: what the host said, or that it cannot be reached. */
-export const hostErrorLine = (error: DevMatrixError, target: HostTarget): string =>
-  exitCodeOfHostError(error) === ExitCode.storeFailed && error.code !== "unauthenticated"
-    ? `cannot reach the host at ${target.url}: ${error.message}`
-    : error.code === "unauthenticated"
-      ? `the host at ${target.url} refused the token: check --token or DEVMATRIX_TOKEN`
-      : `the host at ${target.url} refused it (${error.code}): ${error.message}`
+/** The one line a failure of the SDK is: what the host refused and why, or that it cannot be reached. */
+export const hostErrorLine = (error: DevMatrixError, target: HostTarget): string => {
+  if (error.code === "unauthenticated")
+    return `the host at ${target.url} refused the token: check --token or DEVMATRIX_TOKEN`
+  if (exitCodeOfHostError(error) === ExitCode.storeFailed)
+    return `cannot reach the host at ${target.url}: ${error.message}`
+  return `the host at ${target.url} refused it (${error.code}): ${error.message}`
+}
 
 /**
  * Runs `use` with a client of the host, closed when it ends. A failure of the SDK (a refusal, a
