@@ -51,6 +51,15 @@ const journalOf = async (masterplanId: string): Promise<Array<Event>> => {
   return events
 }
 
+/** A port that was free a moment ago: nothing listens there. */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+
 const seqsFrom = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i)
 
 describe("devmatrix run --host", () => {
@@ -114,6 +123,60 @@ describe("devmatrix run --host", () => {
     ])
     expect(rest.code, rest.stderr).toBe(0)
     expect([...shown, ...eventsOf(rest.stdout)]).toEqual(journal)
+  })
+})
+
+describe("run --host across a host restart", () => {
+  it("the follower reconnects and resumes from its last seq: the host's SIGTERM and restart cost no event and repeat none", async () => {
+    const port = await freePort()
+    const store = `sqlite:${join(dir, "restart.db")}`
+    const args = ["--port", String(port), "--store", store]
+    let restarting: HostProcess = await startHostProcess(args)
+    let restarted: Promise<HostProcess> | undefined
+    const plan = chainedPlan("restart", 30, { chains: 1, latencyMs: 20 })
+    const run = await runDevmatrix(
+      [
+        "run",
+        planFile(plan),
+        "--id",
+        "restart",
+        "--json",
+        "--host",
+        restarting.url,
+        "--token",
+        testTokens.acmeOperator.token
+      ],
+      {
+        onStdout: (text) => {
+          // After its third atom, the host goes down (it saves the plan) and comes back on the same port.
+          if (restarted === undefined && text.split('"type":"atom.completed"').length > 3) {
+            restarting.child.kill("SIGTERM")
+            restarted = restarting.exited.then(() => startHostProcess(args))
+          }
+        }
+      }
+    )
+    expect(restarted, "the host was not restarted").toBeDefined()
+    restarting = await restarted!
+    try {
+      expect(run.code, run.stderr).toBe(0)
+      const events = eventsOf(run.stdout)
+      expect(events.map((e) => e.seq)).toEqual(seqsFrom(1, events.length))
+      expect(events.at(-1)).toMatchObject({
+        type: "masterplan.completed",
+        summary: { atoms: { completed: 30 } }
+      })
+      const client = createClient({ url: restarting.url, token: testTokens.acmeOperator.token })
+      const journal: Array<Event> = []
+      for await (const event of client.watch("acme/restart")) journal.push(event)
+      await client.close()
+      expect(events).toEqual(journal)
+      // The restarted host picked the plan up mid-way: the follower saw it do so.
+      expect(events.filter((e) => e.type === "masterplan.resumed")).toMatchObject([{ reason: "recovery" }])
+    } finally {
+      restarting.child.kill("SIGTERM")
+      await restarting.exited
+    }
   })
 })
 
@@ -278,13 +341,7 @@ describe("refusals: one line on stderr, the embedded contract's exit code", () =
   })
 
   it("a host that cannot be reached: exit 5, naming it and the cause", async () => {
-    // A port that was free a moment ago: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as { port: number }
-        server.close(() => resolve(port))
-      })
-    })
+    const port = await freePort()
     const url = `http://127.0.0.1:${port}`
     const status = await runDevmatrix(["status", "--host", url, "--token", "t"])
     expect(status.code).toBe(5)
