@@ -2,19 +2,24 @@ import { embeddedLayer, storeFromUrl } from "@devmatrix/runtime"
 import type { AnthropicModelOptions, PromptCacheChoice, ScriptedModelOptions } from "@devmatrix/runtime"
 import type { PriceTable } from "@devmatrix/core"
 import { Duration, Effect, Exit, Layer, Logger, Option, Scope } from "effect"
-import { budgetCommand, parseBudgetArgs } from "./cli/budgetCommand.js"
+import { budgetCommand, budgetOnHost, parseBudgetArgs, parseHostBudgetArgs } from "./cli/budgetCommand.js"
+import { cancelCommand, cancelOnHost, parseCancelArgs, parseHostCancelArgs } from "./cli/cancelCommand.js"
 import { cleanupCommand, parseCleanupArgs } from "./cli/cleanupCommand.js"
-import { eventsCommand, parseEventsArgs } from "./cli/eventsCommand.js"
+import { eventsCommand, eventsOnHost, parseEventsArgs, parseHostEventsArgs } from "./cli/eventsCommand.js"
 import { hostCommand, parseHostArgs } from "./cli/hostCommand.js"
 import { ExitCode, UsageError } from "./cli/exitCodes.js"
 import type { Terminal } from "./cli/followPlan.js"
+import { hostTargetOf } from "./cli/hostClient.js"
+import type { HostTarget } from "./cli/hostClient.js"
 import { isMissingStore, noStoreAt } from "./cli/missingStore.js"
 import { outputClosed } from "./cli/outputClosed.js"
 import { report } from "./cli/report.js"
-import { parseResumeArgs, resumeCommand } from "./cli/resumeCommand.js"
+import { parseHostResumeArgs, parseResumeArgs, resumeCommand, resumeOnHost } from "./cli/resumeCommand.js"
 import { parseRunArgs } from "./cli/runArgs.js"
 import { prepareRun, runCommand } from "./cli/runCommand.js"
+import { parseHostRunArgs, runOnHost } from "./cli/runOnHost.js"
 import { parseStatusArgs, statusCommand } from "./cli/statusCommand.js"
+import { parseHostStatusArgs, statusOnHost } from "./cli/statusOnHost.js"
 import { commandUsage, isCommandName, usage } from "./cli/usage.js"
 import { fakeProviderCommand, parseFakeProviderArgs } from "./fakeAnthropic/fakeProviderCommand.js"
 import type { CommandName } from "./cli/usage.js"
@@ -135,36 +140,74 @@ export const main = async (
       out.write(`nothing to ${what}: no store at ${store}\n`)
       return ExitCode.completed
     })
+  /**
+   * A command of plans (DESIGN.md §10): through the SDK to the host its command line names
+   * (`--host`, `DEVMATRIX_HOST`), with the same output and exit codes; else on a store.
+   */
+  const onStoreOrHost = (
+    onStore: () => Effect.Effect<number, unknown>,
+    onHost: (host: HostTarget) => Effect.Effect<number, unknown>
+  ) =>
+    Effect.flatMap(
+      parse(() => hostTargetOf(rest, env)),
+      (host) => (host === undefined ? onStore() : onHost(host))
+    )
+  const hosted =
+    <TArgs>(
+      parseArgs: (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv, host: HostTarget) => TArgs,
+      body: (args: TArgs, terminal: Terminal) => Effect.Effect<number, unknown>
+    ) =>
+    (host: HostTarget) =>
+      Effect.flatMap(
+        parse(() => parseArgs(rest, env, host)),
+        (args) => body(args, terminal)
+      )
   const programs: Record<CommandName, () => Effect.Effect<number, unknown>> = {
     run: () =>
-      command(
-        {
-          prepare: parse(() => parseRunArgs(rest, env)).pipe(Effect.flatMap((args) => prepareRun(args, env))),
-          layer: engineLayer,
-          body: (args) => runCommand(args, terminal)
-        },
-        terminal.stderr
+      onStoreOrHost(
+        () =>
+          command(
+            {
+              prepare: parse(() => parseRunArgs(rest, env)).pipe(
+                Effect.flatMap((args) => prepareRun(args, env))
+              ),
+              layer: engineLayer,
+              body: (args) => runCommand(args, terminal)
+            },
+            terminal.stderr
+          ),
+        hosted(parseHostRunArgs, runOnHost)
       ),
     resume: () =>
-      command(
-        {
-          prepare: parse(() => parseResumeArgs(rest, env)),
-          layer: engineLayer,
-          body: (args) => resumeCommand(args, terminal),
-          withoutStore: (args) =>
-            args.masterplanId !== undefined ? missing(args) : nothingTo("resume", args.store, terminal.stderr)
-        },
-        terminal.stderr
+      onStoreOrHost(
+        () =>
+          command(
+            {
+              prepare: parse(() => parseResumeArgs(rest, env)),
+              layer: engineLayer,
+              body: (args) => resumeCommand(args, terminal),
+              withoutStore: (args) =>
+                args.masterplanId !== undefined
+                  ? missing(args)
+                  : nothingTo("resume", args.store, terminal.stderr)
+            },
+            terminal.stderr
+          ),
+        hosted(parseHostResumeArgs, resumeOnHost)
       ),
     events: () =>
-      command(
-        {
-          prepare: parse(() => parseEventsArgs(rest, env)),
-          layer: engineLayer,
-          body: (args) => eventsCommand(args, terminal),
-          withoutStore: missing
-        },
-        terminal.stderr
+      onStoreOrHost(
+        () =>
+          command(
+            {
+              prepare: parse(() => parseEventsArgs(rest, env)),
+              layer: engineLayer,
+              body: (args) => eventsCommand(args, terminal),
+              withoutStore: missing
+            },
+            terminal.stderr
+          ),
+        hosted(parseHostEventsArgs, eventsOnHost)
       ),
     host: () =>
       command(
@@ -176,24 +219,46 @@ export const main = async (
         terminal.stderr
       ),
     status: () =>
-      command(
-        {
-          prepare: parse(() => parseStatusArgs(rest, env)),
-          layer: storeLayer,
-          body: (args) => statusCommand(args, terminal),
-          withoutStore: missing
-        },
-        terminal.stderr
+      onStoreOrHost(
+        () =>
+          command(
+            {
+              prepare: parse(() => parseStatusArgs(rest, env)),
+              layer: storeLayer,
+              body: (args) => statusCommand(args, terminal),
+              withoutStore: missing
+            },
+            terminal.stderr
+          ),
+        hosted(parseHostStatusArgs, statusOnHost)
       ),
     budget: () =>
-      command(
-        {
-          prepare: parse(() => parseBudgetArgs(rest, env)),
-          layer: engineLayer,
-          body: (args) => budgetCommand(args, terminal),
-          withoutStore: missing
-        },
-        terminal.stderr
+      onStoreOrHost(
+        () =>
+          command(
+            {
+              prepare: parse(() => parseBudgetArgs(rest, env)),
+              layer: engineLayer,
+              body: (args) => budgetCommand(args, terminal),
+              withoutStore: missing
+            },
+            terminal.stderr
+          ),
+        hosted(parseHostBudgetArgs, budgetOnHost)
+      ),
+    cancel: () =>
+      onStoreOrHost(
+        () =>
+          command(
+            {
+              prepare: parse(() => parseCancelArgs(rest, env)),
+              layer: engineLayer,
+              body: (args) => cancelCommand(args, terminal),
+              withoutStore: missing
+            },
+            terminal.stderr
+          ),
+        hosted(parseHostCancelArgs, cancelOnHost)
       ),
     cleanup: () =>
       command(

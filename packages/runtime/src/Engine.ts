@@ -127,6 +127,16 @@ export interface EventsOptions {
   readonly follow?: boolean
 }
 
+/** What `recover` picks a plan up for. */
+export interface RecoverOptions {
+  /**
+   * Only to cancel it: the plan is loaded under its lease and cancelled before any atom starts
+   * (no call is made), journaling `masterplan.cancelled` with its summary, which `result` then
+   * gives. This is how a plan no process runs (stopped, or paused) is cancelled.
+   */
+  readonly cancel?: { readonly reason?: string; readonly by?: Operator }
+}
+
 /** How a detach treats the calls in flight. */
 export interface DetachOptions {
   /**
@@ -170,9 +180,11 @@ export interface EngineService {
    * Picks up a masterplan an earlier process left unfinished: completed atoms stay completed (no
    * call is repeated), atoms that were mid-call are journaled as interrupted and run again. Its
    * atoms re-enter through admission: it waits for room in the engine's queue as `submit` does.
+   * With `cancel`, it is cancelled instead of run.
    */
   readonly recover: (
-    masterplanId: string
+    masterplanId: string,
+    options?: RecoverOptions
   ) => Effect.Effect<
     void,
     | MasterplanNotFound
@@ -372,9 +384,10 @@ export const make = Effect.gen(function* () {
       | "nowMs"
       | "journalLagging"
     >,
-    lastSeq: number
+    start: { readonly lastSeq: number; readonly cancel?: RecoverOptions["cancel"] }
   ) =>
     Effect.gen(function* () {
+      const lastSeq = start.lastSeq
       // The plan's money: its budget, and what its journal says was paid already (the reservations
       // of a process that died are gone with it).
       const budget = config.options.budget
@@ -442,7 +455,8 @@ export const make = Effect.gen(function* () {
       plans.set(masterplanId, { run, stop, writer, ...live, journaled: () => seq })
       outcomes.set(masterplanId, live.done)
       run.submit()
-      run.start()
+      if (start.cancel === undefined) run.start()
+      else run.cancel(start.cancel.reason ?? "cancelled by the operator", start.cancel.by?.principal)
     })
 
   const compile = (
@@ -518,7 +532,7 @@ export const make = Effect.gen(function* () {
         atoms: graph.ids.map((atomId, index) => ({ atomId, index, wave: graph.waveOf[index]! }))
       })
       yield* leases.takeNew(masterplanId)
-      yield* launch(masterplanId, { plan, graph, options, queue, owner }, 0)
+      yield* launch(masterplanId, { plan, graph, options, queue, owner }, { lastSeq: 0 })
     })
 
   /** A stored plan that has not ended (it may be resumed, or its budget raised), or why not. */
@@ -534,7 +548,7 @@ export const make = Effect.gen(function* () {
       return found.value
     })
 
-  const recover: EngineService["recover"] = (masterplanId) =>
+  const recover: EngineService["recover"] = (masterplanId, options) =>
     Effect.gen(function* () {
       if (plans.has(masterplanId))
         return yield* new MasterplanNotResumable({
@@ -553,7 +567,11 @@ export const make = Effect.gen(function* () {
           const loaded = yield* Effect.tapError(loadAndCompile(masterplanId), () =>
             leases.release(masterplanId)
           )
-          yield* launch(masterplanId, { ...loaded, queue, owner: { tenant: record.tenant } }, loaded.lastSeq)
+          yield* launch(
+            masterplanId,
+            { ...loaded, queue, owner: { tenant: record.tenant } },
+            { lastSeq: loaded.lastSeq, ...(options?.cancel !== undefined ? { cancel: options.cancel } : {}) }
+          )
         }),
         () => Effect.sync(() => queue.release())
       )

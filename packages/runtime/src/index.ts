@@ -21,6 +21,7 @@ export {
   MasterplanNotFound,
   MasterplanNotResumable,
   type DetachOptions,
+  type RecoverOptions,
   type EngineService,
   type EventsOptions,
   type ReviewDecision,

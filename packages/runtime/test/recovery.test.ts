@@ -513,6 +513,48 @@ describe("one process at a time per masterplan (the lease)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect(
+    "recover with cancel: a plan no process runs is cancelled without a call; one another engine runs is refused",
+    () =>
+      Effect.gen(function* () {
+        const store = makeStoreMemory()
+        const paid: Array<string> = []
+        const engineOn = () =>
+          EngineLive.pipe(Layer.provide(countingModel(paid)), Layer.provide(Layer.succeed(Store, store)))
+        const runner = yield* Layer.build(engineOn())
+        const other = yield* Layer.build(engineOn())
+        const first = Context.get(runner, Engine)
+        const second = Context.get(other, Engine)
+        const id = yield* first.submit(plan, { masterplanId: "mp-cancel-stored" })
+        yield* advance(5)
+        const refused = yield* Effect.flip(second.recover(id, { cancel: {} }))
+        assert.include(refused.message, "another process is running it")
+        // Stopped mid-flight: some atoms done, some cut off in their calls.
+        yield* first.detach(id)
+        const lastSeq = Option.getOrThrow(yield* store.getMasterplan(id)).lastSeq
+        const paidBefore = paid.length
+        yield* second.recover(id, { cancel: { reason: "not needed", by: { principal: "op" } } })
+        const end = yield* second.result(id)
+        assert.strictEqual(end.type, "masterplan.cancelled")
+        assert.include(end, { reason: "not needed", principal: "op" })
+        // Nothing ran: the cancellation is the only event after the stop, and no call was made.
+        const after = yield* store.readEvents(id, lastSeq + 1)
+        assert.deepStrictEqual(
+          after.map((e) => e.type),
+          ["masterplan.cancelled"]
+        )
+        yield* advance(5)
+        assert.strictEqual(paid.length, paidBefore)
+        const summary = end.type === "masterplan.cancelled" ? end.summary : undefined
+        assert.strictEqual(summary?.atoms.completed, paidBefore)
+        assert.strictEqual(
+          (yield* Effect.flip(second.recover(id, { cancel: {} })))._tag,
+          "MasterplanNotResumable"
+        )
+        assert.strictEqual(Option.getOrThrow(yield* store.getMasterplan(id)).status, "cancelled")
+      }).pipe(Effect.scoped)
+  )
+
   it.effect("an engine whose lease was taken stops running the plan and says so", () =>
     Effect.gen(function* () {
       const store = makeStoreMemory()

@@ -2,9 +2,11 @@ import { maxUsd } from "@devmatrix/core"
 import { Engine } from "@devmatrix/runtime"
 import { Effect } from "effect"
 import { parseArgs } from "node:util"
-import { invocationOf, resumeCommandLine } from "./commandLine.js"
+import { hostCommandLine, invocationOf, resumeCommandLine } from "./commandLine.js"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
+import { embeddedOnlyFlags, hostFlags, onHost, refuseEmbeddedOnly, sdkCall } from "./hostClient.js"
+import type { HostTarget } from "./hostClient.js"
 import { usd } from "./format.js"
 import { masterplanIdArg, number, storeOf } from "./runArgs.js"
 import { synopsis } from "./usage.js"
@@ -59,3 +61,58 @@ export const budgetCommand = (args: BudgetArgs, terminal: Terminal) =>
     )
     return ExitCode.completed
   })
+
+/** `devmatrix budget <id> --host` as parsed. */
+export interface HostBudgetArgs {
+  readonly host: HostTarget
+  readonly masterplanId: string
+  readonly hardUsd: number
+  readonly invocation: string
+}
+
+export const parseHostBudgetArgs = (
+  argv: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  host: HostTarget
+): HostBudgetArgs => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      ...embeddedOnlyFlags(["store"]),
+      hard: { type: "string" },
+      soft: { type: "string" },
+      ...hostFlags
+    }
+  })
+  refuseEmbeddedOnly(values, ["store"])
+  if (values.soft !== undefined)
+    throw new UsageError(
+      "--soft cannot be used with --host: a host sets the soft limit at 80% of the hard one (its raiseBudget takes the hard limit only)"
+    )
+  if (positionals.length !== 1 || values.hard === undefined) throw new UsageError(`usage: ${synopsis.budget}`)
+  return {
+    host,
+    masterplanId: masterplanIdArg(positionals[0]!),
+    hardUsd: number("hard", values.hard, isUsd, usdWhat)!,
+    invocation: invocationOf(env)
+  }
+}
+
+/**
+ * `devmatrix budget <id> --hard USD --host`: sets the budget of a plan of the host (journaled
+ * there as `budget.raised`); a plan paused on budget stays paused until `resume`.
+ */
+export const budgetOnHost = (args: HostBudgetArgs, terminal: Terminal) =>
+  onHost(args.host, "budget", terminal, (client) =>
+    Effect.map(
+      sdkCall(() => client.raiseBudget(args.masterplanId, args.hardUsd)),
+      (budget) => {
+        terminal.stderr.write(
+          `masterplan ${args.masterplanId}: hard limit ${usd(budget.hardUsd)}, soft limit ${usd(budget.softUsd)}; continue it with\n  ${hostCommandLine(args.invocation, "resume", { masterplanId: args.masterplanId, flags: args.host.flags })}\n`
+        )
+        return ExitCode.completed
+      }
+    )
+  )

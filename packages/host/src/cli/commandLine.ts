@@ -15,7 +15,7 @@ export const invocationOf = (env: NodeJS.ProcessEnv): string => {
 }
 
 /** A word as the shell reads it back: quoted when it holds spaces, quotes or other special characters. */
-const shellWord = (word: string): string =>
+export const shellWord = (word: string): string =>
   /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
 
 /** The command that picks a stopped plan (or, without an id, every one) up again in its store, ready to paste. */
@@ -30,3 +30,18 @@ export const budgetCommandLine = (invocation: string, store: string, masterplanI
   masterplanId.startsWith("-")
     ? `${invocation} budget --hard USD --store ${shellWord(store)} -- ${shellWord(masterplanId)}`
     : `${invocation} budget ${shellWord(masterplanId)} --hard USD --store ${shellWord(store)}`
+
+/**
+ * A command on one plan of a host, ready to paste: `devmatrix events acme/x --follow --host URL`
+ * (`flags` name the host: `HostTarget.flags`; `more` goes before them).
+ */
+export const hostCommandLine = (
+  invocation: string,
+  command: string,
+  plan: { readonly masterplanId: string; readonly flags: string; readonly more?: string }
+): string => {
+  const more = plan.more !== undefined ? ` ${plan.more}` : ""
+  return plan.masterplanId.startsWith("-")
+    ? `${invocation} ${command}${more} ${plan.flags} -- ${shellWord(plan.masterplanId)}`
+    : `${invocation} ${command} ${shellWord(plan.masterplanId)}${more} ${plan.flags}`
+}

@@ -6,11 +6,13 @@ import { parseArgs } from "node:util"
 import { invocationOf, resumeCommandLine } from "./commandLine.js"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
+import { embeddedOnlyFlags, hostFlags, onHost, refuseEmbeddedOnly, sdkCall } from "./hostClient.js"
+import type { HostTarget } from "./hostClient.js"
 import { outputClosed } from "./outputClosed.js"
 import { runnerOf, unfinished } from "./planRunner.js"
 import { masterplanIdArg, storeOf } from "./runArgs.js"
 import { synopsis } from "./usage.js"
-import { untilDrained } from "./writeLine.js"
+import { untilDrained, writeLine } from "./writeLine.js"
 
 export interface EventsArgs {
   readonly store: string
@@ -27,6 +29,14 @@ export interface EventsArgs {
  */
 export const runnerCheckMs = 1_000
 
+/** `--from-seq N`: a seq of the journal, 1 when not given. */
+const fromSeqOf = (text: string | undefined): number => {
+  const fromSeq = Number(text ?? "1")
+  if (!Number.isInteger(fromSeq) || fromSeq < 1 || fromSeq > maxSeq)
+    throw new UsageError(`--from-seq must be a whole number from 1 to ${maxSeq}, got "${text}"`)
+  return fromSeq
+}
+
 export const parseEventsArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): EventsArgs => {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -39,13 +49,10 @@ export const parseEventsArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
     }
   })
   if (positionals.length !== 1) throw new UsageError(`usage: ${synopsis.events}`)
-  const fromSeq = Number(values["from-seq"] ?? "1")
-  if (!Number.isInteger(fromSeq) || fromSeq < 1 || fromSeq > maxSeq)
-    throw new UsageError(`--from-seq must be a whole number from 1 to ${maxSeq}, got "${values["from-seq"]}"`)
   return {
     store: storeOf(values.store, env),
     masterplanId: masterplanIdArg(positionals[0]!),
-    fromSeq,
+    fromSeq: fromSeqOf(values["from-seq"]),
     follow: values.follow ?? false,
     invocation: invocationOf(env)
   }
@@ -109,3 +116,66 @@ export const eventsCommand = (args: EventsArgs, terminal: Terminal) =>
     }
     return ExitCode.completed
   })
+
+/** `devmatrix events <id> --host` as parsed. */
+export interface HostEventsArgs {
+  readonly host: HostTarget
+  readonly masterplanId: string
+  readonly fromSeq: number
+  readonly follow: boolean
+}
+
+export const parseHostEventsArgs = (
+  argv: ReadonlyArray<string>,
+  _env: NodeJS.ProcessEnv,
+  host: HostTarget
+): HostEventsArgs => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      ...embeddedOnlyFlags(["store"]),
+      "from-seq": { type: "string" },
+      follow: { type: "boolean", default: false },
+      ...hostFlags
+    }
+  })
+  refuseEmbeddedOnly(values, ["store"])
+  if (positionals.length !== 1) throw new UsageError(`usage: ${synopsis.events}`)
+  return {
+    host,
+    masterplanId: masterplanIdArg(positionals[0]!),
+    fromSeq: fromSeqOf(values["from-seq"]),
+    follow: values.follow === true
+  }
+}
+
+/**
+ * `devmatrix events <id> --host`: the plan's journal in the host as JSON lines (the `--json`
+ * format), from the SDK's watch: up to its last event when the command starts, or with
+ * `--follow` on to its terminal event (the watch resumes across reconnects), or until the reader
+ * of stdout goes.
+ */
+export const eventsOnHost = (args: HostEventsArgs, terminal: Terminal) =>
+  onHost(args.host, "events", terminal, (client) =>
+    Effect.gen(function* () {
+      const upTo = args.follow ? maxSeq : (yield* sdkCall(() => client.get(args.masterplanId))).lastSeq
+      if (args.fromSeq > upTo) return ExitCode.completed
+      const events = Stream.takeUntil(
+        Stream.fromAsyncIterable(
+          client.watch(args.masterplanId, { fromSeq: args.fromSeq }),
+          (error) => error
+        ),
+        (event) => event.seq >= upTo
+      )
+      const printed = Stream.runForEach(events, (event) =>
+        writeLine(terminal.stdout, `${JSON.stringify(event)}\n`)
+      )
+      yield* Effect.raceFirst(
+        printed,
+        Effect.promise(() => outputClosed(terminal.stdout))
+      )
+      return ExitCode.completed
+    })
+  )

@@ -99,17 +99,21 @@ const printable = (text: string): string =>
     .slice(0, maxProblemLength)
 
 /**
- * Reads and checks a plan file (kind, size, encoding, JSON, schema, options, references,
- * dependency graph) before any store is opened, so that bad input writes nothing. The plan's
- * `options.model` must be one this build runs, unless `--model` (`modelFlag`) overrides it.
- * Markdown specs need the planning pipeline, which is not in this build.
+ * Who checks that the plan's model can be run: this process (with the environment's keys and the
+ * price table in force, unless `--model`, `flag`, overrides it), or the host it is submitted to,
+ * which has keys and prices of its own.
  */
-export const readPlanFile = (
-  file: string,
-  modelFlag: string | undefined,
-  env: NodeJS.ProcessEnv,
-  prices?: PriceTable
-) =>
+export type ModelCheck =
+  | { readonly flag: string | undefined; readonly env: NodeJS.ProcessEnv; readonly prices?: PriceTable }
+  | "by the host"
+
+/**
+ * Reads and checks a plan file (kind, size, encoding, JSON, schema, options, references,
+ * dependency graph) before any store is opened or anything is sent, so that bad input writes
+ * nothing. Unless the host checks it, the plan's `options.model` must be one this build runs, or
+ * `--model` overrides it. Markdown specs need the planning pipeline, which is not in this build.
+ */
+export const readPlanFile = (file: string, models: ModelCheck) =>
   Effect.gen(function* () {
     if (/\.(md|markdown|txt)$/i.test(file))
       return yield* Effect.fail(
@@ -142,7 +146,10 @@ export const readPlanFile = (
     })
     const compiled = yield* compilePlan(json, (input) => decodePlanInput(input, file))
     const { options } = yield* decodePlanOptions(file)(json)
-    const model = modelFlag === undefined ? modelProblem(options.model, env, prices) : undefined
+    const model =
+      models !== "by the host" && models.flag === undefined
+        ? modelProblem(options.model, models.env, models.prices)
+        : undefined
     if (model !== undefined)
       return yield* Effect.fail(new UsageError(`${file} is invalid:\n  - options.model: ${model}`))
     return { compiled, plan: compiled.plan, options } satisfies PlanFile

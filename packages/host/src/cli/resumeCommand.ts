@@ -1,8 +1,13 @@
 import { Engine, finishedStatuses, Store } from "@devmatrix/runtime"
 import { Deferred, Effect, Either, Option } from "effect"
 import { parseArgs } from "node:util"
+import { invocationOf } from "./commandLine.js"
 import { ExitCode, UsageError } from "./exitCodes.js"
+import { followHostPlan } from "./followHostPlan.js"
+import type { HostFollowArgs } from "./followHostPlan.js"
 import { followPlan } from "./followPlan.js"
+import { embeddedOnlyFlags, hostFlags, onHost, refuseEmbeddedOnly, sdkCall } from "./hostClient.js"
+import type { HostTarget } from "./hostClient.js"
 import type { Terminal } from "./followPlan.js"
 import { engineArgs, engineFlags, masterplanIdArg } from "./runArgs.js"
 import { listenForStop } from "./stopSignals.js"
@@ -96,3 +101,54 @@ export const resumeCommand = (args: ResumeArgs, terminal: Terminal) =>
     }
     return code
   })
+
+/** `devmatrix resume <id> --host` as parsed. */
+export interface HostResumeArgs extends HostFollowArgs {
+  readonly masterplanId: string
+}
+
+/** Flags of `resume` that only a store's own engine has a use for. */
+const embeddedOnly = ["store", "redis", "no-cache", "prices", "model", "seed", "latency-ms", "fault-rate"]
+
+export const parseHostResumeArgs = (
+  argv: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  host: HostTarget
+): HostResumeArgs => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: { ...embeddedOnlyFlags(embeddedOnly), json: { type: "boolean", default: false }, ...hostFlags }
+  })
+  refuseEmbeddedOnly(values, embeddedOnly)
+  if (positionals.length > 1) throw new UsageError(`usage: ${synopsis.resume}`)
+  // A host recovers its unfinished plans itself as it starts: only a paused one waits to be resumed.
+  if (positionals[0] === undefined)
+    throw new UsageError(
+      "with --host, resume needs the masterplan's id (a host resumes its unfinished plans itself; `devmatrix status --host` lists them)"
+    )
+  return {
+    host,
+    json: values.json === true,
+    invocation: invocationOf(env),
+    masterplanId: masterplanIdArg(positionals[0])
+  }
+}
+
+/**
+ * `devmatrix resume <id> --host`: resumes a plan paused in the host (on budget, after `budget`;
+ * or by an operator) through the SDK, then follows it from where its journal was, as an embedded
+ * resume does. A plan that is not paused is refused by the host (`conflict`, exit 2).
+ */
+export const resumeOnHost = (args: HostResumeArgs, terminal: Terminal) =>
+  onHost(args.host, "resume", terminal, (client) =>
+    Effect.gen(function* () {
+      const stop = yield* listenForStop
+      const { lastSeq } = yield* sdkCall(() => client.get(args.masterplanId))
+      yield* sdkCall(() => client.resume(args.masterplanId))
+      if (!args.json)
+        terminal.stderr.write(`resuming masterplan ${args.masterplanId} in the host at ${args.host.url}\n`)
+      return yield* followHostPlan(client, args.masterplanId, args, terminal, { fromSeq: lastSeq + 1, stop })
+    }).pipe(Effect.scoped)
+  )

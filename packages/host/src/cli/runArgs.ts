@@ -260,26 +260,22 @@ const unavailable: Record<string, string> = {
   out: "writing generated files to a workspace is not available in this build"
 }
 
-/** Parses `devmatrix run <plan.json> [flags]`; a bad flag or value is a `UsageError` naming it. */
-export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): RunArgs => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...engineFlags,
-      budget: { type: "string" },
-      concurrency: { type: "string" },
-      mode: { type: "string" },
-      out: { type: "string" },
-      id: { type: "string" }
-    }
-  })
-  if (positionals.length !== 1)
-    throw new UsageError("usage: devmatrix run <plan.json> [flags] (devmatrix run --help lists them)")
-  for (const flag of Object.keys(unavailable))
-    if (values[flag as keyof typeof values] !== undefined)
-      throw new UsageError(`--${flag}: ${unavailable[flag]}`)
+/** The flags of `run` that set the plan's options and id, for a store or a host alike. */
+export const runOptionFlags = {
+  budget: { type: "string" },
+  concurrency: { type: "string" },
+  mode: { type: "string" },
+  id: { type: "string" }
+} as const
+
+/** The plan's options and id as `run`'s flags set them; a bad value is a `UsageError` naming its flag. */
+export const runOptionsOf = (values: {
+  readonly model?: string | undefined
+  readonly budget?: string | undefined
+  readonly concurrency?: string | undefined
+  readonly mode?: string | undefined
+  readonly id?: string | undefined
+}): { readonly masterplanId?: string; readonly overrides: Partial<RunOptionsInput> } => {
   const mode = values.mode
   if (mode !== undefined && mode !== "eager" && mode !== "waves")
     throw new UsageError(`--mode must be "eager" or "waves", got "${mode}"`)
@@ -298,19 +294,43 @@ export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const idIssue = values.id === undefined ? undefined : idProblem(values.id)
   if (idIssue !== undefined)
     throw new UsageError(`--id must name the masterplan, got ${given(values.id!)}: it ${idIssue}`)
-  const engine = engineArgs(values, env)
-  const behaviour = scriptedBehaviour(engine.scripted)
   return {
-    ...engine,
-    file: pathArg("the plan file", positionals[0]!),
     ...(values.id !== undefined ? { masterplanId: values.id } : {}),
-    ...(concurrency !== undefined ? { pinnedConcurrency: concurrency } : {}),
     overrides: {
       // Only a model the user names overrides the plan's (which `readPlanFile` checks).
       ...(values.model !== undefined ? { model: values.model } : {}),
       ...(mode !== undefined ? { mode } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
-      ...(budget !== undefined ? { budget: { hardUsd: budget } } : {}),
+      ...(budget !== undefined ? { budget: { hardUsd: budget } } : {})
+    }
+  }
+}
+
+/** The usage line `run` refuses a command line without exactly one plan file with. */
+export const runUsage = "usage: devmatrix run <plan.json> [flags] (devmatrix run --help lists them)"
+
+/** Parses `devmatrix run <plan.json> [flags]`; a bad flag or value is a `UsageError` naming it. */
+export const parseRunArgs = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): RunArgs => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: { ...engineFlags, ...runOptionFlags, out: { type: "string" } }
+  })
+  if (positionals.length !== 1) throw new UsageError(runUsage)
+  for (const flag of Object.keys(unavailable))
+    if (values[flag as keyof typeof values] !== undefined)
+      throw new UsageError(`--${flag}: ${unavailable[flag]}`)
+  const { masterplanId, overrides } = runOptionsOf(values)
+  const engine = engineArgs(values, env)
+  const behaviour = scriptedBehaviour(engine.scripted)
+  return {
+    ...engine,
+    file: pathArg("the plan file", positionals[0]!),
+    ...(masterplanId !== undefined ? { masterplanId } : {}),
+    ...(overrides.concurrency !== undefined ? { pinnedConcurrency: overrides.concurrency } : {}),
+    overrides: {
+      ...overrides,
       // Stored with the plan: a resume answers as this run began, unless it is told otherwise.
       ...(behaviour !== undefined ? { scripted: behaviour } : {})
     }

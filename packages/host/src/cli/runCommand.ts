@@ -17,7 +17,7 @@ export interface RunInput extends RunArgs {
 
 /** Reads and checks the plan file; nothing is opened or written before this succeeds. */
 export const prepareRun = (args: RunArgs, env: NodeJS.ProcessEnv) =>
-  Effect.map(readPlanFile(args.file, args.overrides.model, env), (planFile): RunInput => ({
+  Effect.map(readPlanFile(args.file, { flag: args.overrides.model, env }), (planFile): RunInput => ({
     ...args,
     planFile,
     // With a key and no model named (by flag or plan), Claude it is: the default DESIGN.md §10 gives.
@@ -30,7 +30,7 @@ export const prepareRun = (args: RunArgs, env: NodeJS.ProcessEnv) =>
   }))
 
 /** The hard budget in force, by the engine's precedence: `--budget`, the plan's `budget`, its `options.budget`, the default. */
-const hardBudgetUsd = (args: RunInput): number =>
+export const hardBudgetUsd = (args: Pick<RunInput, "overrides" | "planFile">): number =>
   args.overrides.budget?.hardUsd ?? args.planFile.plan.budget?.hardUsd ?? args.planFile.options.budget.hardUsd
 
 /** `devmatrix run`: submits the plan to the engine and follows it to its end. */

@@ -4,11 +4,16 @@ import { defaultClaudeModel } from "./runArgs.js"
 export const synopsis = {
   run: `devmatrix run <plan.json> [--json] [--store URL] [--budget USD] [--model NAME] [--concurrency N]
               [--mode eager|waves] [--id ID] [--redis URL] [--no-cache] [--prices FILE]
-              [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]   (the scripted model's behaviour)`,
-  resume: "devmatrix resume [<masterplanId>] [--store URL] [--json] [--redis URL] [--no-cache]",
-  status: "devmatrix status [<masterplanId>] [--store URL] [--json]",
-  events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]",
-  budget: "devmatrix budget <masterplanId> --hard USD [--soft USD] [--store URL]   (journaled; then resume)",
+              [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]   (the scripted model's behaviour)
+devmatrix run <plan.json> --host URL --token T [--json] [--budget USD] [--model NAME] [--concurrency N]
+              [--mode eager|waves] [--id ID]   (submitted to a host, followed there)`,
+  resume: `devmatrix resume [<masterplanId>] [--store URL] [--json] [--redis URL] [--no-cache]
+devmatrix resume <masterplanId> --host URL --token T [--json]   (a plan paused in the host)`,
+  status: "devmatrix status [<masterplanId>] [--store URL | --host URL --token T] [--json]",
+  events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL | --host URL --token T]",
+  budget: `devmatrix budget <masterplanId> --hard USD [--soft USD] [--store URL]   (journaled; then resume)
+devmatrix budget <masterplanId> --hard USD --host URL --token T   (soft limit 80%; then resume)`,
+  cancel: "devmatrix cancel <masterplanId> [--reason TEXT] [--store URL | --host URL --token T]",
   host: `devmatrix host [--port 7420] [--listen ADDRESS] [--tokens FILE] [--store URL] [--redis URL] [--no-cache]
               [--prices FILE] [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]
               (WebSocket API at /ws, /healthz /readyz /metrics; tokens from FILE or DEVMATRIX_TOKENS)`,
@@ -26,9 +31,15 @@ const notes = `--store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmat
 --prices FILE (or DEVMATRIX_PRICES): a price table (JSON) whose models replace or add to the built-in ones.
 --model: scripted (offline) or a Claude model of the price table; with ANTHROPIC_API_KEY (or
          ANTHROPIC_BASE_URL) set, a plan that names no model uses ${defaultClaudeModel}.
-Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 paused on budget, 4 gate failed,
-5 the store could not be written (state as stored: devmatrix resume continues it),
-130 interrupted (Ctrl-C, SIGTERM or SIGHUP; state saved: devmatrix resume continues it).`
+--host URL --token T (or DEVMATRIX_HOST, DEVMATRIX_TOKEN): run, resume, status, events, budget and cancel
+         go through the SDK to a devmatrix host (ws://, wss://, http:// or https://), with the same output;
+         Ctrl-C stops following, not the plan. A store's flags (--store, --redis, --prices...) are refused.
+Exit codes: 0 completed, 1 failed, 2 bad usage or input (with --host: a refused token or role, a
+plan not found or in the wrong state), 3 paused on budget, 4 gate failed,
+5 the store could not be written (state as stored: devmatrix resume continues it), or the host could
+not be reached or was lost,
+130 interrupted (Ctrl-C, SIGTERM or SIGHUP; state saved: devmatrix resume continues it; with --host the
+plan runs on in the host).`
 
 const indent = (text: string): string => text.replaceAll(/^/gm, "  ")
 

@@ -23,7 +23,7 @@ const fileOf = (content: string | Buffer) => {
 /** What reading the file gives: the plan's name, or the message of the error. */
 const read = (file: string, modelFlag?: string) =>
   Effect.runPromise(
-    Effect.either(readPlanFile(file, modelFlag, {})).pipe(
+    Effect.either(readPlanFile(file, { flag: modelFlag, env: {} })).pipe(
       Effect.map(
         Either.match({ onLeft: (error) => `error: ${error.message}`, onRight: (read) => read.plan.name })
       )
