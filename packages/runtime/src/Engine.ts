@@ -98,6 +98,8 @@ export class AtomNotInReview extends Data.TaggedError("AtomNotInReview")<{
     if (this.status === "unknown") return `masterplan "${this.masterplanId}" has no atom "${this.atomId}"`
     if (this.decided !== undefined)
       return `${atom} is reviewed already (${this.decided}); resuming the plan applies that decision`
+    // Live, a row still in review whose machine has moved on: a decision is being applied.
+    if (this.status === "review") return `${atom} is reviewed already; the decision is being applied`
     return `${atom} is not waiting for a review${this.status !== undefined ? ` (it is ${this.status})` : ""}`
   }
 }
@@ -352,6 +354,19 @@ export const make = Effect.gen(function* () {
               reason: `another process is running it (${lease.owner}; its lease runs until ${new Date(lease.untilMs).toISOString()} and is renewed every ${leaseRenewMs / 1000} s while it runs)`
             })
           )
+      })
+    )
+
+  /**
+   * Takes the lease for a short change to a stored plan (its budget, a review). Another such change
+   * (a second reviewer at the same moment) holds it for a commit's time only, so it is asked for
+   * again for up to about 2 s before the holder is reported as running the plan.
+   */
+  const takeLeaseForChange = (masterplanId: string) =>
+    takeLease(masterplanId).pipe(
+      Effect.retry({
+        while: (error) => error._tag === "MasterplanNotResumable",
+        schedule: Schedule.intersect(Schedule.spaced(Duration.millis(50)), Schedule.recurs(40))
       })
     )
 
@@ -691,7 +706,7 @@ export const make = Effect.gen(function* () {
   const raiseStoredBudget = (masterplanId: string, budget: Budget, by: Operator | undefined) =>
     Effect.gen(function* () {
       yield* storedUnfinished(masterplanId)
-      yield* takeLease(masterplanId)
+      yield* takeLeaseForChange(masterplanId)
       yield* Effect.ensuring(
         Effect.gen(function* () {
           // Read again under the lease: no other process moves the journal now.
@@ -726,7 +741,7 @@ export const make = Effect.gen(function* () {
   ) =>
     Effect.gen(function* () {
       yield* storedUnfinished(masterplanId)
-      yield* takeLease(masterplanId)
+      yield* takeLeaseForChange(masterplanId)
       yield* Effect.ensuring(
         Effect.gen(function* () {
           // Read again under the lease: no other process moves the journal or the rows now.
@@ -771,15 +786,21 @@ export const make = Effect.gen(function* () {
       const live = plans.get(masterplanId)
       if (live === undefined) return reviewStored(masterplanId, atomId, decision, by)
       const outcome = live.run.review(atomId, decision, by?.principal)
-      return outcome === "sent"
-        ? Effect.void
-        : Effect.fail(
+      if (outcome === "sent") return Effect.void
+      if (outcome === "unknown")
+        return Effect.fail(new AtomNotInReview({ masterplanId, atomId, status: "unknown" }))
+      // Where the atom is instead, as far as the store has it (a refusal is rare: the read costs nothing).
+      return Effect.flatMap(
+        Effect.orElseSucceed(store.listAtoms(masterplanId), () => []),
+        (rows) =>
+          Effect.fail(
             new AtomNotInReview({
               masterplanId,
               atomId,
-              ...(outcome === "unknown" ? { status: "unknown" } : {})
+              status: rows.find((row) => row.atomId === atomId)?.status
             })
           )
+      )
     })
 
   const raiseBudget: EngineService["raiseBudget"] = (masterplanId, change, by) =>

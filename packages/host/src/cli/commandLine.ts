@@ -30,3 +30,9 @@ export const budgetCommandLine = (invocation: string, store: string, masterplanI
   masterplanId.startsWith("-")
     ? `${invocation} budget --hard USD --store ${shellWord(store)} -- ${shellWord(masterplanId)}`
     : `${invocation} budget ${shellWord(masterplanId)} --hard USD --store ${shellWord(store)}`
+
+/** The command that lists a plan's atoms waiting for review, ready to paste. */
+export const reviewListCommandLine = (invocation: string, store: string, masterplanId: string): string =>
+  masterplanId.startsWith("-")
+    ? `${invocation} review list --store ${shellWord(store)} -- ${shellWord(masterplanId)}`
+    : `${invocation} review list ${shellWord(masterplanId)} --store ${shellWord(store)}`

@@ -1,7 +1,7 @@
 import type { Event, EventOf } from "@devmatrix/core"
 import type { EngineService, StoreError, TerminalEvent } from "@devmatrix/runtime"
 import { Deferred, Effect, Exit, Option, Stream } from "effect"
-import { budgetCommandLine, resumeCommandLine } from "./commandLine.js"
+import { budgetCommandLine, resumeCommandLine, reviewListCommandLine } from "./commandLine.js"
 import { ExitCode } from "./exitCodes.js"
 import { outputClosed } from "./outputClosed.js"
 import { usd } from "./format.js"
@@ -34,6 +34,9 @@ export interface FollowOptions {
 /** What `followPlan`'s race says when the plan paused on budget. */
 const budgetStop = "paused on budget"
 
+/** What `followPlan`'s race says when nothing of the plan can run until a reviewer decides. */
+const reviewStop = "waiting for review"
+
 /** How long the calls in flight of a plan paused on budget may take to finish before it is saved. */
 const budgetGraceMs = 10 * 60_000
 
@@ -53,6 +56,13 @@ const budgetMessage = (args: EngineArgs, masterplanId: string, { paused, limit }
   (args.store === "memory:"
     ? "; it ran on the memory: store, which keeps nothing\n"
     : `; raise it with\n  ${budgetCommandLine(args.invocation, args.store, masterplanId)}\nthen continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`)
+
+/** The commands that list what waits, decide, and continue: a run that stops for its reviewers says them. */
+const reviewMessage = (args: EngineArgs, masterplanId: string, waiting: EventOf<"review.waiting">): string =>
+  `masterplan ${masterplanId}: ${waiting.atoms} atom${waiting.atoms === 1 ? " waits" : "s wait"} for review, and nothing else can run until ${waiting.atoms === 1 ? "it is" : "they are"} decided` +
+  (args.store === "memory:"
+    ? "; it ran on the memory: store, which keeps nothing\n"
+    : `; see ${waiting.atoms === 1 ? "it" : "them"} with\n  ${reviewListCommandLine(args.invocation, args.store, masterplanId)}\ndecide with ${args.invocation} review approve|edit|reject, then continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`)
 
 const exitCodeOf = (terminal: TerminalEvent): ExitCode =>
   terminal.type === "masterplan.completed" ? ExitCode.completed : ExitCode.failed
@@ -108,10 +118,14 @@ export const followPlan = (
     // (exit 3): nothing more can be paid until the limit is raised.
     let hardLimit: EventOf<"cost.hard_limit"> | undefined
     const budgetPaused = yield* Deferred.make<BudgetPause>()
+    // So does a plan that only reviewers can move on: this process takes no reviews, and waiting
+    // would hang with nothing said. `devmatrix review` decides in the store; resume goes on.
+    const reviewWaiting = yield* Deferred.make<EventOf<"review.waiting">>()
     const watchBudget = (event: Event) => {
       if (event.type === "cost.hard_limit") hardLimit = event
       else if (event.type === "masterplan.paused" && (event.by === "budget" || event.by === "spend_limit"))
         Deferred.unsafeDone(budgetPaused, Exit.succeed({ paused: event, limit: hardLimit }))
+      else if (event.type === "review.waiting") Deferred.unsafeDone(reviewWaiting, Exit.succeed(event))
     }
     const showFrom = (fromSeq: number) =>
       Stream.runForEach(engine.events(masterplanId, { fromSeq }), (event) => {
@@ -130,9 +144,20 @@ export const followPlan = (
     // The first to end wins, a failure included (raceAll would wait for a success).
     const outcome = yield* Effect.raceFirst(
       Effect.raceFirst(Effect.as(shown, Option.none<string>()), Effect.map(stopped, Option.some)),
-      Effect.as(Deferred.await(budgetPaused), Option.some(budgetStop))
+      Effect.raceFirst(
+        Effect.as(Deferred.await(budgetPaused), Option.some(budgetStop)),
+        Effect.as(Deferred.await(reviewWaiting), Option.some(reviewStop))
+      )
     )
     progress?.stop()
+    if (Option.isSome(outcome) && outcome.value === reviewStop) {
+      const waiting = yield* Deferred.await(reviewWaiting)
+      // Nothing is in flight (that is what the event says): the plan is saved as it stands.
+      yield* Effect.catchTag(engine.detach(masterplanId), "MasterplanNotFound", () => Effect.void)
+      yield* Effect.ignore(showFrom(nextSeq))
+      terminal.stderr.write(reviewMessage(args, masterplanId, waiting))
+      return ExitCode.awaitingReview
+    }
     if (Option.isSome(outcome) && outcome.value === budgetStop) {
       const limit = yield* Deferred.await(budgetPaused)
       // The calls in flight are paid for: they may finish (their own timeout bounds them), then the

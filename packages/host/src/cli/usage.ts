@@ -8,6 +8,11 @@ export const synopsis = {
   resume: "devmatrix resume [<masterplanId>] [--store URL] [--json] [--redis URL] [--no-cache]",
   status: "devmatrix status [<masterplanId>] [--store URL] [--json]",
   events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL]",
+  review: `devmatrix review list [<masterplanId>] [--json] [--store URL]
+devmatrix review approve [<masterplanId>] <atomId> [--by NAME] [--store URL]
+devmatrix review edit [<masterplanId>] <atomId> --file F [--by NAME] [--store URL]
+devmatrix review reject [<masterplanId>] <atomId> --reason TEXT [--by NAME] [--store URL]
+              (journaled; then resume. Through a host: --host URL --token T, or DEVMATRIX_HOST, DEVMATRIX_TOKEN)`,
   budget: "devmatrix budget <masterplanId> --hard USD [--soft USD] [--store URL]   (journaled; then resume)",
   host: `devmatrix host [--port 7420] [--listen ADDRESS] [--tokens FILE] [--store URL] [--redis URL] [--no-cache]
               [--prices FILE] [--seed N] [--latency-ms MS|MIN-MAX] [--fault-rate P]
@@ -28,6 +33,7 @@ const notes = `--store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmat
          ANTHROPIC_BASE_URL) set, a plan that names no model uses ${defaultClaudeModel}.
 Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 paused on budget, 4 gate failed,
 5 the store could not be written (state as stored: devmatrix resume continues it),
+6 waiting for review (nothing else can run; state saved: devmatrix review, then resume),
 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; state saved: devmatrix resume continues it).`
 
 const indent = (text: string): string => text.replaceAll(/^/gm, "  ")

@@ -223,6 +223,7 @@ export const runPlanCommand = (
       PlanGraphError: (error) =>
         Effect.fail(new CommandRefused({ code: "invalid_command", message: error.message })),
       StoreError: (error) => Effect.fail(new CommandRefused({ code: "internal", message: error.message })),
-      AdmissionQueueFull: (error) => Effect.fail(new CommandRefused({ code: "queue_full", message: error.message }))
+      AdmissionQueueFull: (error) =>
+        Effect.fail(new CommandRefused({ code: "queue_full", message: error.message }))
     })
   )
