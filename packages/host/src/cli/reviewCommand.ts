@@ -1,6 +1,6 @@
 import { Engine, finishedStatuses, MasterplanNotFound, Store } from "@devmatrix/runtime"
 import type { ReviewDecision } from "@devmatrix/runtime"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { userInfo } from "node:os"
 import { parseArgs } from "node:util"
@@ -244,7 +244,7 @@ const listStored = (masterplanId: string | undefined) =>
       masterplanId !== undefined
         ? [
             yield* Effect.flatMap(store.getMasterplan(masterplanId), (found) =>
-              found._tag === "Some"
+              Option.isSome(found)
                 ? Effect.succeed(found.value)
                 : Effect.fail(new MasterplanNotFound({ masterplanId }))
             )
