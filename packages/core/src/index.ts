@@ -52,6 +52,7 @@ export { compilePlan, isCompiledPlan, type CompiledPlan } from "./graph/compileP
 export {
   projectEvents,
   type AtomRowChange,
+  type ReviewedRow,
   type CostCommit,
   type JournalProjection,
   type PhaseChange

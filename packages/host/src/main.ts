@@ -18,16 +18,13 @@ import { parseHostResumeArgs, parseResumeArgs, resumeCommand, resumeOnHost } fro
 import { parseRunArgs } from "./cli/runArgs.js"
 import { prepareRun, runCommand } from "./cli/runCommand.js"
 import { parseHostRunArgs, runOnHost } from "./cli/runOnHost.js"
+import { parseReviewArgs, reviewCommand } from "./cli/reviewCommand.js"
+import { reviewThroughHost } from "./cli/reviewHost.js"
 import { parseStatusArgs, statusCommand } from "./cli/statusCommand.js"
 import { parseHostStatusArgs, statusOnHost } from "./cli/statusOnHost.js"
 import { commandUsage, isCommandName, usage } from "./cli/usage.js"
 import { fakeProviderCommand, parseFakeProviderArgs } from "./fakeAnthropic/fakeProviderCommand.js"
 import type { CommandName } from "./cli/usage.js"
-
-/** Commands of DESIGN.md §10 that later builds add; named so that users learn why they fail. */
-const comingLater: Record<string, string> = {
-  review: "needs the code-generation pipeline's review (see `devmatrix host`: its API reviews)"
-}
 
 /** `--help` or `-h` among a command's flags (not after `--`, where arguments are taken as they are). */
 const asksForHelp = (args: ReadonlyArray<string>): boolean => {
@@ -114,10 +111,6 @@ export const main = async (
   if (isCommandName(name) && asksForHelp(rest)) {
     terminal.stdout.write(`${commandUsage(name)}\n`)
     return ExitCode.completed
-  }
-  if (name in comingLater) {
-    terminal.stderr.write(`devmatrix ${name}: not available in this build (${comingLater[name]})\n`)
-    return ExitCode.usage
   }
   const engineLayer = (args: {
     store: string
@@ -259,6 +252,22 @@ export const main = async (
             terminal.stderr
           ),
         hosted(parseHostCancelArgs, cancelOnHost)
+      ),
+    review: () =>
+      Effect.flatMap(
+        parse(() => parseReviewArgs(rest, env)),
+        (args) =>
+          args.host !== undefined
+            ? reviewThroughHost(args, args.host, terminal)
+            : command(
+                {
+                  prepare: Effect.succeed(args),
+                  layer: engineLayer,
+                  body: (args) => reviewCommand(args, terminal),
+                  withoutStore: missing
+                },
+                terminal.stderr
+              )
       ),
     cleanup: () =>
       command(

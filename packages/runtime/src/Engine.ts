@@ -14,6 +14,7 @@ import {
   unknownModelMessage
 } from "@devmatrix/core"
 import type {
+  AtomStatus,
   CompiledPlan,
   Event,
   EventBody,
@@ -21,6 +22,7 @@ import type {
   PlanGraph,
   PlanGraphError,
   QueueClaim,
+  ReviewedRow,
   RunOptionsInput
 } from "@devmatrix/core"
 import {
@@ -86,9 +88,19 @@ export class MasterplanNotResumable extends Data.TaggedError("MasterplanNotResum
 export class AtomNotInReview extends Data.TaggedError("AtomNotInReview")<{
   readonly masterplanId: string
   readonly atomId: string
+  /** Where the atom is instead, when known: `unknown` (the plan has no such atom), or its status. */
+  readonly status?: AtomStatus | "unknown" | undefined
+  /** A decision already journaled for it, which the next resume applies. */
+  readonly decided?: ReviewedRow["decision"] | undefined
 }> {
   override get message(): string {
-    return `atom "${this.atomId}" of masterplan "${this.masterplanId}" is not waiting for a review`
+    const atom = `atom "${this.atomId}" of masterplan "${this.masterplanId}"`
+    if (this.status === "unknown") return `masterplan "${this.masterplanId}" has no atom "${this.atomId}"`
+    if (this.decided !== undefined)
+      return `${atom} is reviewed already (${this.decided}); resuming the plan applies that decision`
+    // Live, a row still in review whose machine has moved on: a decision is being applied.
+    if (this.status === "review") return `${atom} is reviewed already; the decision is being applied`
+    return `${atom} is not waiting for a review${this.status !== undefined ? ` (it is ${this.status})` : ""}`
   }
 }
 
@@ -224,12 +236,20 @@ export interface EngineService {
     masterplanId: string,
     options?: DetachOptions
   ) => Effect.Effect<void, MasterplanNotFound | StoreError>
+  /**
+   * A reviewer's decision on an atom waiting in review, journaled as `atom.reviewed` (with `by`'s
+   * principal). For a plan this engine runs it takes effect at once: approve and edit complete the
+   * atom (with the model's code, or the edit's), reject fails it (not retried), and its dependents
+   * go on. For a stored plan no process runs (`devmatrix run` ended with atoms waiting), the
+   * decision is journaled in its store under its lease, an edit's code with it, and the next
+   * `recover` applies it as the live path would; a second decision on the atom is refused.
+   */
   readonly review: (
     masterplanId: string,
     atomId: string,
     decision: ReviewDecision,
     by?: Operator
-  ) => Effect.Effect<void, MasterplanNotFound | AtomNotInReview>
+  ) => Effect.Effect<void, MasterplanNotFound | MasterplanNotResumable | AtomNotInReview | StoreError>
   /**
    * Sets a masterplan's budget (journaled as `budget.raised`): at once for a plan this engine runs,
    * in the store for one no process runs (a plan paused on budget), so that `resume` runs under it.
@@ -346,6 +366,19 @@ export const make = Effect.gen(function* () {
               reason: `another process is running it (${lease.owner}; its lease runs until ${new Date(lease.untilMs).toISOString()} and is renewed every ${leaseRenewMs / 1000} s while it runs)`
             })
           )
+      })
+    )
+
+  /**
+   * Takes the lease for a short change to a stored plan (its budget, a review). Another such change
+   * (a second reviewer at the same moment) holds it for a commit's time only, so it is asked for
+   * again for up to about 2 s before the holder is reported as running the plan.
+   */
+  const takeLeaseForChange = (masterplanId: string) =>
+    takeLease(masterplanId).pipe(
+      Effect.retry({
+        while: (error) => error._tag === "MasterplanNotResumable",
+        schedule: Schedule.intersect(Schedule.spaced(Duration.millis(50)), Schedule.recurs(40))
       })
     )
 
@@ -691,7 +724,7 @@ export const make = Effect.gen(function* () {
   const raiseStoredBudget = (masterplanId: string, budget: Budget, by: Operator | undefined) =>
     Effect.gen(function* () {
       yield* storedUnfinished(masterplanId)
-      yield* takeLease(masterplanId)
+      yield* takeLeaseForChange(masterplanId)
       yield* Effect.ensuring(
         Effect.gen(function* () {
           // Read again under the lease: no other process moves the journal now.
@@ -714,6 +747,77 @@ export const make = Effect.gen(function* () {
           })
         }),
         leases.release(masterplanId)
+      )
+    })
+
+  /** Journals a review of an atom of a plan no process runs: under its lease, as the next event of its journal. */
+  const reviewStored = (
+    masterplanId: string,
+    atomId: string,
+    decision: ReviewDecision,
+    by: Operator | undefined
+  ) =>
+    Effect.gen(function* () {
+      yield* storedUnfinished(masterplanId)
+      yield* takeLeaseForChange(masterplanId)
+      yield* Effect.ensuring(
+        Effect.gen(function* () {
+          // Read again under the lease: no other process moves the journal or the rows now.
+          const record = Option.getOrThrow(yield* store.getMasterplan(masterplanId))
+          const row = (yield* store.listAtoms(masterplanId)).find((atom) => atom.atomId === atomId)
+          if (row === undefined)
+            return yield* new AtomNotInReview({ masterplanId, atomId, status: "unknown" })
+          if (row.status !== "review" || row.reviewed !== undefined)
+            return yield* new AtomNotInReview({
+              masterplanId,
+              atomId,
+              status: row.status,
+              decided: row.status === "review" ? row.reviewed?.decision : undefined
+            })
+          const edit = typeof decision === "object" && "edit" in decision ? decision.edit : undefined
+          const reason = typeof decision === "object" && "reject" in decision ? decision.reject : undefined
+          yield* store.commit(masterplanId, {
+            events: [
+              {
+                type: "atom.reviewed",
+                masterplanId,
+                seq: record.lastSeq + 1,
+                at: nowMs(),
+                atomId,
+                wave: row.wave,
+                decision: edit !== undefined ? "edit" : reason !== undefined ? "reject" : "approve",
+                ...(reason !== undefined ? { reason } : {}),
+                ...(by !== undefined ? { principal: by.principal } : {})
+              }
+            ],
+            // The edit's code replaces the output under review: the resume completes the atom with it.
+            results: edit !== undefined ? [{ atomId, code: edit }] : [],
+            leaseOwner: leases.owner
+          })
+        }),
+        leases.release(masterplanId)
+      )
+    })
+
+  const review: EngineService["review"] = (masterplanId, atomId, decision, by) =>
+    Effect.suspend(() => {
+      const live = plans.get(masterplanId)
+      if (live === undefined) return reviewStored(masterplanId, atomId, decision, by)
+      const outcome = live.run.review(atomId, decision, by?.principal)
+      if (outcome === "sent") return Effect.void
+      if (outcome === "unknown")
+        return Effect.fail(new AtomNotInReview({ masterplanId, atomId, status: "unknown" }))
+      // Where the atom is instead, as far as the store has it (a refusal is rare: the read costs nothing).
+      return Effect.flatMap(
+        Effect.orElseSucceed(store.listAtoms(masterplanId), () => []),
+        (rows) =>
+          Effect.fail(
+            new AtomNotInReview({
+              masterplanId,
+              atomId,
+              status: rows.find((row) => row.atomId === atomId)?.status
+            })
+          )
       )
     })
 
@@ -769,12 +873,7 @@ export const make = Effect.gen(function* () {
     raiseBudget,
     setConcurrency,
     limits: () => Effect.sync(() => scheduler.limits()),
-    review: (masterplanId, atomId, decision, by) =>
-      Effect.flatMap(find(masterplanId), (plan) =>
-        plan.run.review(atomId, decision, by?.principal)
-          ? Effect.void
-          : Effect.fail(new AtomNotInReview({ masterplanId, atomId }))
-      )
+    review
   }
   return service
 })

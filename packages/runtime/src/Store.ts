@@ -1,5 +1,5 @@
 import { projectEvents, ReadyQueue } from "@devmatrix/core"
-import type { AtomStatus, CostCommit, Event, Masterplan, PipelinePhase } from "@devmatrix/core"
+import type { AtomStatus, CostCommit, Event, Masterplan, PipelinePhase, ReviewedRow } from "@devmatrix/core"
 import { Context, Data, Effect, Layer, Option } from "effect"
 
 /**
@@ -91,6 +91,11 @@ export interface AtomRow {
   readonly code?: string | undefined
   /** While retrying: when its backoff ends (epoch ms). */
   readonly retryAt?: number | undefined
+  /**
+   * A reviewer's decision (`atom.reviewed`). While the status is still `review`, it was journaled
+   * for a plan no process ran, and the next resume applies it.
+   */
+  readonly reviewed?: ReviewedRow | undefined
 }
 
 /** A phase checkpoint. */
@@ -349,7 +354,8 @@ export const makeStoreMemory = (): StoreService => {
                 model: undefined,
                 error: undefined,
                 code: undefined,
-                retryAt: undefined
+                retryAt: undefined,
+                reviewed: undefined
               } satisfies AtomRow
             ])
           ),
@@ -385,6 +391,7 @@ export const makeStoreMemory = (): StoreService => {
           row.model = change.model ?? row.model
           row.error = change.error ?? row.error
           row.retryAt = change.retryAt ?? row.retryAt
+          row.reviewed = change.reviewed ?? row.reviewed
         }
         for (const { atomId, code } of results) {
           const row = plan.atoms.get(atomId)

@@ -1,4 +1,4 @@
-import type { CostCommit, Event } from "@devmatrix/core"
+import type { CostCommit, Event, ReviewedRow } from "@devmatrix/core"
 import { projectEvents } from "@devmatrix/core"
 import { Migrator, SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql"
@@ -281,7 +281,9 @@ export const makeStoreSql = (name: string) =>
             model: change?.model ?? null,
             error: change?.error ?? null,
             code: codes.get(atomId) ?? null,
-            retry_at: change?.retryAt ?? null
+            retry_at: change?.retryAt ?? null,
+            review_decision: change?.reviewed?.decision ?? null,
+            review_reason: change?.reviewed?.reason ?? null
           }
         })
         // Every atom row exists from submission: the upsert only ever updates, folding the batch's change in.
@@ -297,7 +299,10 @@ export const makeStoreSql = (name: string) =>
               model = COALESCE(excluded.model, dm_atoms.model),
               error = COALESCE(excluded.error, dm_atoms.error),
               code = COALESCE(excluded.code, dm_atoms.code),
-              retry_at = COALESCE(excluded.retry_at, dm_atoms.retry_at)`
+              retry_at = COALESCE(excluded.retry_at, dm_atoms.retry_at),
+              review_decision = COALESCE(excluded.review_decision, dm_atoms.review_decision),
+              review_reason = CASE WHEN excluded.review_decision IS NULL THEN dm_atoms.review_reason
+                ELSE excluded.review_reason END`
         for (const part of chunks(projection.costs))
           yield* sql`INSERT INTO dm_cost_commits ${sql.insert(
             part.map((cost) => ({
@@ -477,7 +482,10 @@ export const makeStoreSql = (name: string) =>
           error: string | null
           code: string | null
           retry_at: number | string | null
-        }>`SELECT atom_id, idx, wave, status, attempts, interrupted, throttled, cost_usd, confidence, model, error, code, retry_at
+          review_decision: ReviewedRow["decision"] | null
+          review_reason: string | null
+        }>`SELECT atom_id, idx, wave, status, attempts, interrupted, throttled, cost_usd, confidence, model, error, code, retry_at,
+             review_decision, review_reason
            FROM dm_atoms WHERE masterplan_id = ${masterplanId} ORDER BY idx`.pipe(
           Effect.map((rows) =>
             rows.map((row): AtomRow => ({
@@ -493,7 +501,14 @@ export const makeStoreSql = (name: string) =>
               model: opt(row.model),
               error: opt(row.error),
               code: opt(row.code),
-              retryAt: row.retry_at === null ? undefined : num(row.retry_at)
+              retryAt: row.retry_at === null ? undefined : num(row.retry_at),
+              reviewed:
+                row.review_decision === null
+                  ? undefined
+                  : {
+                      decision: row.review_decision,
+                      ...(row.review_reason !== null ? { reason: row.review_reason } : {})
+                    }
             }))
           ),
           Effect.mapError(failed(`cannot read the atoms of "${masterplanId}"`))

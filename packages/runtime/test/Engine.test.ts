@@ -221,6 +221,41 @@ describe("Engine", () => {
     }).pipe(withEngine())
   )
 
+  it.effect("says once per stretch when nothing can run until a reviewer decides (review.waiting)", () =>
+    Effect.gen(function* () {
+      const engine = yield* Engine
+      const atoms = [
+        atom("unsure", [], { simulate: { confidence: 0.3 } }),
+        atom("other"),
+        atom("after", ["unsure"]),
+        atom("unsure-too", ["after"], { simulate: { confidence: 0.3 } })
+      ]
+      const id = yield* engine.submit(plan(atoms))
+      const reviewed: Array<string> = []
+      // Each time the plan says it waits, the reviewer approves what waits: the plan then goes on.
+      const events = Chunk.toArray(
+        yield* Stream.runCollect(
+          engine.events(id).pipe(
+            Stream.tap((event) => {
+              if (event.type !== "review.waiting") return Effect.void
+              const next = reviewed.length === 0 ? "unsure" : "unsure-too"
+              reviewed.push(next)
+              return engine.review(id, next, "APPROVE")
+            })
+          )
+        )
+      )
+      expectRunInvariants(events, atoms, { concurrency: 100, mode: "eager" })
+      expect(events.at(-1)?.type).toBe("masterplan.completed")
+      const waiting = ofType(events, "review.waiting")
+      expect(waiting.map((e) => e.atoms)).toEqual([1, 1])
+      // The first came only once "other" had completed: until then something could still run.
+      const otherDone = ofType(events, "atom.completed").find((e) => e.atomId === "other")!.seq
+      expect(waiting[0]!.seq).toBeGreaterThan(otherDone)
+      expect(reviewed).toEqual(["unsure", "unsure-too"])
+    }).pipe(withEngine())
+  )
+
   it.effect("pauses admission and resumes it", () =>
     Effect.gen(function* () {
       const engine = yield* Engine

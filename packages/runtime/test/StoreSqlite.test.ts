@@ -335,6 +335,8 @@ describe("StoreSqlite at scale", () => {
               sql`DROP TABLE dm_prompt_cache`,
               sql`ALTER TABLE dm_atoms DROP COLUMN throttled`,
               sql`ALTER TABLE dm_masterplans DROP COLUMN tenant`,
+              sql`ALTER TABLE dm_atoms DROP COLUMN review_decision`,
+              sql`ALTER TABLE dm_atoms DROP COLUMN review_reason`,
               sql`DELETE FROM dm_migrations WHERE migration_id >= 4`
             ],
             { discard: true }

@@ -356,6 +356,114 @@ describe("crash recovery", () => {
     })
   )
 
+  it.effect(
+    "reviews journaled while no process runs the plan are applied by its resume: approve, edit, reject",
+    () =>
+      Effect.gen(function* () {
+        const store = makeStoreMemory()
+        const paid: Array<string> = []
+        const engineOn = () =>
+          EngineLive.pipe(Layer.provide(countingModel(paid, 0)), Layer.provide(Layer.succeed(Store, store)))
+        const reviewed = ["approved", "edited", "rejected"]
+        const unsure = {
+          name: "reviewed-offline",
+          atoms: [
+            { id: "sure", instruction: "x" },
+            ...reviewed.map((id) => ({ id, instruction: id, simulate: { confidence: 0.2 } })),
+            ...reviewed.map((id) => ({ id: `after-${id}`, dependsOn: [id], instruction: `after ${id}` }))
+          ]
+        }
+        // The run goes as far as it can without a reviewer, says so, and stops.
+        const { id, waiting } = yield* Effect.gen(function* () {
+          const engine = yield* Engine
+          const id = yield* engine.submit(unsure)
+          const seen = yield* Stream.runCollect(
+            engine.events(id).pipe(Stream.takeUntil((e) => e.type === "review.waiting"))
+          )
+          yield* engine.detach(id)
+          return { id, waiting: Chunk.toArray(seen).filter((e) => e.type === "review.waiting") }
+        }).pipe(Effect.provide(engineOn()), Effect.scoped)
+        assert.deepStrictEqual(
+          waiting.map((e) => (e.type === "review.waiting" ? e.atoms : 0)),
+          [3]
+        )
+        assert.deepStrictEqual(paid.toSorted(), ["approved#1", "edited#1", "rejected#1", "sure#1"])
+
+        const end = yield* Effect.gen(function* () {
+          const engine = yield* Engine
+          // No process runs the plan: each decision is journaled in its store.
+          yield* engine.review(id, "approved", "APPROVE", { principal: "ann" })
+          yield* engine.review(id, "edited", { edit: "export const edited = 1" }, { principal: "bob" })
+          yield* engine.review(id, "rejected", { reject: "not what was asked" }, { principal: "cy" })
+          const again = yield* Effect.flip(engine.review(id, "approved", "APPROVE"))
+          assert.strictEqual(again._tag, "AtomNotInReview")
+          assert.include(again.message, "is reviewed already (approve)")
+          const done = yield* Effect.flip(engine.review(id, "sure", "APPROVE"))
+          assert.include(
+            done.message,
+            `atom "sure" of masterplan "${id}" is not waiting for a review (it is completed)`
+          )
+          const unknown = yield* Effect.flip(engine.review(id, "nope", "APPROVE"))
+          assert.strictEqual(unknown.message, `masterplan "${id}" has no atom "nope"`)
+          const rows = new Map((yield* store.listAtoms(id)).map((row) => [row.atomId, row]))
+          assert.strictEqual(rows.get("edited")!.status, "review")
+          assert.strictEqual(rows.get("edited")!.code, "export const edited = 1")
+          assert.deepStrictEqual(rows.get("rejected")!.reviewed, {
+            decision: "reject",
+            reason: "not what was asked"
+          })
+
+          yield* engine.recover(id)
+          return yield* engine.result(id)
+        }).pipe(Effect.provide(engineOn()), Effect.scoped)
+        assert.strictEqual(end.type, "masterplan.failed")
+        const journal = yield* store.readEvents(id, 1)
+        expectRunInvariants(journal, unsure.atoms, { concurrency: 100, mode: "eager" })
+        // One `atom.reviewed` per decision, journaled when it was made, with its reviewer.
+        assert.deepStrictEqual(
+          journal.flatMap((e) =>
+            e.type === "atom.reviewed" ? [[e.atomId, e.decision, e.principal, e.reason]] : []
+          ),
+          [
+            ["approved", "approve", "ann", undefined],
+            ["edited", "edit", "bob", undefined],
+            ["rejected", "reject", "cy", "not what was asked"]
+          ]
+        )
+        const ends = new Map(
+          journal.flatMap((e): Array<[string, Record<string, unknown>]> =>
+            e.type === "atom.completed" || e.type === "atom.failed" || e.type === "atom.skipped"
+              ? [[e.atomId, e]]
+              : []
+          )
+        )
+        assert.deepInclude(ends.get("approved"), { type: "atom.completed", acceptedBy: "review" })
+        assert.deepInclude(ends.get("edited"), { type: "atom.completed", acceptedBy: "review" })
+        assert.deepInclude(ends.get("rejected"), {
+          type: "atom.failed",
+          reason: "rejected",
+          error: "not what was asked"
+        })
+        assert.strictEqual(ends.get("after-rejected")?.type, "atom.skipped")
+        // The reviewed atoms were not called again; only the dependents of the accepted ones were.
+        assert.deepStrictEqual(paid.toSorted(), [
+          "after-approved#1",
+          "after-edited#1",
+          "approved#1",
+          "edited#1",
+          "rejected#1",
+          "sure#1"
+        ])
+        const rows = new Map((yield* store.listAtoms(id)).map((row) => [row.atomId, row]))
+        assert.strictEqual(rows.get("edited")!.code, "export const edited = 1")
+        assert.strictEqual(
+          rows.get("approved")!.code,
+          scriptedCode({ atomId: "approved", language: "typescript", defines: [] })
+        )
+        assert.strictEqual(rows.get("rejected")!.status, "failed")
+      })
+  )
+
   it.effect("a paused plan stays paused after a restart until it is resumed", () =>
     Effect.gen(function* () {
       const store = makeStoreMemory()

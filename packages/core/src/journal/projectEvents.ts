@@ -19,6 +19,17 @@ export interface AtomRowChange {
   error?: string
   /** When a retrying atom's backoff ends (epoch ms): a restart waits it out, as the schedule decided. */
   retryAt?: number
+  /**
+   * A reviewer's decision on the atom in review. Journaled for a plan no process runs, it waits in
+   * the row (status still `review`) until a resume applies it; `reason` is a rejection's.
+   */
+  reviewed?: ReviewedRow
+}
+
+/** A reviewer's decision as an atom's row keeps it. */
+export interface ReviewedRow {
+  readonly decision: "approve" | "edit" | "reject"
+  readonly reason?: string | undefined
 }
 
 /** A phase checkpoint as the journal records it. */
@@ -111,6 +122,13 @@ export const projectEvents = (events: ReadonlyArray<Event>): JournalProjection =
     }
     if (event.type === "budget.raised") {
       projection.budget = { hardUsd: event.hardUsd, softUsd: event.softUsd }
+      continue
+    }
+    if (event.type === "atom.reviewed") {
+      atom(event.atomId).reviewed = {
+        decision: event.decision,
+        ...(event.reason !== undefined ? { reason: event.reason } : {})
+      }
       continue
     }
     if (event.type === "cost.updated") {

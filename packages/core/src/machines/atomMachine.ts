@@ -82,6 +82,17 @@ export type AtomCommand =
   /** A restarted process puts back an atom that was waiting for its reviewer, with the output to review. */
   | { readonly type: "RESTORE_REVIEW"; readonly output: ModelCallOutput }
   /**
+   * A restarted process puts back an atom whose reviewer decided while no process ran the plan:
+   * its `atom.reviewed` is journaled already, so the decision is applied without being announced
+   * again. `output` holds the code decided on (an edit's code, for `edit`).
+   */
+  | {
+      readonly type: "RESTORE_REVIEWED"
+      readonly output: ModelCallOutput
+      readonly decision: "approve" | "edit" | "reject"
+      readonly reason?: string | undefined
+    }
+  /**
    * A restarted process puts back an atom whose backoff an earlier one began (and journaled), with
    * what is left of it; then it is queued, as after any backoff.
    */
@@ -253,6 +264,19 @@ export const atomMachine = setup({
       error: context.failure?.message ?? "unknown failure",
       delayMs: context.backoffMs
     })),
+    /** What an approval or an edit means, live or restored: the reviewer accepted the atom. */
+    acceptReviewed: assign({ acceptedBy: "review" as const }),
+    /** What a rejection means, live or restored: the atom fails, not retried (the reviewer refused it). */
+    rejectReviewed: assign({
+      failure: ({ event }) => ({
+        reason: "rejected",
+        retryable: false,
+        message:
+          event.type === "REJECT" || event.type === "RESTORE_REVIEWED"
+            ? (event.reason ?? "rejected")
+            : "rejected"
+      })
+    }),
     /** The audit trail of a review: what was decided, and by whom. */
     emitReviewed: emit(({ context, event }) => ({
       type: "atom.reviewed" as const,
@@ -316,6 +340,17 @@ export const atomMachine = setup({
         },
         SKIP: "skipped",
         RESTORE_REVIEW: { target: "review", actions: assign({ result: ({ event }) => event.output }) },
+        RESTORE_REVIEWED: [
+          {
+            guard: ({ event }) => event.decision === "reject",
+            target: "failed",
+            actions: [assign({ result: ({ event }) => event.output }), "rejectReviewed"]
+          },
+          {
+            target: "completed",
+            actions: [assign({ result: ({ event }) => event.output }), "acceptReviewed"]
+          }
+        ],
         // Its `atom.retrying` is in the journal already: the rest of the wait is not announced again.
         RESTORE_BACKOFF: {
           target: "retrying",
@@ -438,27 +473,19 @@ export const atomMachine = setup({
         confidence: context.result?.confidence ?? 0
       })),
       on: {
-        APPROVE: { target: "completed", actions: ["emitReviewed", assign({ acceptedBy: "review" })] },
+        APPROVE: { target: "completed", actions: ["emitReviewed", "acceptReviewed"] },
         EDIT: {
           target: "completed",
           actions: [
             "emitReviewed",
+            "acceptReviewed",
             assign({
-              acceptedBy: "review",
               result: ({ context, event }) =>
                 context.result ? { ...context.result, code: event.code } : undefined
             })
           ]
         },
-        REJECT: {
-          target: "failed",
-          actions: [
-            "emitReviewed",
-            assign({
-              failure: ({ event }) => ({ reason: "rejected", retryable: false, message: event.reason })
-            })
-          ]
-        }
+        REJECT: { target: "failed", actions: ["emitReviewed", "rejectReviewed"] }
       }
     },
     completed: {

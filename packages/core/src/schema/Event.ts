@@ -109,6 +109,15 @@ export const AtomReviewed = event("atom.reviewed", {
   /** The reviewer, as the host's tokens name them; absent when embedded. */
   principal: Schema.optional(Schema.String)
 })
+/**
+ * Nothing of the plan can run until a reviewer decides: every atom left waits in review or behind
+ * one (no call in flight, none queued or backing off). Once per such stretch; `devmatrix run` ends
+ * on it (exit 6), while a host keeps the plan for its reviewers.
+ */
+export const ReviewWaiting = event("review.waiting", {
+  /** Atoms waiting for a reviewer. */
+  atoms: Schema.Int.pipe(Schema.positive())
+})
 export const AtomCompleted = event("atom.completed", {
   ...atomRef,
   attempts: Schema.Int.pipe(Schema.positive()),
@@ -209,6 +218,7 @@ export const Event = Schema.Union(
   AtomThrottled,
   AtomReview,
   AtomReviewed,
+  ReviewWaiting,
   AtomCompleted,
   AtomFailed,
   AtomSkipped,

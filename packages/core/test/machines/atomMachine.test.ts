@@ -205,6 +205,32 @@ describe("atomMachine", () => {
     expect(snapshot.value).toBe("completed")
   })
 
+  it("applies a decision journaled while no process ran it, without announcing the review again", () => {
+    const approved = run([{ type: "RESTORE_REVIEWED", output: output(good, 0.4), decision: "approve" }], {
+      attempts: 1
+    })
+    expect(approved.types).toEqual(["atom.completed"])
+    expect(approved.emitted[0]).toMatchObject({ acceptedBy: "review", confidence: 0.4, attempts: 1 })
+    expect(approved.snapshot.output).toEqual({ atomId: "a1", outcome: "completed" })
+    // An edit's code is the output it is restored with: it completes as an approval does.
+    const edited = run([
+      { type: "RESTORE_REVIEWED", output: output("export const add = 1", 0.4), decision: "edit" }
+    ])
+    expect(edited.snapshot.context.result?.code).toBe("export const add = 1")
+    expect(edited.snapshot.value).toBe("completed")
+    // A rejection fails the atom as a live one does: not retried, with the reviewer's reason.
+    const rejected = run([
+      { type: "RESTORE_REVIEWED", output: output(good, 0.4), decision: "reject", reason: "wrong" }
+    ])
+    const live = run([
+      { type: "RESTORE_REVIEW", output: output(good, 0.4) },
+      { type: "REJECT", reason: "wrong" }
+    ])
+    expect(rejected.types).toEqual(["atom.failed"])
+    expect(rejected.emitted[0]).toEqual(live.emitted.find((e) => e.type === "atom.failed"))
+    expect(rejected.emitted[0]).toMatchObject({ reason: "rejected", error: "wrong" })
+  })
+
   it("is put back in a backoff by a restarted process: the rest of the wait, not announced again", () => {
     const { snapshot, emitted, waits } = run([{ type: "RESTORE_BACKOFF", remainingMs: 1234 }, backoffDone], {
       attempts: 2,

@@ -45,3 +45,9 @@ export const hostCommandLine = (
     ? `${invocation} ${command}${more} ${plan.flags} -- ${shellWord(plan.masterplanId)}`
     : `${invocation} ${command} ${shellWord(plan.masterplanId)}${more} ${plan.flags}`
 }
+
+/** The command that lists a plan's atoms waiting for review, ready to paste. */
+export const reviewListCommandLine = (invocation: string, store: string, masterplanId: string): string =>
+  masterplanId.startsWith("-")
+    ? `${invocation} review list --store ${shellWord(store)} -- ${shellWord(masterplanId)}`
+    : `${invocation} review list ${shellWord(masterplanId)} --store ${shellWord(store)}`

@@ -7,6 +7,11 @@ export const ExitCode = {
   gateFailed: 4,
   /** The store could not be written: the run stopped with its state as stored; resume continues it. */
   storeFailed: 5,
+  /**
+   * Nothing of the plan can run until a reviewer decides: the state is saved; `devmatrix review`
+   * decides, then resume continues it.
+   */
+  awaitingReview: 6,
   /** Ctrl-C, SIGTERM or SIGHUP (or a closed stdout): the state is saved; resume continues it. */
   interrupted: 130
 } as const

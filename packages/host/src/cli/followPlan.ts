@@ -1,6 +1,7 @@
+import type { EventOf } from "@devmatrix/core"
 import type { EngineService, StoreError } from "@devmatrix/runtime"
 import { Deferred, Effect, Option } from "effect"
-import { budgetCommandLine, resumeCommandLine } from "./commandLine.js"
+import { budgetCommandLine, resumeCommandLine, reviewListCommandLine } from "./commandLine.js"
 import { ExitCode } from "./exitCodes.js"
 import { usd } from "./format.js"
 import type { EngineArgs } from "./runArgs.js"
@@ -42,6 +43,13 @@ const budgetMessage = (args: EngineArgs, masterplanId: string, pause: BudgetPaus
     ? "; it ran on the memory: store, which keeps nothing\n"
     : `; raise it with\n  ${budgetCommandLine(args.invocation, args.store, masterplanId)}\nthen continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`)
 
+/** The commands that list what waits, decide, and continue: a run that stops for its reviewers says them. */
+const reviewMessage = (args: EngineArgs, masterplanId: string, waiting: EventOf<"review.waiting">): string =>
+  `masterplan ${masterplanId}: ${waiting.atoms} atom${waiting.atoms === 1 ? " waits" : "s wait"} for review, and nothing else can run until ${waiting.atoms === 1 ? "it is" : "they are"} decided` +
+  (args.store === "memory:"
+    ? "; it ran on the memory: store, which keeps nothing\n"
+    : `; see ${waiting.atoms === 1 ? "it" : "them"} with\n  ${reviewListCommandLine(args.invocation, args.store, masterplanId)}\ndecide with ${args.invocation} review approve|edit|reject, then continue it with\n  ${resumeCommandLine(args.invocation, args.store, masterplanId)}\n`)
+
 /** How to continue a stopped plan, or that it cannot be (the `memory:` store keeps nothing). */
 const howToContinue = (args: EngineArgs, masterplanId: string, what: string): string =>
   args.store === "memory:"
@@ -56,7 +64,7 @@ const howToContinue = (args: EngineArgs, masterplanId: string, what: string): st
  * admitting atoms, lets the calls in flight end within `signalGraceMs`, saves the plan and prints
  * how to resume it (exit 130); a second signal interrupts the calls in flight and still saves what
  * is journaled. A pause on budget lets the calls in flight finish and saves the plan, paused (exit
- * 3). A store that can no longer be written ends it with one line naming the store and the cause,
+ * 3); a plan only reviewers can move on is saved as it stands (exit 6). A store that can no longer be written ends it with one line naming the store and the cause,
  * and the resume command (exit 5).
  */
 export const followPlan = (
@@ -83,6 +91,10 @@ export const followPlan = (
     ),
     budgetMessage: (pause) => budgetMessage(args, masterplanId, pause),
     onStop: (stop) => Effect.as(stopRunning(engine, running, stop, terminal), true),
+    // This process takes no reviews: nothing is in flight (that is what the event says), so the
+    // plan is saved as it stands, for `devmatrix review` and `resume`.
+    onReviewWaiting: Effect.catchTag(engine.detach(masterplanId), "MasterplanNotFound", () => Effect.void),
+    reviewMessage: (waiting) => reviewMessage(args, masterplanId, waiting),
     stopMessage: (why) => running.map((id) => `${why}: ${howToContinue(args, id, "is saved")}`).join("")
   }
   return showPlan(feed, terminal, {

@@ -8,7 +8,8 @@ const inputErrors = new Set([
   "PlanInputError",
   "PlanGraphError",
   "MasterplanNotFound",
-  "MasterplanNotResumable"
+  "MasterplanNotResumable",
+  "AtomNotInReview"
 ])
 
 /**

@@ -46,6 +46,14 @@ export interface PlanFeed<E> {
   readonly onStop: (stop: StopRequests) => Effect.Effect<boolean, E>
   /** What it says, on stderr, of a stop (`why`: `interrupted (SIGINT)`, `output closed`). */
   readonly stopMessage: (why: string) => string
+  /**
+   * When only reviewers can move the plan on (`review.waiting`): what that does to it before it is
+   * said, and what is said. Embedded, this process takes no reviews, so the command saves the plan
+   * and ends there (exit 6) rather than wait with nothing said; a host takes reviews through its
+   * API, so a feed from a host leaves these out and the command goes on following.
+   */
+  readonly onReviewWaiting?: Effect.Effect<void, E>
+  readonly reviewMessage?: (waiting: EventOf<"review.waiting">) => string
 }
 
 /** How `showPlan` shows a plan. */
@@ -63,6 +71,9 @@ export interface ShowOptions {
 /** What `showPlan`'s race says when the plan paused on budget. */
 const budgetStop = "paused on budget"
 
+/** What `showPlan`'s race says when nothing of the plan can run until a reviewer decides. */
+const reviewStop = "waiting for review"
+
 const exitCodeOf = (terminal: TerminalEvent): ExitCode =>
   terminal.type === "masterplan.completed" ? ExitCode.completed : ExitCode.failed
 
@@ -76,8 +87,9 @@ const plainLine = (event: Event): string | undefined =>
 /**
  * Shows a plan's events until it ends (JSON lines with `--json`, live progress on a terminal,
  * plain lines otherwise), then its summary; the exit code says how it ended: `0` completed, `1`
- * failed or cancelled, `3` paused on budget (or on the provider's spend limit), `130` stopped by
- * a signal or a closed stdout (`devmatrix run --json | head -1`).
+ * failed or cancelled, `3` paused on budget (or on the provider's spend limit), `6` waiting for
+ * review (when the feed stops there), `130` stopped by a signal or a closed stdout
+ * (`devmatrix run --json | head -1`).
  */
 export const showPlan = <E>(feed: PlanFeed<E>, terminal: Terminal, options: ShowOptions) =>
   Effect.gen(function* () {
@@ -102,18 +114,28 @@ export const showPlan = <E>(feed: PlanFeed<E>, terminal: Terminal, options: Show
     // there (exit 3): nothing more can be paid until the limit is raised.
     let hardLimit: EventOf<"cost.hard_limit"> | undefined
     const budgetPaused = yield* Deferred.make<BudgetPause>()
+    const reviewWaiting = yield* Deferred.make<EventOf<"review.waiting">>()
+    const isBudgetPause = (event: Event): event is EventOf<"masterplan.paused"> =>
+      event.type === "masterplan.paused" && (event.by === "budget" || event.by === "spend_limit")
     const watchBudget = (event: Event) => {
       if (event.type === "cost.hard_limit") hardLimit = event
-      else if (event.type === "masterplan.paused" && (event.by === "budget" || event.by === "spend_limit"))
+      else if (isBudgetPause(event))
         Deferred.unsafeDone(budgetPaused, Exit.succeed({ paused: event, limit: hardLimit }))
+      else if (event.type === "review.waiting" && feed.onReviewWaiting !== undefined)
+        Deferred.unsafeDone(reviewWaiting, Exit.succeed(event))
     }
-    const showFrom = (fromSeq: number) =>
-      Stream.runForEach(feed.events(fromSeq), (event) => {
+    // The stream shown first ends at the event that stops the command (a pause on budget, a plan
+    // waiting for review), so that nothing journaled after it slips out before the race is decided:
+    // what comes after is the feed's to show or not (`onBudgetPause`).
+    const stopsHere = (event: Event) =>
+      isBudgetPause(event) || (event.type === "review.waiting" && feed.onReviewWaiting !== undefined)
+    const showFrom = (fromSeq: number, until: (event: Event) => boolean = () => false) =>
+      Stream.runForEach(Stream.takeUntil(feed.events(fromSeq), until), (event) => {
         nextSeq = event.seq + 1
         watchBudget(event)
         return show(event)
       })
-    const shown = showFrom(nextSeq)
+    const shown = showFrom(nextSeq, stopsHere)
     const stopped = Effect.raceFirst(
       Effect.map(Deferred.await(stop.first), (signal) => `interrupted (${signal})`),
       Effect.as(
@@ -121,12 +143,27 @@ export const showPlan = <E>(feed: PlanFeed<E>, terminal: Terminal, options: Show
         "output closed"
       )
     )
-    // The first to end wins, a failure included (raceAll would wait for a success).
-    const outcome = yield* Effect.raceFirst(
-      Effect.raceFirst(Effect.as(shown, Option.none<string>()), Effect.map(stopped, Option.some)),
-      Effect.as(Deferred.await(budgetPaused), Option.some(budgetStop))
+    // The first to end wins, a failure included (raceAll would wait for a success). The stream
+    // that ended at a stopping event says which, through the deferred that event completed.
+    const raced = yield* Effect.raceFirst(
+      Effect.as(shown, Option.none<string>()),
+      Effect.map(stopped, Option.some)
     )
+    const outcome = Option.isSome(raced)
+      ? raced
+      : Option.isSome(yield* Deferred.poll(budgetPaused))
+        ? Option.some(budgetStop)
+        : Option.isSome(yield* Deferred.poll(reviewWaiting))
+          ? Option.some(reviewStop)
+          : raced
     progress?.stop()
+    if (Option.isSome(outcome) && outcome.value === reviewStop) {
+      const waiting = yield* Deferred.await(reviewWaiting)
+      yield* feed.onReviewWaiting ?? Effect.void
+      yield* Effect.ignore(showFrom(nextSeq))
+      terminal.stderr.write(feed.reviewMessage?.(waiting) ?? "")
+      return ExitCode.awaitingReview
+    }
     if (Option.isSome(outcome) && outcome.value === budgetStop) {
       const pause = yield* Deferred.await(budgetPaused)
       if (yield* feed.onBudgetPause) yield* Effect.ignore(showFrom(nextSeq))

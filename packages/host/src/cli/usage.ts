@@ -11,6 +11,11 @@ devmatrix run <plan.json> --host URL --token T [--json] [--budget USD] [--model 
 devmatrix resume <masterplanId> --host URL --token T [--json]   (a plan paused in the host)`,
   status: "devmatrix status [<masterplanId>] [--store URL | --host URL --token T] [--json]",
   events: "devmatrix events <masterplanId> [--from-seq N] [--follow] [--store URL | --host URL --token T]",
+  review: `devmatrix review list [<masterplanId>] [--json] [--store URL]
+devmatrix review approve [<masterplanId>] <atomId> [--by NAME] [--store URL]
+devmatrix review edit [<masterplanId>] <atomId> --file F [--by NAME] [--store URL]
+devmatrix review reject [<masterplanId>] <atomId> --reason TEXT [--by NAME] [--store URL]
+              (journaled; then resume. Through a host: --host URL --token T, without --by)`,
   budget: `devmatrix budget <masterplanId> --hard USD [--soft USD] [--store URL]   (journaled; then resume)
 devmatrix budget <masterplanId> --hard USD --host URL --token T   (soft limit 80%; then resume)`,
   cancel: "devmatrix cancel <masterplanId> [--reason TEXT] [--store URL | --host URL --token T]",
@@ -31,13 +36,15 @@ const notes = `--store: memory:, sqlite:<path> (default sqlite:.devmatrix/devmat
 --prices FILE (or DEVMATRIX_PRICES): a price table (JSON) whose models replace or add to the built-in ones.
 --model: scripted (offline) or a Claude model of the price table; with ANTHROPIC_API_KEY (or
          ANTHROPIC_BASE_URL) set, a plan that names no model uses ${defaultClaudeModel}.
---host URL --token T (or DEVMATRIX_HOST, DEVMATRIX_TOKEN): run, resume, status, events, budget and cancel
-         go through the SDK to a devmatrix host (ws://, wss://, http:// or https://), with the same output;
-         Ctrl-C stops following, not the plan. A store's flags (--store, --redis, --prices...) are refused.
+--host URL --token T (or DEVMATRIX_HOST, DEVMATRIX_TOKEN): run, resume, status, events, review, budget
+         and cancel go through the SDK to a devmatrix host (ws://, wss://, http:// or https://), with the
+         same output; Ctrl-C stops following, not the plan. A store's flags (--store, --redis, --prices...)
+         are refused.
 Exit codes: 0 completed, 1 failed, 2 bad usage or input (with --host: a refused token or role, a
 plan not found or in the wrong state), 3 paused on budget, 4 gate failed,
 5 the store could not be written (state as stored: devmatrix resume continues it), or the host could
 not be reached or was lost,
+6 waiting for review (nothing else can run; state saved: devmatrix review, then resume),
 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; state saved: devmatrix resume continues it; with --host the
 plan runs on in the host).`
 

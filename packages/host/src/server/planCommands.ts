@@ -147,7 +147,8 @@ export const runPlanCommand = (
         const atoms = yield* store.listAtoms(record.id)
         return {
           atoms: atoms
-            .filter((atom) => atom.status === "review")
+            // A decision journaled while no process ran the plan waits for its resume: not for a reviewer.
+            .filter((atom) => atom.status === "review" && atom.reviewed === undefined)
             .map((atom) => ({
               atomId: atom.atomId,
               wave: atom.wave,
@@ -198,11 +199,17 @@ export const runPlanCommand = (
         yield* engine.review(record.id, command.atomId, decision, by).pipe(
           Effect.catchTags({
             MasterplanNotFound: () => Effect.fail(notRunningHere(record)),
-            AtomNotInReview: () =>
+            MasterplanNotResumable: (error) => Effect.fail(conflict(error.message)),
+            AtomNotInReview: (error) =>
               Effect.fail(
-                conflict(
-                  `atom ${JSON.stringify(command.atomId)} of ${JSON.stringify(record.id)} is not waiting for review`
-                )
+                error.status === "unknown"
+                  ? new CommandRefused({
+                      code: "not_found",
+                      message: `masterplan ${JSON.stringify(record.id)} has no atom ${JSON.stringify(command.atomId)}`
+                    })
+                  : conflict(
+                      `atom ${JSON.stringify(command.atomId)} of ${JSON.stringify(record.id)} is not waiting for review${error.status !== undefined && error.status !== "review" ? ` (it is ${error.status})` : ""}`
+                    )
               )
           })
         )
@@ -216,6 +223,7 @@ export const runPlanCommand = (
       PlanGraphError: (error) =>
         Effect.fail(new CommandRefused({ code: "invalid_command", message: error.message })),
       StoreError: (error) => Effect.fail(new CommandRefused({ code: "internal", message: error.message })),
-      AdmissionQueueFull: (error) => Effect.fail(new CommandRefused({ code: "queue_full", message: error.message }))
+      AdmissionQueueFull: (error) =>
+        Effect.fail(new CommandRefused({ code: "queue_full", message: error.message }))
     })
   )

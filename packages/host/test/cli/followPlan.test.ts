@@ -126,6 +126,35 @@ describe("followPlan", () => {
     expect(events.at(-1)?.type).toBe("masterplan.completed")
   })
 
+  it("stops a plan that only reviewers can move: saved (detached), what to run next, exit 6", async () => {
+    const waiting: Event = { type: "review.waiting", atoms: 2, masterplanId: "p", seq: 9, at: 1 }
+    const run = (engineArgs: EngineArgs) => {
+      const err = notes()
+      const detached: Array<string> = []
+      const engine = fakeEngine({
+        events: (_, options) =>
+          (options?.fromSeq ?? 1) <= waiting.seq
+            ? Stream.concat(Stream.make(waiting), Stream.never)
+            : Stream.empty,
+        detach: (id) => Effect.sync(() => void detached.push(id))
+      })
+      return Effect.runPromise(
+        followPlan(engine, "p", engineArgs, { stdout: notes().stream, stderr: err.stream }).pipe(
+          Effect.map((code) => ({ code, stderr: err.text(), detached }))
+        )
+      )
+    }
+    const stored = await run(args(true))
+    expect(stored.code).toBe(ExitCode.awaitingReview)
+    expect(stored.detached).toEqual(["p"])
+    expect(stored.stderr).toBe(
+      `masterplan p: 2 atoms wait for review, and nothing else can run until they are decided; see them with\n  devmatrix review list p --store ${store}\ndecide with devmatrix review approve|edit|reject, then continue it with\n  devmatrix resume p --store ${store}\n`
+    )
+    const inMemory = await run({ ...args(false), store: "memory:" })
+    expect(inMemory.code).toBe(ExitCode.awaitingReview)
+    expect(inMemory.stderr).toContain("it ran on the memory: store, which keeps nothing")
+  })
+
   it.each([
     ["fails", Stream.fail(storeError), Effect.never],
     ["dies (a store error let through as a defect)", Stream.empty, Effect.die(storeError)]

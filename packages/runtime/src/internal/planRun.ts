@@ -25,6 +25,7 @@ import type {
   PlanInput,
   PriceTable,
   QueueClaim,
+  ReviewedRow,
   RunOptions,
   WaveActor
 } from "@devmatrix/core"
@@ -133,8 +134,14 @@ export class PlanRun {
   private readonly priorThrottled: Int32Array
   /** Atoms that were mid-call when the previous process stopped: journaled as interrupted at start. */
   private readonly interruptedAtStart: Array<number> = []
-  /** Recovered atoms that were waiting for a reviewer, with the output under review. */
-  private readonly reviewAtStart = new Map<number, ModelCallOutput>()
+  /**
+   * Recovered atoms that were waiting for a reviewer, with the output under review, and the
+   * decision a reviewer journaled while no process ran the plan, if one did.
+   */
+  private readonly reviewAtStart = new Map<
+    number,
+    { readonly output: ModelCallOutput; readonly reviewed: ReviewedRow | undefined }
+  >()
   /** Recovered atoms still in a backoff the previous process began: when it ends (epoch ms). */
   private readonly backoffUntil = new Map<number, number>()
   private detaching = false
@@ -158,6 +165,11 @@ export class PlanRun {
   private finished = false
   private currentWave = 0
   private settled = 0
+  /** Atoms with a live actor (created, not settled), and how many of them wait in review. */
+  private liveAtoms = 0
+  private inReview = 0
+  /** `review.waiting` is journaled for the current stretch of waiting; a decision ends the stretch. */
+  private reviewWaitNoticed = false
   /** Reactions to run, in order, without recursing: a failure can skip a chain of 10,000 atoms. */
   private readonly work: Array<() => void> = []
   private draining = false
@@ -310,16 +322,20 @@ export class PlanRun {
     })
   }
 
-  /** Sends a reviewer's decision to an atom waiting in review; false if there is no such atom. */
+  /**
+   * Sends a reviewer's decision to an atom waiting in review: `sent`, or why not (the plan has no
+   * such atom, or it is not in review).
+   */
   review(
     atomId: string,
     decision: "APPROVE" | { readonly edit: string } | { readonly reject: string },
     principal?: string
-  ): boolean {
+  ): "sent" | "unknown" | "not_in_review" {
     const index = this.graph.indexOf.get(atomId)
-    const actor = index === undefined ? undefined : this.atoms[index]
-    if (actor === undefined || !actor.getSnapshot().matches("review")) return false
-    if (typeof decision === "object" && "edit" in decision) this.outputs[index!] = decision.edit
+    if (index === undefined) return "unknown"
+    const actor = this.atoms[index]
+    if (actor === undefined || !actor.getSnapshot().matches("review")) return "not_in_review"
+    if (typeof decision === "object" && "edit" in decision) this.outputs[index] = decision.edit
     actor.send(
       decision === "APPROVE"
         ? { type: "APPROVE", principal }
@@ -327,7 +343,7 @@ export class PlanRun {
           ? { type: "EDIT", code: decision.edit, principal }
           : { type: "REJECT", reason: decision.reject, principal }
     )
-    return true
+    return "sent"
   }
 
   /**
@@ -363,12 +379,16 @@ export class PlanRun {
       if (row.status === "retrying" && row.retryAt !== undefined) this.backoffUntil.set(index, row.retryAt)
       if (row.status === "review" && row.code !== undefined)
         this.reviewAtStart.set(index, {
-          code: row.code,
-          confidence: row.confidence ?? 0,
-          model: row.model ?? this.config.options.model,
-          inputTokens: 0,
-          outputTokens: 0,
-          costUsd: 0
+          // An edit journaled while no process ran the plan stored the reviewer's code in the row.
+          output: {
+            code: row.code,
+            confidence: row.confidence ?? 0,
+            model: row.model ?? this.config.options.model,
+            inputTokens: 0,
+            outputTokens: 0,
+            costUsd: 0
+          },
+          reviewed: row.reviewed
         })
       // Its retries go on from the attempts and interruptions the row holds (the machine's input).
       if (!settledStatuses.has(row.status)) continue
@@ -495,10 +515,15 @@ export class PlanRun {
     }
     const underReview = this.reviewAtStart.get(index)
     if (underReview !== undefined) {
-      // Its output was paid for and stored: the reviewer decides on it, no new call is made.
+      // Its output was paid for and stored: the reviewer decides on it (or has), no new call is made.
       this.reviewAtStart.delete(index)
-      this.outputs[index] = underReview.code
-      return void this.actor(index).send({ type: "RESTORE_REVIEW", output: underReview })
+      const { output, reviewed } = underReview
+      this.outputs[index] = output.code
+      return void this.actor(index).send(
+        reviewed === undefined
+          ? { type: "RESTORE_REVIEW", output }
+          : { type: "RESTORE_REVIEWED", output, decision: reviewed.decision, reason: reviewed.reason }
+      )
     }
     const doomedBy = this.doomedBy[index]
     if (doomedBy !== undefined) this.actor(index).send({ type: "SKIP", becauseOf: doomedBy })
@@ -538,6 +563,7 @@ export class PlanRun {
     })
     this.atoms[index] = actor
     this.created[index] = 1
+    this.liveAtoms++
     actor.on("*", (event) => this.onAtomEvent(index, event))
     actor.start()
     return actor
@@ -576,7 +602,13 @@ export class PlanRun {
         this.release(index)
         return
       case "atom.review":
+        this.inReview++
         this.release(index)
+        this.defer(this.noticeReviewWait)
+        return
+      case "atom.reviewed":
+        this.inReview--
+        this.reviewWaitNoticed = false
         return
       case "atom.completed":
         this.release(index)
@@ -594,6 +626,7 @@ export class PlanRun {
         this.release(index)
         this.backlog.leaves(index)
         this.settled++
+        this.liveAtoms--
         this.atoms[index] = undefined
         this.waves[this.graph.waveOf[index]!]?.send({ type: "ATOM_SETTLED", outcome: "cancelled" })
         return
@@ -615,6 +648,7 @@ export class PlanRun {
     const left = this.graph.ids.length - this.settled
     if (left < this.config.queue.slots) this.config.queue.shrinkTo(left)
     this.atoms[index] = undefined
+    this.liveAtoms--
     this.accepted.settled(index)
     const eager = this.config.options.mode === "eager"
     for (const dependent of this.graph.dependents[index]!) {
@@ -625,6 +659,21 @@ export class PlanRun {
     }
     this.waves[this.graph.waveOf[index]!]?.send({ type: "ATOM_SETTLED", outcome })
     if (this.settled === this.graph.ids.length) this.complete()
+    // After the dependents it freed (deferred before this) have been made ready.
+    else if (this.inReview > 0) this.defer(this.noticeReviewWait)
+  }
+
+  /**
+   * Journals `review.waiting` once the plan can go no further without a reviewer: every live atom
+   * waits in review (none runs, is queued or backs off), none is held back, and every other atom
+   * left waits for one of those. A plan in that state makes no progress on its own, so a process
+   * that cannot take reviews (`devmatrix run`) learns that it may stop.
+   */
+  private readonly noticeReviewWait = (): void => {
+    if (this.finished || this.reviewWaitNoticed || this.inReview === 0) return
+    if (this.liveAtoms > this.inReview || this.backlog.held > 0) return
+    this.reviewWaitNoticed = true
+    this.record({ type: "review.waiting", atoms: this.inReview })
   }
 
   private complete(): void {

@@ -112,6 +112,13 @@ const migrations = {
   "0007_tenant": Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE dm_masterplans ADD COLUMN tenant TEXT`
+  }),
+  // A reviewer's decision on an atom in review, kept until a resume applies it: a review of a plan
+  // no process runs is journaled (`atom.reviewed`) and waits here.
+  "0008_review": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE dm_atoms ADD COLUMN review_decision TEXT`
+    yield* sql`ALTER TABLE dm_atoms ADD COLUMN review_reason TEXT`
   })
 }
 

@@ -322,6 +322,58 @@ export const storeSuite = (name: string, layer: () => Layer.Layer<Store, StoreEr
       )
     )
 
+    it.effect("keeps a reviewer's decision on an atom in review, and an edit's code, for its resume", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          yield* store.createMasterplan(newPlan("p"))
+          yield* store.commit("p", {
+            events: stamp("p", [
+              { type: "atom.started", atomId: "a", wave: 0, attempt: 1 },
+              { type: "atom.review", atomId: "a", wave: 0, confidence: 0.25 }
+            ]),
+            results: [{ atomId: "a", code: "const a = 0" }]
+          })
+          const [inReview] = yield* store.listAtoms("p")
+          assert.strictEqual(inReview!.status, "review")
+          assert.strictEqual(inReview!.reviewed, undefined)
+          yield* store.commit("p", {
+            events: stamp(
+              "p",
+              [
+                {
+                  type: "atom.reviewed",
+                  atomId: "a",
+                  wave: 0,
+                  decision: "reject",
+                  reason: "wrong",
+                  principal: "ann"
+                }
+              ],
+              3
+            ),
+            results: []
+          })
+          const [rejected] = yield* store.listAtoms("p")
+          // Still in review (its resume applies the decision), with the decision and the code under review.
+          assert.strictEqual(rejected!.status, "review")
+          assert.deepStrictEqual(rejected!.reviewed, { decision: "reject", reason: "wrong" })
+          assert.strictEqual(rejected!.code, "const a = 0")
+          assert.strictEqual(rejected!.confidence, 0.25)
+          yield* store.createMasterplan(newPlan("q"))
+          yield* store.commit("q", {
+            events: stamp("q", [
+              { type: "atom.review", atomId: "a", wave: 0, confidence: 0.5 },
+              { type: "atom.reviewed", atomId: "a", wave: 0, decision: "edit" }
+            ]),
+            results: [{ atomId: "a", code: "const a = 2" }]
+          })
+          const [edited] = yield* store.listAtoms("q")
+          assert.deepStrictEqual(edited!.reviewed, { decision: "edit" })
+          assert.strictEqual(edited!.code, "const a = 2")
+        })
+      )
+    )
+
     it.effect("counts interrupted attempts and keeps phase checkpoints", () =>
       withStore((store) =>
         Effect.gen(function* () {
