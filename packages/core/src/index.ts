@@ -213,6 +213,7 @@ export {
   decodeCommand,
   decodeFrame,
   defaultMaxFrameBytes,
+  encodeEventFrame,
   encodeFrame,
   encodeWireFrame,
   errorReplyOf,
