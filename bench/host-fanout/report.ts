@@ -157,12 +157,13 @@ const readingSection = (results: Results) => {
   const json = most.raw["flatOutJson"]!
   return `## Reading the figures
 
-- **The delay is the engine's event loop.** Unwatched, the engine alone used ${pct(unwatched.server.cpuMs / 1_000 / unwatched.planSeconds)} of a core
-  and held the host's event loop at a p99 of ${ms(unwatched.server.eventLoopP99Ms)} ms; a watcher's frame waits behind whatever the
-  loop is running when its commit returns. Bare ws, whose loop does nothing else, delivers the same
-  stream to ${fewest.clients} clients within ${ms(fewest.raw["raw"]!.delay.p99)} ms (p99). At ${fewest.clients} watchers the fan-out adds little
-  (the host's CPU ${(fewest.host.server.cpuMs / 1_000).toFixed(1)} s against ${(unwatched.server.cpuMs / 1_000).toFixed(1)} s unwatched), so the p99 of ${ms(fewest.host.delay.p99)} ms is mostly that
-  loop, on a machine whose other work (load average above) also takes the host's core from it.
+- **The delay is the commit's own turn.** The engine hands the host each commit as it returns
+  (\`followCommits\`, in the journal writer), and the host writes the frames to every watcher in
+  that same turn, before the engine runs anything else: no stream, no store read, no fiber in
+  between. Unwatched, the engine used ${pct(unwatched.server.cpuMs / 1_000 / unwatched.planSeconds)} of a core and held its event loop at a p99
+  of ${ms(unwatched.server.eventLoopP99Ms)} ms; at ${fewest.clients} watchers the host's p99 from commit to client was ${ms(fewest.host.delay.p99)} ms (raw ws on the
+  same timeline, a loop that does nothing else: ${ms(fewest.raw["raw"]!.delay.p99)} ms; its figures move with the machine's other
+  work, load average above), and the host's CPU ${(fewest.host.server.cpuMs / 1_000).toFixed(1)} s against ${(unwatched.server.cpuMs / 1_000).toFixed(1)} s unwatched.
 - **At ${most.clients} watchers the sockets and the engine compete for one loop.** The fan-out costs the host
   about ${ms(((most.host.server.cpuMs - unwatched.server.cpuMs) / most.host.throughput.deliveries) * 1_000)} ms of CPU per 1,000 deliveries over the engine's own (raw ws: ${ms(cpuPerThousand(most.raw["raw"]!))}), ${writev !== undefined ? `${pct(writev)} of its samples in socket writes alone, ` : ""}and every
   millisecond spent writing is one the engine waits: the plan took ${most.host.planSeconds.toFixed(1)} s instead of ${unwatched.planSeconds.toFixed(1)} s. ${
@@ -172,15 +173,18 @@ const readingSection = (results: Results) => {
   } Raw ws at ${most.clients} clients is bound by the same two cores (its clients'
   process used ${(most.raw["raw"]!.clientsCpuMs / 1_000).toFixed(1)} s of CPU): the ratio at ${most.clients} is the host's cost on this machine, not a
   ceiling of either.
-- **What was fixed, what would meet the targets.** Each connection now writes the frames sent in
-  one tick at once (\`Connection.coalesce\`, a cork until \`process.nextTick\`): with a write per
-  frame per connection, socket writes were half of the host's CPU at 200 watchers, and the host
-  spent about twice the CPU it does now on the same plan (commit c6ba932 has the figures). What is left is structural: the sockets
-  live on the engine's event loop. Handing the connections to a worker thread (the hub posting
-  each frame once, the worker writing it to every watcher) would let the fan-out use the other core
-  and leave the engine's loop, and its delay, as they are unwatched; a cheaper engine per atom
-  would lower the delay floor. Both are beyond this bench's small fixes (server/ is being changed
-  by its owner).
+- **What was fixed, what would meet the targets.** Against the figures of 2026-12-02 (10
+  watchers p99 28 ms, 200 watchers 66.5% of raw ws and p99 399 ms, the engine 3.1 times slower):
+  the hub is fed from the commit directly (it read each commit back from the store through a
+  stream, a hop of several fibers during which the engine ran); each event is encoded once
+  without the \`Frame\` schema (\`encodeEventFrame\`, 3 µs against 16); a watcher's batch (a
+  commit, a replay page) leaves corked in one write per connection, its own bytes not counted
+  against the send buffer (what the kernel refuses is), flushed every 64 KiB. What is left at ${most.clients}
+  watchers is structural: the sockets live on the engine's event loop, and a commit of one or
+  two events still costs a write per watcher, which the engine waits for. Handing the
+  connections to a worker thread (the hub posting each batch once, the worker writing it to every
+  watcher) would let the fan-out use the other core and keep the engine's pace; a cheaper engine
+  per atom would lower the delay floor.
 - **Memory.** The host's RSS at the resume with ${most.clients} watchers connected was ${int(most.host.server.rssAtStartMb)} MB against ${int(unwatched.server.rssAtStartMb)} MB with
   none (${rssPerWatcherKb > 0 ? `about ${int(rssPerWatcherKb)} KB` : "no measurable amount"} per watcher); its peak over the plan ${int(most.host.server.peakRssMb)} MB (unwatched ${int(unwatched.server.peakRssMb)} MB). The
   figures include the tsx loader the bench's child runs under.

@@ -214,6 +214,7 @@ export {
   decodeCommand,
   decodeFrame,
   defaultMaxFrameBytes,
+  encodeEventFrame,
   encodeFrame,
   encodeWireFrame,
   errorReplyOf,

@@ -149,6 +149,26 @@ export interface RecoverOptions {
   readonly cancel?: { readonly reason?: string; readonly by?: Operator }
 }
 
+/**
+ * Who is handed a running masterplan's commits as they return (`EngineService.followCommits`). Both
+ * are called in the plan's journal writer, between two commits: they must not block, and what
+ * they throw is logged and stops their following, never the writer.
+ */
+export interface CommitListener {
+  /** A batch just committed: gap-free, in seq order, right after the previous one. */
+  readonly committed: (events: ReadonlyArray<Event>) => void
+  /** The writer stopped (terminal event committed, the plan detached, or its journal could not be kept): nothing more comes. */
+  readonly ended: () => void
+}
+
+/** A `followCommits` under way. */
+export interface CommitFollowing {
+  /** The seq committed before the first batch the listener is handed: anything up to it is in the store. */
+  readonly committedSeq: number
+  /** Stops handing commits to the listener (`ended` is not called). */
+  readonly stop: () => void
+}
+
 /** How a detach treats the calls in flight. */
 export interface DetachOptions {
   /**
@@ -213,6 +233,16 @@ export interface EngineService {
     masterplanId: string,
     options?: EventsOptions
   ) => Stream.Stream<Event, MasterplanNotFound | StoreError>
+  /**
+   * Hands every batch of a masterplan this engine runs to `listener` as its commit returns, in the
+   * journal writer itself: no stream, no store read, no fiber per listener, so that a host fans
+   * its events out the moment they are durable. Fails for a plan this engine does not run, or
+   * whose writer has stopped.
+   */
+  readonly followCommits: (
+    masterplanId: string,
+    listener: CommitListener
+  ) => Effect.Effect<CommitFollowing, MasterplanNotFound>
   /** Waits for a masterplan this engine runs to end; its terminal event. */
   readonly result: (masterplanId: string) => Effect.Effect<TerminalEvent, MasterplanNotFound | StoreError>
   readonly cancel: (
@@ -285,6 +315,8 @@ interface LivePlan {
   readonly done: Deferred.Deferred<TerminalEvent, StoreError>
   /** The last seq journaled (committed or not). */
   readonly journaled: () => number
+  /** Those handed each commit (`followCommits`). */
+  readonly commitListeners: Set<CommitListener>
 }
 
 /** How often `events(..., { follow: true })` looks for new events of a plan run elsewhere. */
@@ -437,7 +469,23 @@ export const make = Effect.gen(function* () {
       const live = {
         buffer,
         committed: yield* SubscriptionRef.make(lastSeq),
-        done: yield* Deferred.make<TerminalEvent, StoreError>()
+        done: yield* Deferred.make<TerminalEvent, StoreError>(),
+        commitListeners: new Set<CommitListener>()
+      }
+      // A listener that throws stops being handed commits; the writer goes on.
+      const tell = (call: (listener: CommitListener) => void) => {
+        for (const listener of live.commitListeners)
+          try {
+            call(listener)
+          } catch (error) {
+            live.commitListeners.delete(listener)
+            Runtime.runFork(runtime)(
+              Effect.logWarning(
+                `a follower of the commits of masterplan ${masterplanId} failed and was dropped`,
+                error
+              )
+            )
+          }
       }
       let seq = lastSeq
       let stopped = false
@@ -478,8 +526,17 @@ export const make = Effect.gen(function* () {
             ...live,
             leaseOwner: leases.owner,
             onFailure: () => abandon(masterplanId),
-            onEnd: Effect.zipRight(leases.release(masterplanId), ledger.close(masterplanId)),
-            onCommitted: (committedSeq) => run.committed(committedSeq)
+            onEnd: Effect.zipRight(
+              Effect.sync(() => {
+                tell((listener) => listener.ended())
+                live.commitListeners.clear()
+              }),
+              Effect.zipRight(leases.release(masterplanId), ledger.close(masterplanId))
+            ),
+            onCommitted: (committedSeq, events) => {
+              tell((listener) => listener.committed(events))
+              run.committed(committedSeq)
+            }
           })
         ),
         writers
@@ -695,6 +752,17 @@ export const make = Effect.gen(function* () {
       })
     )
 
+  const followCommits: EngineService["followCommits"] = (masterplanId, listener) =>
+    Effect.flatMap(find(masterplanId), (plan) => {
+      // Its writer has stopped (and told its listeners so): there is nothing left to follow.
+      if (plan.buffer.writerEnded) return Effect.fail(new MasterplanNotFound({ masterplanId }))
+      plan.commitListeners.add(listener)
+      return Effect.succeed({
+        committedSeq: plan.buffer.committedSeq,
+        stop: () => void plan.commitListeners.delete(listener)
+      })
+    })
+
   const withPlan =
     <TArgs extends ReadonlyArray<unknown>>(action: (run: PlanRun, ...args: TArgs) => void) =>
     (masterplanId: string, ...args: TArgs) =>
@@ -857,6 +925,7 @@ export const make = Effect.gen(function* () {
     recover,
     recoverAll,
     events,
+    followCommits,
     result: (masterplanId) =>
       Effect.suspend((): Effect.Effect<TerminalEvent, StoreError | MasterplanNotFound> => {
         const done = outcomes.get(masterplanId)

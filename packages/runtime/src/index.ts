@@ -20,6 +20,8 @@ export {
   EngineLive,
   MasterplanNotFound,
   MasterplanNotResumable,
+  type CommitFollowing,
+  type CommitListener,
   type DetachOptions,
   type RecoverOptions,
   type EngineService,

@@ -176,6 +176,46 @@ describe("Engine", () => {
     }).pipe(withEngine())
   )
 
+  it.effect(
+    "hands each commit to its followers as it returns: the whole journal, in order, then the end; a follower that throws is dropped, the plan goes on",
+    () =>
+      Effect.gen(function* () {
+        const engine = yield* Engine
+        const id = yield* engine.submit(plan(diamond))
+        const batches: Array<ReadonlyArray<number>> = []
+        let ended = 0
+        let thrownAt = 0
+        const following = yield* engine.followCommits(id, {
+          committed: (events) => void batches.push(events.map((e) => e.seq)),
+          ended: () => void ended++
+        })
+        yield* engine.followCommits(id, {
+          committed: () => {
+            thrownAt++
+            throw new Error("a follower's bug")
+          },
+          ended: () => assert.fail("a dropped follower is not told of the end")
+        })
+        const collecting = yield* Effect.fork(Stream.runCollect(engine.events(id)))
+        while (!(yield* fiberDone(collecting))) {
+          yield* tick
+          yield* TestClock.adjust("1 minute")
+        }
+        const journal = Chunk.toArray(yield* Fiber.join(collecting)).map((e) => e.seq)
+        assert.strictEqual((yield* engine.result(id)).type, "masterplan.completed")
+        // The writer tells its followers as it stops, just after the terminal commit.
+        for (let turn = 0; ended === 0 && turn < 100; turn++) yield* tick
+        // Gap-free from the first seq after the one committed when it began; each batch a commit.
+        assert.deepStrictEqual(batches.flat(), journal.slice(following.committedSeq))
+        assert.isTrue(batches.every((batch) => batch.length > 0))
+        assert.strictEqual(ended, 1)
+        assert.strictEqual(thrownAt, 1)
+        // Its writer has stopped: nothing is left to follow.
+        const late = yield* Effect.either(engine.followCommits(id, { committed: () => {}, ended: () => {} }))
+        assert.isTrue(Either.isLeft(late) && late.left._tag === "MasterplanNotFound")
+      }).pipe(withEngine())
+  )
+
   it.effect("reads a journal of several pages whole, live and after the end, from any seq", () =>
     Effect.gen(function* () {
       const engine = yield* Engine

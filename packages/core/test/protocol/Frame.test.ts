@@ -4,7 +4,10 @@ import {
   decodeFrame,
   decodePlanInput,
   defaultMaxFrameBytes,
+  encodeEventFrame,
   encodeFrame,
+  Event,
+  EventReply,
   errorReplyOf,
   Frame,
   maxErrorMessageLength,
@@ -105,6 +108,29 @@ describe("frame codec", () => {
       fc.property(validFrame, (frame) => {
         const decoded = decodeFrame(encodeFrame(frame))
         expect(Either.getOrThrow(decoded)).toEqual(withoutNegativeZero(frame))
+      }),
+      { numRuns }
+    )
+  })
+
+  it("an event's frame packed as it is decodes to what the Frame schema's encoding does", () => {
+    // Events as the engine makes them: of a plan with a valid id, the summaries' records with no
+    // key __proto__ (above).
+    const validEvent = fc
+      .tuple(Arbitrary.make(EventReply.fields.masterplanId), Arbitrary.make(Event))
+      .map(([masterplanId, event]): Event => ({ ...event, masterplanId }))
+      .filter((event) => !summaryProtoKey({ type: "event", masterplanId: event.masterplanId, event }))
+    fc.assert(
+      fc.property(validEvent, (event) => {
+        const direct = Either.getOrThrow(decodeFrame(encodeEventFrame(event)))
+        expect(direct).toEqual(
+          Either.getOrThrow(
+            decodeFrame(encodeFrame({ type: "event", masterplanId: event.masterplanId, event }))
+          )
+        )
+        expect(direct).toEqual(
+          withoutNegativeZero({ type: "event", masterplanId: event.masterplanId, event })
+        )
       }),
       { numRuns }
     )

@@ -51,9 +51,9 @@ export const startHost = (options: HostOptions) =>
     const runPromise = Runtime.runPromise(runtime)
     const limits: ConnectionLimits = { ...defaultConnectionLimits, ...options.limits }
     const metrics = new HostMetrics(() => Runtime.runSync(runtime)(engine.limits()))
-    const hub = new WatchHub(runtime, metrics)
     const read = (masterplanId: string, from: number, to: number) =>
       runPromise(store.readEvents(masterplanId, from, to))
+    const hub = new WatchHub(runtime, metrics, read)
     const connections = new Set<Connection>()
     let stopping = false
 

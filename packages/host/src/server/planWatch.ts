@@ -1,18 +1,22 @@
 import { isTerminalEvent } from "@devmatrix/core"
 import type { Event } from "@devmatrix/core"
-import type { FeedSubscriber, WatchHub } from "./watchHub.js"
+import type { FeedSubscriber, JournalReader, WatchHub } from "./watchHub.js"
 import { eventFrame } from "./watchHub.js"
+
+export type { JournalReader } from "./watchHub.js"
 
 /** Where a watch sends its frames: a connection. */
 export interface WatchSink {
   /** Sends a frame; false when the connection is gone (or was closed for reading too slowly). */
   readonly send: (frame: Uint8Array) => boolean
+  /**
+   * Runs `write`, whose frames (a commit's batch, a replay's page) leave together, in as few
+   * writes as the connection's batching allows, rather than a system call each.
+   */
+  readonly batched: <A>(write: () => A) => A
   /** Resolves once what was sent so far has been written out: the pace of a replay. */
   readonly flushed: () => Promise<void>
 }
-
-/** Reads committed events `from..to` of a plan's journal. */
-export type JournalReader = (masterplanId: string, from: number, to: number) => Promise<ReadonlyArray<Event>>
 
 /** Events a replay reads from the store at a time. */
 export const replayPageSize = 500
@@ -59,15 +63,21 @@ export class PlanWatch implements FeedSubscriber {
     this.hub.feedOf(this.masterplanId)?.subscribers.delete(this)
   }
 
-  event(event: Event, frame: Uint8Array): void {
-    if (!this.live || this.stopped || event.seq < this.next) return
-    if (event.seq > this.next) {
-      // Not expected (the feed is gap-free); the journal fills the gap.
-      this.leaveFeed()
-      void this.replay()
-      return
-    }
-    this.sendEvent(event, frame)
+  events(events: ReadonlyArray<Event>, frames: ReadonlyArray<Uint8Array>): void {
+    if (!this.live || this.stopped) return
+    this.sink.batched(() => {
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!
+        if (event.seq < this.next) continue
+        if (event.seq > this.next) {
+          // Not expected (the feed is gap-free); the journal fills the gap.
+          this.leaveFeed()
+          void this.replay()
+          return
+        }
+        if (!this.sendEvent(event, frames[i]!)) return
+      }
+    })
   }
 
   ended(): void {
@@ -103,8 +113,10 @@ export class PlanWatch implements FeedSubscriber {
       while (!this.stopped && !this.live) {
         const page = await this.read(this.masterplanId, this.next, this.next + replayPageSize - 1)
         if (this.stopped || this.live) return
-        for (const event of page)
-          if (event.seq >= this.next && !this.sendEvent(event, eventFrame(event))) return
+        const sentAll = this.sink.batched(() =>
+          page.every((event) => event.seq < this.next || this.sendEvent(event, eventFrame(event)))
+        )
+        if (!sentAll) return
         await this.sink.flushed()
         if (this.stopped || page.length === replayPageSize) continue
         const feed = this.hub.feedOf(this.masterplanId)

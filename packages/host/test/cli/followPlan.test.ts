@@ -86,6 +86,7 @@ const fakeEngine = (overrides: Partial<EngineService>): EngineService => ({
   setConcurrency: () => Effect.void,
   limits: () => Effect.succeed([]),
   events: () => Stream.never,
+  followCommits: () => Effect.die("unused"),
   result: () => Effect.never,
   cancel: () => Effect.void,
   pause: () => Effect.void,

@@ -104,8 +104,8 @@ export interface JournalWriterConfig<TTerminal extends Event> {
   readonly onFailure: (cause: Cause.Cause<StoreError>) => void
   /** The writer has stopped, for whatever reason. */
   readonly onEnd: Effect.Effect<void>
-  /** The journal is committed up to this seq: what waited on it (permits, followers) may go on. */
-  readonly onCommitted: (seq: number) => void
+  /** The journal is committed up to this seq, with these events: what waited on it (permits, followers) may go on. */
+  readonly onCommitted: (seq: number, events: ReadonlyArray<Event>) => void
 }
 
 /**
@@ -157,7 +157,7 @@ export const journalWriter = <TTerminal extends Event>(config: JournalWriterConf
       const committed = events[events.length - 1]!.seq
       yield* SubscriptionRef.set(config.committed, committed)
       buffer.committedSeq = committed
-      config.onCommitted(committed)
+      config.onCommitted(committed, events)
       yield* releaseDrainWaiters(buffer, committed)
       const terminal = events.find(isTerminalEvent)
       if (terminal !== undefined) return yield* Deferred.succeed(done, terminal as TTerminal)
