@@ -9,12 +9,8 @@ import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
 import { masterplanIdArg, pathArg, storeOf } from "./runArgs.js"
 import { synopsis } from "./usage.js"
-
-/** A host to send commands to (`--host URL --token T`, or `DEVMATRIX_HOST`, `DEVMATRIX_TOKEN`). */
-export interface HostTarget {
-  readonly url: string
-  readonly token: string
-}
+import { hostTargetOf } from "./hostClient.js"
+import type { HostTarget } from "./hostClient.js"
 
 /** What a reviewer decides, as the command line says it. */
 export type ReviewAction = "approve" | "edit" | "reject"
@@ -84,23 +80,6 @@ const osUser = (env: NodeJS.ProcessEnv): string | undefined => {
   }
 }
 
-/** `--host URL --token T` (or `DEVMATRIX_HOST`, `DEVMATRIX_TOKEN`), or undefined for the store. */
-const hostOf = (
-  values: { host?: string | undefined; token?: string | undefined; store?: string | undefined },
-  env: NodeJS.ProcessEnv
-): HostTarget | undefined => {
-  const url = values.host ?? (env["DEVMATRIX_HOST"] || undefined)
-  if (url === undefined) {
-    if (values.token !== undefined) throw new UsageError("--token goes with --host URL (or DEVMATRIX_HOST)")
-    return undefined
-  }
-  if (values.store !== undefined)
-    throw new UsageError("--store and --host exclude each other: a host reads its own store")
-  const token = values.token ?? (env["DEVMATRIX_TOKEN"] || undefined)
-  if (token === undefined) throw new UsageError(`--host ${url} needs --token T (or DEVMATRIX_TOKEN)`)
-  return { url, token }
-}
-
 /** The code of `--file F`: read whole, and not empty (an empty edit is a slip, not a decision). */
 const editFile = (file: string): string => {
   let code: string
@@ -137,7 +116,9 @@ export const parseReviewArgs = (argv: ReadonlyArray<string>, env: NodeJS.Process
       reason: { type: "string" }
     }
   })
-  const host = hostOf(values, env)
+  const host = hostTargetOf(rest, env)
+  if (host !== undefined && values.store !== undefined)
+    throw new UsageError("--store and --host exclude each other: a host reads its own store")
   const store = host === undefined ? storeOf(values.store, env) : ""
   const target = host !== undefined ? { host } : {}
   const misplaced = (flag: string, what: string) => {

@@ -1,34 +1,12 @@
 import { finishedStatuses } from "@devmatrix/runtime"
-import { createClient, isDevMatrixError } from "@devmatrix/sdk"
 import type { DevMatrixClient } from "@devmatrix/sdk"
 import { Effect } from "effect"
 import { ExitCode, UsageError } from "./exitCodes.js"
 import type { Terminal } from "./followPlan.js"
+import { onHost, sdkCall } from "./hostClient.js"
+import type { HostTarget } from "./hostClient.js"
 import { decisionLine, printListing, whyInReview } from "./reviewCommand.js"
-import type { HostTarget, ReviewArgs, ReviewDecisionArgs, ReviewListing } from "./reviewCommand.js"
-
-/** Refusals about what the user named or holds (an id, an atom's state, the token): exit 2, as in the store. */
-const inputCodes: ReadonlySet<string> = new Set([
-  "not_found",
-  "conflict",
-  "invalid_command",
-  "forbidden",
-  "unauthenticated"
-])
-
-/**
- * Runs `use` on an SDK client of `host`, closed after. A command line gives up after a couple of
- * failed connections (a host that is down fails the command at once) instead of reconnecting for ever.
- */
-export const withHostClient = <A>(host: HostTarget, use: (client: DevMatrixClient) => Promise<A>) =>
-  Effect.acquireUseRelease(
-    Effect.try({
-      try: () => createClient({ url: host.url, token: host.token, reconnect: { maxAttempts: 2 } }),
-      catch: (error) => new UsageError(`--host ${host.url}: ${(error as Error).message}`)
-    }),
-    (client) => Effect.tryPromise({ try: () => use(client), catch: (error) => error }),
-    (client) => Effect.promise(() => client.close())
-  )
+import type { ReviewArgs, ReviewDecisionArgs, ReviewListing } from "./reviewCommand.js"
 
 /** What waits for review on the host: one plan's atoms, or those of every unfinished plan the token sees. */
 const listOnHost = async (client: DevMatrixClient, masterplanId: string | undefined) => {
@@ -75,24 +53,19 @@ const decideOnHost = async (client: DevMatrixClient, args: ReviewDecisionArgs, h
 
 /**
  * `devmatrix review` through a host's API (the SDK): the host runs its plans, so a decision takes
- * effect there at once, journaled with the token's principal. Same output and exit codes as in
- * the store.
+ * effect there at once, journaled with the token's principal. Same output as in the store, and
+ * the exit codes of every command through a host (`onHost`).
  */
 export const reviewThroughHost = (args: ReviewArgs, host: HostTarget, terminal: Terminal) =>
-  Effect.gen(function* () {
-    if (args.action === "list") {
-      const listing = yield* withHostClient(host, (client) => listOnHost(client, args.masterplanId))
-      printListing(listing, args.json, args.masterplanId ?? host.url, terminal)
+  onHost(host, "review", terminal, (client) =>
+    Effect.gen(function* () {
+      if (args.action === "list") {
+        const listing = yield* sdkCall(() => listOnHost(client, args.masterplanId))
+        printListing(listing, args.json, args.masterplanId ?? host.url, terminal)
+        return ExitCode.completed
+      }
+      const masterplanId = yield* sdkCall(() => decideOnHost(client, args, host))
+      terminal.stderr.write(`${decisionLine(args, masterplanId, undefined)} on ${host.url}\n`)
       return ExitCode.completed
-    }
-    const masterplanId = yield* withHostClient(host, (client) => decideOnHost(client, args, host))
-    terminal.stderr.write(`${decisionLine(args, masterplanId, undefined)} on ${host.url}\n`)
-    return ExitCode.completed
-  }).pipe(
-    Effect.catchIf(isDevMatrixError, (error) =>
-      Effect.sync(() => {
-        terminal.stderr.write(`devmatrix: ${host.url}: ${error.message}\n`)
-        return inputCodes.has(error.code) ? ExitCode.usage : ExitCode.failed
-      })
-    )
+    })
   )
