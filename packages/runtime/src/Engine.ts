@@ -414,6 +414,18 @@ export const make = Effect.gen(function* () {
       })
     )
 
+  /**
+   * Runs `change` on a stored plan no process runs (it must not have ended), under its lease: no
+   * other process moves its journal or rows meanwhile, so `change` reads them again and commits the
+   * next event. The lease is released after, whatever `change` does.
+   */
+  const changeStored = <A, E>(masterplanId: string, change: Effect.Effect<A, E>) =>
+    Effect.gen(function* () {
+      yield* storedUnfinished(masterplanId)
+      yield* takeLeaseForChange(masterplanId)
+      return yield* Effect.ensuring(change, leases.release(masterplanId))
+    })
+
   /** Renews a running plan's lease; if another process has taken it, this one stops running the plan. */
   const keepLease = (masterplanId: string, buffer: JournalBuffer) =>
     leases.keep(
@@ -790,33 +802,29 @@ export const make = Effect.gen(function* () {
 
   /** Journals a new budget for a plan no process runs: under its lease, as the next event of its journal. */
   const raiseStoredBudget = (masterplanId: string, budget: Budget, by: Operator | undefined) =>
-    Effect.gen(function* () {
-      yield* storedUnfinished(masterplanId)
-      yield* takeLeaseForChange(masterplanId)
-      yield* Effect.ensuring(
-        Effect.gen(function* () {
-          // Read again under the lease: no other process moves the journal now.
-          const record = Option.getOrThrow(yield* store.getMasterplan(masterplanId))
-          yield* store.commit(masterplanId, {
-            events: [
-              {
-                type: "budget.raised",
-                masterplanId,
-                seq: record.lastSeq + 1,
-                at: nowMs(),
-                hardUsd: budget.hardUsd,
-                softUsd: softLimitUsd(budget),
-                previousHardUsd: record.options.budget.hardUsd,
-                ...(by !== undefined ? { principal: by.principal } : {})
-              }
-            ],
-            results: [],
-            leaseOwner: leases.owner
-          })
-        }),
-        leases.release(masterplanId)
-      )
-    })
+    changeStored(
+      masterplanId,
+      Effect.gen(function* () {
+        // Read again under the lease: no other process moves the journal now.
+        const record = Option.getOrThrow(yield* store.getMasterplan(masterplanId))
+        yield* store.commit(masterplanId, {
+          events: [
+            {
+              type: "budget.raised",
+              masterplanId,
+              seq: record.lastSeq + 1,
+              at: nowMs(),
+              hardUsd: budget.hardUsd,
+              softUsd: softLimitUsd(budget),
+              previousHardUsd: record.options.budget.hardUsd,
+              ...(by !== undefined ? { principal: by.principal } : {})
+            }
+          ],
+          results: [],
+          leaseOwner: leases.owner
+        })
+      })
+    )
 
   /** Journals a review of an atom of a plan no process runs: under its lease, as the next event of its journal. */
   const reviewStored = (
@@ -825,47 +833,42 @@ export const make = Effect.gen(function* () {
     decision: ReviewDecision,
     by: Operator | undefined
   ) =>
-    Effect.gen(function* () {
-      yield* storedUnfinished(masterplanId)
-      yield* takeLeaseForChange(masterplanId)
-      yield* Effect.ensuring(
-        Effect.gen(function* () {
-          // Read again under the lease: no other process moves the journal or the rows now.
-          const record = Option.getOrThrow(yield* store.getMasterplan(masterplanId))
-          const row = (yield* store.listAtoms(masterplanId)).find((atom) => atom.atomId === atomId)
-          if (row === undefined)
-            return yield* new AtomNotInReview({ masterplanId, atomId, status: "unknown" })
-          if (row.status !== "review" || row.reviewed !== undefined)
-            return yield* new AtomNotInReview({
-              masterplanId,
-              atomId,
-              status: row.status,
-              decided: row.status === "review" ? row.reviewed?.decision : undefined
-            })
-          const edit = typeof decision === "object" && "edit" in decision ? decision.edit : undefined
-          const reason = typeof decision === "object" && "reject" in decision ? decision.reject : undefined
-          yield* store.commit(masterplanId, {
-            events: [
-              {
-                type: "atom.reviewed",
-                masterplanId,
-                seq: record.lastSeq + 1,
-                at: nowMs(),
-                atomId,
-                wave: row.wave,
-                decision: edit !== undefined ? "edit" : reason !== undefined ? "reject" : "approve",
-                ...(reason !== undefined ? { reason } : {}),
-                ...(by !== undefined ? { principal: by.principal } : {})
-              }
-            ],
-            // The edit's code replaces the output under review: the resume completes the atom with it.
-            results: edit !== undefined ? [{ atomId, code: edit }] : [],
-            leaseOwner: leases.owner
+    changeStored(
+      masterplanId,
+      Effect.gen(function* () {
+        // Read again under the lease: no other process moves the journal or the rows now.
+        const record = Option.getOrThrow(yield* store.getMasterplan(masterplanId))
+        const row = (yield* store.listAtoms(masterplanId)).find((atom) => atom.atomId === atomId)
+        if (row === undefined) return yield* new AtomNotInReview({ masterplanId, atomId, status: "unknown" })
+        if (row.status !== "review" || row.reviewed !== undefined)
+          return yield* new AtomNotInReview({
+            masterplanId,
+            atomId,
+            status: row.status,
+            decided: row.status === "review" ? row.reviewed?.decision : undefined
           })
-        }),
-        leases.release(masterplanId)
-      )
-    })
+        const edit = typeof decision === "object" && "edit" in decision ? decision.edit : undefined
+        const reason = typeof decision === "object" && "reject" in decision ? decision.reject : undefined
+        yield* store.commit(masterplanId, {
+          events: [
+            {
+              type: "atom.reviewed",
+              masterplanId,
+              seq: record.lastSeq + 1,
+              at: nowMs(),
+              atomId,
+              wave: row.wave,
+              decision: edit !== undefined ? "edit" : reason !== undefined ? "reject" : "approve",
+              ...(reason !== undefined ? { reason } : {}),
+              ...(by !== undefined ? { principal: by.principal } : {})
+            }
+          ],
+          // The edit's code replaces the output under review: the resume completes the atom with it.
+          results: edit !== undefined ? [{ atomId, code: edit }] : [],
+          leaseOwner: leases.owner
+        })
+      })
+    )
 
   const review: EngineService["review"] = (masterplanId, atomId, decision, by) =>
     Effect.suspend(() => {
