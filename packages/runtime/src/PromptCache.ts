@@ -174,14 +174,59 @@ const issuesOf = (error: ParseResult.ParseError): string => {
   return `${shown.join("; ")}${issues.length > 3 ? "; ..." : ""}`
 }
 
-/** The error of an entry the JSON schema refuses to encode. */
-export const invalidEntry = (cache: string, key: string) => (error: ParseResult.ParseError) =>
-  new PromptCacheError({
-    reason: "Invalid",
-    cache,
-    detail: `the entry for ${key} cannot be stored: ${issuesOf(error)}`,
-    cause: error
-  })
+/** The fields of an entry that must be finite numbers, by their path in `PromptCacheEntryJson`. */
+const finiteFields = (entry: PromptCacheEntry): ReadonlyArray<readonly [string, number | undefined]> => [
+  ["usage.inputTokens", entry.usage.inputTokens],
+  ["usage.outputTokens", entry.usage.outputTokens],
+  ["usage.cacheWriteTokens", entry.usage.cacheWriteTokens],
+  ["usage.cacheReadTokens", entry.usage.cacheReadTokens],
+  ["costUsd", entry.costUsd],
+  ["confidence", entry.confidence],
+  ["createdAt", entry.createdAt],
+  ["expiresAt", entry.expiresAt]
+]
+
+const keptStopReasons: ReadonlySet<string> = new Set(["end_turn", "max_tokens", "stop_sequence"])
+
+/**
+ * An entry as `PromptCacheEntryJson` encodes it, written directly: the entry is ours (the call
+ * step built it), so what the schema would check is checked here field by field, without a parse
+ * per write; reads still decode through the schema. Fails with the entry's first problem, by path.
+ */
+export const encodePromptCacheEntry = (
+  cache: string,
+  entry: PromptCacheEntry
+): Effect.Effect<string, PromptCacheError> => {
+  const invalid = (detail: string) =>
+    Effect.fail(
+      new PromptCacheError({
+        reason: "Invalid",
+        cache,
+        detail: `the entry for ${entry.key} cannot be stored: ${detail}`
+      })
+    )
+  if (!keptStopReasons.has(entry.stopReason)) return invalid(`stopReason: ${String(entry.stopReason)} is not kept`)
+  for (const [path, value] of finiteFields(entry))
+    if (value !== undefined && !Number.isFinite(value)) return invalid(`${path}: Expected a finite number, got ${value}`)
+  return Effect.succeed(
+    JSON.stringify({
+      key: entry.key,
+      model: entry.model,
+      text: entry.text,
+      stopReason: entry.stopReason,
+      usage: {
+        inputTokens: entry.usage.inputTokens,
+        outputTokens: entry.usage.outputTokens,
+        cacheWriteTokens: entry.usage.cacheWriteTokens,
+        cacheReadTokens: entry.usage.cacheReadTokens
+      },
+      costUsd: entry.costUsd,
+      confidence: entry.confidence,
+      createdAt: entry.createdAt,
+      expiresAt: entry.expiresAt
+    })
+  )
+}
 
 /** The error of a stored entry the JSON schema refuses to decode. */
 export const damagedEntry = (cache: string, key: string) => (error: ParseResult.ParseError) =>
@@ -221,57 +266,75 @@ const emptyStats: PromptCacheStats = { hits: 0, misses: 0, puts: 0, errors: 0, s
  * recovery), not every lookup of a cache that is down.
  */
 export const makePromptCache = (backend: PromptCacheBackend, options: PromptCacheOptions = {}) =>
-  Effect.gen(function* () {
+  Effect.sync(() => {
     const defaultTtlMs = options.defaultTtlMs ?? promptCacheDefaults.defaultTtlMs
-    const stats = yield* Ref.make(emptyStats)
-    const failing = yield* Ref.make(false)
-    const count = (change: (stats: PromptCacheStats) => PromptCacheStats) => Ref.update(stats, change)
+    // Counters and health in plain fields: this runs on every call of a run, and each is one
+    // synchronous step where a `Ref` would cost an operation and a copy of the counters.
+    const stats = { ...emptyStats }
+    let failing = false
 
-    const healthy = Effect.flatMap(Ref.getAndSet(failing, false), (was) =>
-      was ? Effect.logInfo(`prompt cache ${backend.name}: answering again`) : Effect.void
-    )
+    const healthy = Effect.suspend(() => {
+      if (!failing) return Effect.void
+      failing = false
+      return Effect.logInfo(`prompt cache ${backend.name}: answering again`)
+    })
     const failed = (doing: string) => (error: PromptCacheError) =>
-      Effect.zipRight(
-        count((s) => ({ ...s, errors: s.errors + 1 })),
-        Effect.flatMap(Ref.getAndSet(failing, true), (was) =>
-          was
-            ? Effect.logDebug(`${error.message} (${doing})`)
-            : Effect.logWarning(`${error.message} (${doing}); lookups are misses until it answers`)
-        )
-      )
+      Effect.suspend(() => {
+        stats.errors++
+        const was = failing
+        failing = true
+        return was
+          ? Effect.logDebug(`${error.message} (${doing})`)
+          : Effect.logWarning(`${error.message} (${doing}); lookups are misses until it answers`)
+      })
+    const counted = (found: Option.Option<PromptCacheEntry>) => {
+      if (Option.isSome(found)) {
+        stats.hits++
+        stats.savedUsd += found.value.costUsd
+      } else stats.misses++
+      return found
+    }
 
     const get = (key: string): Effect.Effect<Option.Option<PromptCacheEntry>> =>
-      Effect.gen(function* () {
-        const found = yield* backend.get(key)
-        yield* healthy
-        const nowMs = yield* Clock.currentTimeMillis
-        if (Option.isSome(found) && found.value.expiresAt <= nowMs) {
-          yield* Effect.catchAll(backend.evict(key, nowMs), failed("evicting an expired entry"))
-          return Option.none()
-        }
-        return found
-      }).pipe(
-        Effect.catchAll((error) => Effect.as(failed("lookup")(error), Option.none<PromptCacheEntry>())),
-        Effect.tap((found) =>
-          count((s) =>
-            Option.isSome(found)
-              ? { ...s, hits: s.hits + 1, savedUsd: s.savedUsd + found.value.costUsd }
-              : { ...s, misses: s.misses + 1 }
+      backend.get(key).pipe(
+        Effect.flatMap((found) =>
+          Effect.zipRight(
+            healthy,
+            Effect.flatMap(Clock.currentTimeMillis, (nowMs) =>
+              Option.isSome(found) && found.value.expiresAt <= nowMs
+                ? Effect.as(
+                    Effect.catchAll(backend.evict(key, nowMs), failed("evicting an expired entry")),
+                    Option.none<PromptCacheEntry>()
+                  )
+                : Effect.succeed(found)
+            )
           )
-        )
+        ),
+        Effect.catchAll((error) => Effect.as(failed("lookup")(error), Option.none<PromptCacheEntry>())),
+        Effect.map(counted)
       )
 
     const put = (write: PromptCacheWrite, ttlMs = defaultTtlMs): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        // An entry that expires at once would never be served: not worth a write.
-        if (!(ttlMs > 0)) return
-        const createdAt = yield* Clock.currentTimeMillis
-        yield* backend.put({ ...write, createdAt, expiresAt: createdAt + ttlMs }, ttlMs)
-        yield* healthy
-        yield* count((s) => ({ ...s, puts: s.puts + 1 }))
-      }).pipe(Effect.catchAll(failed("write")))
+      // An entry that expires at once would never be served: not worth a write.
+      !(ttlMs > 0)
+        ? Effect.void
+        : Clock.currentTimeMillis.pipe(
+            Effect.flatMap((createdAt) =>
+              backend.put({ ...write, createdAt, expiresAt: createdAt + ttlMs }, ttlMs)
+            ),
+            Effect.zipRight(healthy),
+            Effect.map(() => {
+              stats.puts++
+            }),
+            Effect.catchAll(failed("write"))
+          )
 
-    return { name: backend.name, get, put, stats: () => Ref.get(stats) } satisfies PromptCacheService
+    return {
+      name: backend.name,
+      get,
+      put,
+      stats: () => Effect.sync(() => ({ ...stats }))
+    } satisfies PromptCacheService
   })
 
 /** How many entries the memory layer keeps by default. */

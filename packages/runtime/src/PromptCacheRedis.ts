@@ -2,7 +2,7 @@ import { Duration, Effect, Layer, Option, Schema } from "effect"
 import { Redis } from "ioredis"
 import {
   damagedEntry,
-  invalidEntry,
+  encodePromptCacheEntry,
   makePromptCache,
   PromptCache,
   PromptCacheEntryJson,
@@ -39,7 +39,6 @@ const redactRedisUrl = (url: string): string => url.replace(/\/\/([^:/@]*):[^@/]
 const reconnectDelayMs = (attempt: number) => Math.min(attempt * 100, 2_000)
 
 const decodeEntry = Schema.decode(PromptCacheEntryJson)
-const encodeEntry = Schema.encode(PromptCacheEntryJson)
 
 /**
  * The client, connected or given up on within `connectTimeoutMs`: a Redis that is down does not
@@ -103,8 +102,7 @@ const redisBackend = (client: Redis, name: string, keyPrefix: string): PromptCac
         )
       ),
     put: (entry, ttlMs) =>
-      encodeEntry(entry).pipe(
-        Effect.mapError(invalidEntry(name, entry.key)),
+      encodePromptCacheEntry(name, entry).pipe(
         Effect.flatMap((body) =>
           Effect.tryPromise({
             // PX wants whole milliseconds; rounding up never serves an entry early-expired.

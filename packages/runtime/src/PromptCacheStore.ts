@@ -1,7 +1,7 @@
 import { Duration, Effect, Layer, Option, Schema } from "effect"
 import {
   damagedEntry,
-  invalidEntry,
+  encodePromptCacheEntry,
   makePromptCache,
   PromptCache,
   PromptCacheEntryJson,
@@ -24,7 +24,6 @@ export interface PromptCacheStoreOptions extends PromptCacheOptions {
 const cacheCallTimeoutMs = 1_000
 
 const decodeEntry = Schema.decode(PromptCacheEntryJson)
-const encodeEntry = Schema.encode(PromptCacheEntryJson)
 
 const storeBackend = (store: StoreService, purgeLimit: number): PromptCacheBackend => {
   const name = `store:${store.name}`
@@ -70,8 +69,7 @@ const storeBackend = (store: StoreService, purgeLimit: number): PromptCacheBacke
         )
       ),
     put: (entry) =>
-      encodeEntry(entry).pipe(
-        Effect.mapError(invalidEntry(name, entry.key)),
+      encodePromptCacheEntry(name, entry).pipe(
         Effect.flatMap((body) =>
           bounded(
             store.putPromptCacheRow(

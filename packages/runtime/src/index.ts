@@ -104,6 +104,7 @@ export {
   makePromptCache,
   PromptCache,
   promptCacheDefaults,
+  encodePromptCacheEntry,
   PromptCacheEntryJson,
   PromptCacheError,
   promptCacheKey,

@@ -1,14 +1,16 @@
 import {
+  encodePromptCacheEntry,
   makePromptCache,
   PromptCacheError,
   promptCacheFromOptions,
   promptCacheKey,
   PromptCache,
+  PromptCacheEntryJson,
   StoreMemory
 } from "@devmatrix/runtime"
-import type { PromptCacheBackend, PromptCacheKeyInput } from "@devmatrix/runtime"
+import type { PromptCacheBackend, PromptCacheEntry, PromptCacheKeyInput } from "@devmatrix/runtime"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Effect, Either, Layer, Logger, LogLevel, Option, Schema } from "effect"
 import fc from "fast-check"
 import { answer } from "./conformance/promptCacheSuite.js"
 
@@ -154,6 +156,47 @@ describe("makePromptCache", () => {
         })
       })
   )
+})
+
+describe("encodePromptCacheEntry", () => {
+  const count = fc.nat({ max: 1_000_000 })
+  const entry: fc.Arbitrary<PromptCacheEntry> = fc.record(
+    {
+      key: fc.string(),
+      model: fc.string(),
+      text: fc.string({ unit: "binary" }),
+      stopReason: fc.constantFrom("end_turn" as const, "max_tokens" as const, "stop_sequence" as const),
+      usage: fc.record({ inputTokens: count, outputTokens: count, cacheWriteTokens: count, cacheReadTokens: count }),
+      costUsd: fc.double({ min: 0, max: 100, noNaN: true }),
+      confidence: fc.double({ min: 0, max: 1, noNaN: true }),
+      createdAt: fc.nat(),
+      expiresAt: fc.nat()
+    },
+    { requiredKeys: ["key", "model", "text", "stopReason", "usage", "costUsd", "createdAt", "expiresAt"] }
+  )
+  const encoded = (value: PromptCacheEntry) => Effect.runSync(Effect.either(encodePromptCacheEntry("test", value)))
+
+  it("writes what PromptCacheEntryJson decodes back to the same entry, and what it encodes", () =>
+    fc.assert(
+      fc.property(entry, (value) => {
+        const json = Either.getOrThrow(encoded(value))
+        assert.deepStrictEqual(Schema.decodeUnknownSync(PromptCacheEntryJson)(json), value)
+        assert.deepStrictEqual(JSON.parse(json), JSON.parse(Schema.encodeSync(PromptCacheEntryJson)(value)))
+      })
+    ))
+
+  it("refuses what the schema refuses, naming the field", () => {
+    const value = fc.sample(entry, { numRuns: 1, seed: 1 })[0]!
+    for (const [bad, problem] of [
+      [{ ...value, costUsd: Number.NaN }, "costUsd: Expected a finite number, got NaN"],
+      [{ ...value, usage: { ...value.usage, outputTokens: Infinity } }, "usage.outputTokens: Expected a finite number"],
+      [{ ...value, stopReason: "refusal" as never }, "stopReason: refusal is not kept"]
+    ] as const) {
+      const result = encoded(bad)
+      assert.isTrue(Either.isLeft(result) && result.left.reason === "Invalid" && result.left.message.includes(problem), problem)
+      assert.isTrue(Either.isLeft(Schema.encodeEither(PromptCacheEntryJson)(bad)))
+    }
+  })
 })
 
 describe("promptCacheFromOptions", () => {

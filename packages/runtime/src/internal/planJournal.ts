@@ -8,7 +8,10 @@ import type { StoreService } from "../Store.js"
  * A commit that fails as `Unavailable` (a dropped connection, a busy database) is tried again a
  * few times before the run is given up: 0.1 s, 0.2 s, ... 1.6 s.
  */
-const commitRetry = Schedule.exponential(Duration.millis(100), 2).pipe(Schedule.intersect(Schedule.recurs(5)))
+const firstRetryDelay = Duration.millis(100)
+
+/** The retries after the first (which waits `firstRetryDelay`): 0.2 s, 0.4 s, 0.8 s, 1.6 s. */
+const laterRetries = Schedule.exponential(Duration.millis(200), 2).pipe(Schedule.intersect(Schedule.recurs(4)))
 
 /**
  * How long one commit may take before it counts as failed (`Unavailable`) and is tried again. A
@@ -81,6 +84,7 @@ export const bufferEvent = (buffer: JournalBuffer, event: Event, code: string | 
 const releaseDrainWaiters = (buffer: JournalBuffer, committed: number) =>
   Effect.suspend(() => {
     const waiting = buffer.drainWaiters
+    if (waiting.length === 0) return Effect.void
     const released = []
     for (let i = waiting.length - 1; i >= 0; i--)
       if (waiting[i]!.upTo <= committed) released.push(...waiting.splice(i, 1))
@@ -114,21 +118,37 @@ export interface JournalWriterConfig<TTerminal extends Event> {
  * `Unavailable`; it is disconnected, left to end in the background (the connection may hold it,
  * and a transaction's rollback, until the network comes back) instead of holding its caller.
  * `doing` names the call in that error: `a commit to "mp_1"`.
+ *
+ * A store on this thread (`inProcess`: memory, SQLite) cannot stall apart from the thread, so its
+ * calls get no deadline: the disconnected fiber and the timer each try would cost, once per commit,
+ * buy nothing there. The retry's schedule is only built once a try has failed.
  */
-export const retriedStoreCall = <A>(store: StoreService, doing: string, call: Effect.Effect<A, StoreError>) =>
-  call.pipe(
-    Effect.disconnect,
-    Effect.timeoutFail({
-      duration: Duration.millis(commitAttemptTimeoutMs),
-      onTimeout: () =>
-        new StoreError({
-          reason: "Unavailable",
-          store: store.name,
-          detail: `${doing} did not finish within ${commitAttemptTimeoutMs / 1000} s (the store is not answering)`
-        })
-    }),
-    Effect.retry({ schedule: commitRetry, while: (error) => error.reason === "Unavailable" })
+export const retriedStoreCall = <A>(store: StoreService, doing: string, call: Effect.Effect<A, StoreError>) => {
+  const bounded =
+    store.inProcess === true
+      ? call
+      : call.pipe(
+          Effect.disconnect,
+          Effect.timeoutFail({
+            duration: Duration.millis(commitAttemptTimeoutMs),
+            onTimeout: () =>
+              new StoreError({
+                reason: "Unavailable",
+                store: store.name,
+                detail: `${doing} did not finish within ${commitAttemptTimeoutMs / 1000} s (the store is not answering)`
+              })
+          })
+        )
+  return Effect.catchIf(
+    bounded,
+    (error) => error.reason === "Unavailable",
+    () =>
+      Effect.zipRight(
+        Effect.sleep(firstRetryDelay),
+        Effect.retry(bounded, { schedule: laterRetries, while: (error) => error.reason === "Unavailable" })
+      )
   )
+}
 
 /**
  * Commits a plan's journal in batches (group commit): each commit takes everything journaled

@@ -151,6 +151,8 @@ export class PlanRun {
   private readonly callStep: AtomCall
   /** The answer of each atom's last call, which the prompt cache keeps once the atom is accepted. */
   private readonly cacheable: Array<PromptCacheWrite | undefined>
+  /** Accepted answers waiting for the fiber that writes them to the prompt cache. */
+  private readonly cacheWrites: Array<PromptCacheWrite> = []
   private readonly tally: SummaryTally
   private readonly longestPath: number
   /** Runs a side effect as a fiber reporting its exit; the returned function interrupts it (actor stopped). */
@@ -817,13 +819,20 @@ export class PlanRun {
     if (from !== to) this.record({ type: "concurrency.limit_changed", from, to, reason: change.reason })
   }
 
-  /** Keeps an accepted answer in the prompt cache, in the background: a cache never holds an atom up. */
+  /**
+   * Keeps an accepted answer in the prompt cache, in the background: a cache never holds an atom
+   * up. The answers accepted together are written by one fiber, started once they are all in.
+   */
   private cacheAccepted(index: number, acceptedAsAnswered: boolean): void {
     const write = this.cacheable[index]
     this.cacheable[index] = undefined
-    if (write !== undefined && acceptedAsAnswered)
-      this.runFiber(this.config.cache.put(write), () => undefined)
+    if (write === undefined || !acceptedAsAnswered) return
+    if (this.cacheWrites.push(write) === 1) this.runFiber(this.writeCache, () => undefined)
   }
+
+  private readonly writeCache = Effect.suspend(() =>
+    Effect.forEach(this.cacheWrites.splice(0), (write) => this.config.cache.put(write), { discard: true })
+  )
 
   /**
    * The atom was admitted: its machine starts the attempt, and the call runs on the fiber that
