@@ -2,7 +2,6 @@ import { assign, emit, setup } from "xstate"
 import type { ActorRefFrom } from "xstate"
 import type { EventBody } from "../schema/Event.js"
 import type { WaveCounts } from "../schema/Wave.js"
-import type { AtomOutcome } from "./atomMachine.js"
 
 export interface WaveMachineInput {
   readonly wave: number
@@ -14,15 +13,19 @@ export interface WaveMachineInput {
 
 interface WaveContext extends WaveMachineInput, WaveCounts {}
 
-/** Commands the engine sends a wave: start, and each of its atoms' ends. */
+/**
+ * Commands the engine sends a wave: start, and how its atoms ended (`ATOMS_SETTLED`, counts to add:
+ * the engine sends them once the wave's last atom has ended, not once per atom, which would cost
+ * every atom a transition that decides nothing).
+ */
 export type WaveCommand =
-  { readonly type: "START" } | { readonly type: "ATOM_SETTLED"; readonly outcome: AtomOutcome }
+  { readonly type: "START" } | { readonly type: "ATOMS_SETTLED"; readonly settled: WaveCounts }
 
 const settled = (c: WaveCounts) => c.completed + c.failed + c.skipped + c.cancelled
 
 /**
- * One wave: `pending -> running -> completed`. The engine tells it how each of its atoms ended
- * (`ATOM_SETTLED`); it counts them and completes when all have. Its atoms are not its children:
+ * One wave: `pending -> running -> completed`. The engine tells it how its atoms ended
+ * (`ATOMS_SETTLED`); it counts them and completes when all have. Its atoms are not its children:
  * a child's end reaches its parent as an event typed by the child's id, which XState memoizes a
  * transition lookup for, once per atom of the plan.
  * Gates per wave arrive with acceptance tests; this is where they will run.
@@ -60,8 +63,13 @@ export const waveMachine = setup({
       })),
       always: { guard: "allSettled", target: "completed" },
       on: {
-        ATOM_SETTLED: {
-          actions: assign(({ context, event }) => ({ [event.outcome]: context[event.outcome] + 1 }))
+        ATOMS_SETTLED: {
+          actions: assign(({ context, event }) => ({
+            completed: context.completed + event.settled.completed,
+            failed: context.failed + event.settled.failed,
+            skipped: context.skipped + event.settled.skipped,
+            cancelled: context.cancelled + event.settled.cancelled
+          }))
         }
       }
     },

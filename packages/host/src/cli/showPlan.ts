@@ -101,14 +101,11 @@ export const showPlan = <E>(feed: PlanFeed<E>, terminal: Terminal, options: Show
           options.budgetUsd !== undefined ? { budgetUsd: options.budgetUsd } : {}
         )
       : undefined
-    // The next event is taken only once stdout has room for this one: a slow reader holds the
-    // stream back, and what it has not read yet stays in the journal, not in memory.
-    const show = (event: Event): Effect.Effect<void> => {
-      if (options.json) return writeLine(terminal.stdout, `${JSON.stringify(event)}\n`)
-      if (progress !== undefined) return Effect.sync(() => progress.onEvent(event))
-      const line = plainLine(event)
-      return line === undefined ? Effect.void : writeLine(terminal.stdout, line)
-    }
+    // The events of a chunk (a commit, a page of the journal) leave in one write, and the next
+    // chunk is taken only once stdout has room: a slow reader holds the stream back, and what it
+    // has not read yet stays in the journal, not in memory.
+    const lineOf = (event: Event): string | undefined =>
+      options.json ? `${JSON.stringify(event)}\n` : progress === undefined ? plainLine(event) : undefined
     let nextSeq = options.fromSeq ?? 1
     // A pause on budget (the plan's hard limit, or the provider's spend limit) ends the command
     // there (exit 3): nothing more can be paid until the limit is raised.
@@ -130,10 +127,15 @@ export const showPlan = <E>(feed: PlanFeed<E>, terminal: Terminal, options: Show
     const stopsHere = (event: Event) =>
       isBudgetPause(event) || (event.type === "review.waiting" && feed.onReviewWaiting !== undefined)
     const showFrom = (fromSeq: number, until: (event: Event) => boolean = () => false) =>
-      Stream.runForEach(Stream.takeUntil(feed.events(fromSeq), until), (event) => {
-        nextSeq = event.seq + 1
-        watchBudget(event)
-        return show(event)
+      Stream.runForEachChunk(Stream.takeUntil(feed.events(fromSeq), until), (events) => {
+        let text = ""
+        for (const event of events) {
+          nextSeq = event.seq + 1
+          watchBudget(event)
+          progress?.onEvent(event)
+          text += lineOf(event) ?? ""
+        }
+        return text === "" ? Effect.void : writeLine(terminal.stdout, text)
       })
     const shown = showFrom(nextSeq, stopsHere)
     const stopped = Effect.raceFirst(

@@ -27,10 +27,11 @@ import type {
   QueueClaim,
   ReviewedRow,
   RunOptions,
-  WaveActor
+  WaveActor,
+  WaveCounts
 } from "@devmatrix/core"
 import { Cause, Duration, Effect, FiberId, Option, Runtime } from "effect"
-import type { Exit } from "effect"
+import type { Exit, Types } from "effect"
 import type { AnyActorRef } from "xstate"
 import { createActor, fromCallback, fromPromise } from "xstate"
 import type { BudgetExceeded, CostLedgerService } from "../CostLedger.js"
@@ -104,7 +105,8 @@ const settledStatuses: ReadonlySet<string> = new Set(["completed", "failed", "sk
  * the plan's actor system. Queued atoms wait in the scheduler's lane for a permit (`READY` queues
  * an atom, `START` once admitted); the lane runs the admitted atom's call on the fiber that
  * admitted it, and the call's outcome comes back as data, which the plan journals and hands to the
- * atom's machine. Each atom's end is told to its wave (`ATOM_SETTLED`), which counts them.
+ * atom's machine. How a wave's atoms ended is told to its wave (`ATOMS_SETTLED`) once the last has,
+ * and the wave decides it is complete.
  */
 export class PlanRun {
   readonly masterplanActor: MasterplanActor
@@ -120,6 +122,9 @@ export class PlanRun {
   private readonly atoms: Array<AtomActor | undefined>
   private readonly created: Uint8Array
   private readonly waves: Array<WaveActor | undefined>
+  /** Per wave with an actor: its atoms not settled yet, and how those settled since ended. */
+  private readonly waveUnsettled: Int32Array
+  private readonly waveSettled: Array<Types.Mutable<WaveCounts> | undefined>
   /** Dependencies of each atom not yet settled. */
   private readonly unsettledDeps: Int32Array
   /** The failed atom that makes each atom impossible, once one has. */
@@ -185,6 +190,8 @@ export class PlanRun {
     this.atoms = new Array<AtomActor | undefined>(size)
     this.created = new Uint8Array(size)
     this.waves = new Array<WaveActor | undefined>(graph.waves.length)
+    this.waveUnsettled = new Int32Array(graph.waves.length)
+    this.waveSettled = new Array<Types.Mutable<WaveCounts> | undefined>(graph.waves.length)
     this.unsettledDeps = Int32Array.from(graph.deps, (deps) => deps.length)
     this.doomedBy = new Array<string | undefined>(size)
     this.outputs = new Array<string | undefined>(size)
@@ -477,10 +484,15 @@ export class PlanRun {
   private wave(index: number): WaveActor {
     let wave = this.waves[index]
     if (wave === undefined) {
+      const size = this.graph.waves[index]!.length
+      const settled = this.tally.waveCounts(index)
       wave = createActor(waveMachine, {
-        input: { wave: index, size: this.graph.waves[index]!.length, settled: this.tally.waveCounts(index) },
+        input: { wave: index, size, settled },
         parent: this.masterplanActor
       })
+      this.waveUnsettled[index] =
+        size - (settled === undefined ? 0 : settled.completed + settled.failed + settled.skipped + settled.cancelled)
+      this.waveSettled[index] = { completed: 0, failed: 0, skipped: 0, cancelled: 0 }
       this.waves[index] = wave
       wave.on("*", (event) => {
         this.record(event)
@@ -630,7 +642,7 @@ export class PlanRun {
         this.settled++
         this.liveAtoms--
         this.atoms[index] = undefined
-        this.waves[this.graph.waveOf[index]!]?.send({ type: "ATOM_SETTLED", outcome: "cancelled" })
+        this.waveAtomSettled(this.graph.waveOf[index]!, "cancelled")
         return
       default:
         return
@@ -659,10 +671,18 @@ export class PlanRun {
       if (eager || this.graph.waveOf[dependent]! <= this.currentWave)
         this.defer(() => this.resolve(dependent))
     }
-    this.waves[this.graph.waveOf[index]!]?.send({ type: "ATOM_SETTLED", outcome })
+    this.waveAtomSettled(this.graph.waveOf[index]!, outcome)
     if (this.settled === this.graph.ids.length) this.complete()
     // After the dependents it freed (deferred before this) have been made ready.
     else if (this.inReview > 0) this.defer(this.noticeReviewWait)
+  }
+
+  /** Counts an atom's end for its wave, and tells the wave how its atoms ended once the last has. */
+  private waveAtomSettled(wave: number, outcome: AtomOutcome): void {
+    const settled = this.waveSettled[wave]
+    if (settled === undefined) return
+    settled[outcome]++
+    if (--this.waveUnsettled[wave]! === 0) this.waves[wave]?.send({ type: "ATOMS_SETTLED", settled })
   }
 
   /**
