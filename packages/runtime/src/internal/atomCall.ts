@@ -30,7 +30,7 @@ import type {
 import type { ScriptedModelRequest } from "../ModelProviderScripted.js"
 import { promptCacheKey } from "../PromptCache.js"
 import type { CallReport } from "../Scheduler.js"
-import type { PromptCacheService, PromptCacheWrite } from "../PromptCache.js"
+import type { PromptCacheEntry, PromptCacheService, PromptCacheWrite } from "../PromptCache.js"
 
 /** What a call was billed: the model, its usage and what that cost. */
 export interface PaidCall {
@@ -207,71 +207,81 @@ export const makeAtomCall = (config: AtomCallConfig) => {
   const fromCache = (prepared: PreparedCall) =>
     prepared.cacheKey !== undefined ? cache.get(prepared.cacheKey) : Effect.succeedNone
 
+  /** A cached answer: no call is made, and the reservation is given back. */
+  const answeredFromCache = (prepared: PreparedCall, entry: PromptCacheEntry): Effect.Effect<CallOutcome> =>
+    Effect.as(release(prepared), {
+      _tag: "answered" as const,
+      reservedUsd: prepared.reservedUsd,
+      signals: [],
+      cacheHit: { savedUsd: entry.costUsd },
+      output: {
+        code: entry.text,
+        confidence: entry.confidence ?? 1,
+        model: entry.model,
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0
+      }
+    })
+
+  const answered = (prepared: PreparedCall, response: ModelResponse): Effect.Effect<CallOutcome> => {
+    const paid = paidCall(response.model, response.usage)
+    return Effect.map(commit(prepared, paid), (signals) => ({
+      _tag: "answered" as const,
+      paid,
+      reservedUsd: prepared.reservedUsd,
+      signals,
+      rateLimits: response.rateLimits,
+      stopReason: response.stopReason,
+      output: {
+        code: response.text,
+        confidence: response.confidence ?? 1,
+        model: paid.model,
+        inputTokens: paid.usage.inputTokens,
+        outputTokens: paid.usage.outputTokens,
+        costUsd: paid.costUsd
+      }
+    }))
+  }
+
+  const failed = (prepared: PreparedCall, cause: Cause.Cause<ModelCallError>): Effect.Effect<CallOutcome> => {
+    const error = Option.getOrUndefined(Cause.failureOption(cause))
+    const billed = error?.billed
+    const paid = billed === undefined ? undefined : paidCall(billed.model, billed.usage)
+    let failure = failureOf(cause)
+    // One retry with more output tokens: if that one runs out too, the atom fails.
+    if (failure.reason === "max_tokens" && prepared.request.maxTokens > maxTokensPerAtom)
+      failure = {
+        ...failure,
+        retryable: false,
+        message: `${failure.message} (even with max_tokens ${prepared.request.maxTokens})`
+      }
+    const outcome = (signals: ReadonlyArray<LedgerSignal>): CallOutcome => ({
+      _tag: "failed" as const,
+      failure,
+      paid,
+      reservedUsd: prepared.reservedUsd,
+      signals,
+      rateLimits: error?.rateLimits
+    })
+    return paid === undefined
+      ? Effect.as(release(prepared), outcome([]))
+      : Effect.map(commit(prepared, paid), outcome)
+  }
+
+  // A pipeline, not a generator: it runs once per attempt of every atom.
   const call = (prepared: PreparedCall): Effect.Effect<CallOutcome> =>
-    Effect.gen(function* () {
-      const hit = yield* fromCache(prepared)
-      if (Option.isSome(hit)) {
-        yield* release(prepared)
-        const entry = hit.value
-        return {
-          _tag: "answered" as const,
-          reservedUsd: prepared.reservedUsd,
-          signals: [],
-          cacheHit: { savedUsd: entry.costUsd },
-          output: {
-            code: entry.text,
-            confidence: entry.confidence ?? 1,
-            model: entry.model,
-            inputTokens: 0,
-            outputTokens: 0,
-            costUsd: 0
-          }
-        }
-      }
-      const exit = yield* Effect.exit(provider.generate(prepared.request))
-      if (exit._tag === "Success") {
-        const response = exit.value
-        const paid = paidCall(response.model, response.usage)
-        const signals = yield* commit(prepared, paid)
-        return {
-          _tag: "answered" as const,
-          paid,
-          reservedUsd: prepared.reservedUsd,
-          signals,
-          rateLimits: response.rateLimits,
-          stopReason: response.stopReason,
-          output: {
-            code: response.text,
-            confidence: response.confidence ?? 1,
-            model: paid.model,
-            inputTokens: paid.usage.inputTokens,
-            outputTokens: paid.usage.outputTokens,
-            costUsd: paid.costUsd
-          }
-        }
-      }
-      const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
-      const billed = error?.billed
-      const paid = billed === undefined ? undefined : paidCall(billed.model, billed.usage)
-      const signals = paid === undefined ? [] : yield* commit(prepared, paid)
-      if (paid === undefined) yield* release(prepared)
-      let failure = failureOf(exit.cause)
-      // One retry with more output tokens: if that one runs out too, the atom fails.
-      if (failure.reason === "max_tokens" && prepared.request.maxTokens > maxTokensPerAtom)
-        failure = {
-          ...failure,
-          retryable: false,
-          message: `${failure.message} (even with max_tokens ${prepared.request.maxTokens})`
-        }
-      return {
-        _tag: "failed" as const,
-        failure,
-        paid,
-        reservedUsd: prepared.reservedUsd,
-        signals,
-        rateLimits: error?.rateLimits
-      }
-    }).pipe(Effect.onInterrupt(() => release(prepared)))
+    fromCache(prepared).pipe(
+      Effect.flatMap((hit) =>
+        Option.isSome(hit)
+          ? answeredFromCache(prepared, hit.value)
+          : Effect.matchCauseEffect(provider.generate(prepared.request), {
+              onSuccess: (response) => answered(prepared, response),
+              onFailure: (cause) => failed(prepared, cause)
+            })
+      ),
+      Effect.onInterrupt(() => release(prepared))
+    )
 
   return { prepare, call }
 }
