@@ -37,11 +37,11 @@ import {
   Fiber,
   Layer,
   Option,
+  Queue,
   Runtime,
   Schedule,
   Scope,
-  Stream,
-  SubscriptionRef
+  Stream
 } from "effect"
 import { randomUUID } from "node:crypto"
 import {
@@ -310,8 +310,6 @@ interface LivePlan {
   /** Commits the journal; stopped once a detached plan's journal is drained. */
   readonly writer: Fiber.RuntimeFiber<void>
   readonly buffer: JournalBuffer
-  /** Highest seq committed to the store: readers follow it. */
-  readonly committed: SubscriptionRef.SubscriptionRef<number>
   readonly done: Deferred.Deferred<TerminalEvent, StoreError>
   /** The last seq journaled (committed or not). */
   readonly journaled: () => number
@@ -480,7 +478,6 @@ export const make = Effect.gen(function* () {
       const buffer = yield* makeJournalBuffer(lastSeq)
       const live = {
         buffer,
-        committed: yield* SubscriptionRef.make(lastSeq),
         done: yield* Deferred.make<TerminalEvent, StoreError>(),
         commitListeners: new Set<CommitListener>()
       }
@@ -734,24 +731,48 @@ export const make = Effect.gen(function* () {
       })
     })
 
+  /**
+   * A running plan's journal from `from`: each commit it is told of (`commitListeners`, only while
+   * the stream is read) is read back from the store, so a slow reader holds back its reads, not
+   * the writer, and what it has not read yet stays in the store, not in memory.
+   */
+  const liveJournal = (masterplanId: string, live: LivePlan, from: number) =>
+    Stream.unwrapScoped(
+      Effect.gen(function* () {
+        let next = from
+        // Only the latest commit matters: the reads go from where the last one ended up to it.
+        // One token says there is something new to read (a dropping queue of one: a second
+        // commit before the read finds the token there already).
+        const news = yield* Queue.dropping<void>(1)
+        const listener: CommitListener = {
+          committed: () => void news.unsafeOffer(undefined),
+          ended: () => undefined
+        }
+        live.commitListeners.add(listener)
+        yield* Effect.addFinalizer(() => Effect.sync(() => live.commitListeners.delete(listener)))
+        news.unsafeOffer(undefined)
+        return Stream.repeatEffect(Queue.take(news)).pipe(
+          Stream.flatMap(() => {
+            const committed = live.buffer.committedSeq
+            if (committed < next) return Stream.empty
+            const start = next
+            next = committed + 1
+            return journalFrom(masterplanId, start, committed)
+          }),
+          Stream.takeUntil(isTerminalEvent),
+          // A journal that can no longer be committed ends the stream with the store's error,
+          // a read under way included (on a stalled connection it would never return).
+          Stream.interruptWhen(Effect.zipRight(Deferred.await(live.done), Effect.never))
+        )
+      })
+    )
+
   const events: EngineService["events"] = (masterplanId, options = {}) =>
     Stream.unwrap(
       Effect.gen(function* () {
         let next = Math.max(1, options.fromSeq ?? 1)
         const live = plans.get(masterplanId)
-        if (live !== undefined)
-          return live.committed.changes.pipe(
-            Stream.flatMap((committed) => {
-              if (committed < next) return Stream.empty
-              const from = next
-              next = committed + 1
-              return journalFrom(masterplanId, from, committed)
-            }),
-            Stream.takeUntil(isTerminalEvent),
-            // A journal that can no longer be committed ends the stream with the store's error,
-            // a read under way included (on a stalled connection it would never return).
-            Stream.interruptWhen(Effect.zipRight(Deferred.await(live.done), Effect.never))
-          )
+        if (live !== undefined) return liveJournal(masterplanId, live, next)
         if (Option.isNone(yield* store.getMasterplan(masterplanId)))
           return yield* new MasterplanNotFound({ masterplanId })
         const tail = Stream.suspend(() => journalFrom(masterplanId, next)).pipe(

@@ -1,6 +1,6 @@
 import { isTerminalEvent } from "@devmatrix/core"
 import type { Event } from "@devmatrix/core"
-import { Cause, Clock, Deferred, Duration, Effect, FiberId, Queue, Schedule, SubscriptionRef } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, FiberId, Queue, Schedule } from "effect"
 import { StoreError } from "../Store.js"
 import type { StoreService } from "../Store.js"
 
@@ -100,8 +100,6 @@ export interface JournalWriterConfig<TTerminal extends Event> {
   readonly buffer: JournalBuffer
   /** The lease owner the commits are fenced with. */
   readonly leaseOwner: string
-  /** Highest seq committed: readers follow it. */
-  readonly committed: SubscriptionRef.SubscriptionRef<number>
   /** Completed with the terminal event once committed, or with why the journal could not be kept. */
   readonly done: Deferred.Deferred<TTerminal, StoreError>
   /** The journal can no longer be kept (after retries): the run must stop. */
@@ -175,7 +173,6 @@ export const journalWriter = <TTerminal extends Event>(config: JournalWriterConf
       buffer.commitStartedAtMs = undefined
       buffer.committing = []
       const committed = events[events.length - 1]!.seq
-      yield* SubscriptionRef.set(config.committed, committed)
       buffer.committedSeq = committed
       config.onCommitted(committed, events)
       yield* releaseDrainWaiters(buffer, committed)
