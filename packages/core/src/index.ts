@@ -109,6 +109,22 @@ export {
   type PromptTextBlock
 } from "./prompt/buildAtomPrompt.js"
 export { retryDelayMs, type RetryStep } from "./retry/retryDelayMs.js"
+export { Example, exampleEmbeddingText, ExampleKind } from "./retrieval/Example.js"
+export {
+  codeFeatures,
+  hashingEmbedding,
+  hashingEmbeddingDefaults,
+  splitIdentifier,
+  type HashingEmbeddingOptions
+} from "./retrieval/hashingEmbedding.js"
+export {
+  cosineSimilarity,
+  maximalMarginalRelevance,
+  mmrDefaults,
+  type MmrCandidate,
+  type MmrOptions,
+  type MmrPick
+} from "./retrieval/mmr.js"
 export { priorityOf, ReadyQueue } from "./scheduling/ReadyQueue.js"
 export { WaveReadyQueue } from "./scheduling/WaveReadyQueue.js"
 export { QueueSlots, type QueueClaim } from "./scheduling/QueueSlots.js"

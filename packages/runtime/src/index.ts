@@ -146,3 +146,36 @@ export {
   scriptedModel,
   type ProviderChoice
 } from "./ModelProviderLive.js"
+export {
+  type Embedder,
+  EmbedderError,
+  embedChecked,
+  embedderFromPromise,
+  hashingEmbedder,
+  type PromiseEmbeddingFunction
+} from "./Embedder.js"
+export {
+  embedForStore,
+  ExampleStore,
+  ExampleStoreError,
+  ExampleStoreMemory,
+  exampleSearchDefaults,
+  makeExampleStoreMemory,
+  rankExamples,
+  resolveExampleQuery,
+  validExamples,
+  type ExampleDiversity,
+  type ExampleMatch,
+  type ExampleQuery,
+  type ExampleStoreErrorReason,
+  type ExampleStoreMemoryOptions,
+  type ExampleStoreService,
+  type ResolvedExampleQuery,
+  type StoredExample
+} from "./ExampleStore.js"
+export {
+  ExampleStoreChroma,
+  exampleStoreChromaDefaults,
+  makeExampleStoreChroma,
+  type ExampleStoreChromaOptions
+} from "./ExampleStoreChroma.js"
