@@ -272,4 +272,11 @@ export { AtomCounts, AtomFailure, RunOutcome, RunSummary } from "./schema/RunSum
 export { Milestone, Phase, Task } from "./schema/Task.js"
 export { Wave, WaveCounts, WaveStatus } from "./schema/Wave.js"
 export { hashString, seededRandom } from "./random/seededRandom.js"
+export {
+  checkRelativePath,
+  maxSegmentBytes,
+  type PathRefusal,
+  type PathRule
+} from "./workspace/checkRelativePath.js"
+export { decideWrite, type WriteDecision } from "./workspace/decideWrite.js"
 export { overloadHoldMs, providerReactionTo, type ProviderReaction } from "./retry/providerReaction.js"
