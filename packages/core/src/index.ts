@@ -279,4 +279,5 @@ export {
   type PathRule
 } from "./workspace/checkRelativePath.js"
 export { decideWrite, type WriteDecision } from "./workspace/decideWrite.js"
+export { defaultGitAuthor, parseGitAuthor, type GitAuthor } from "./workspace/parseGitAuthor.js"
 export { overloadHoldMs, providerReactionTo, type ProviderReaction } from "./retry/providerReaction.js"

@@ -145,3 +145,19 @@ export {
   scriptedModel,
   type ProviderChoice
 } from "./ModelProviderLive.js"
+export {
+  makeWorkspaceMemory,
+  Workspace,
+  WorkspaceError,
+  WorkspaceMemory,
+  type CommitOptions,
+  type WorkspaceErrorReason,
+  type WorkspaceFile,
+  type WorkspaceGitOptions,
+  type WorkspaceMemoryOptions,
+  type WorkspaceService,
+  type WriteOptions,
+  type WriteOutcome,
+  type WrittenFile
+} from "./Workspace.js"
+export { makeWorkspaceLive, WorkspaceLive, type WorkspaceLiveOptions } from "./WorkspaceLive.js"

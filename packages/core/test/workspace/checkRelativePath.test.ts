@@ -1,4 +1,4 @@
-import { checkRelativePath, decideWrite, maxSegmentBytes } from "@devmatrix/core"
+import { checkRelativePath, maxSegmentBytes } from "@devmatrix/core"
 import type { PathRule } from "@devmatrix/core"
 import { Either } from "effect"
 import fc from "fast-check"
@@ -127,17 +127,5 @@ describe("checkRelativePath", () => {
       ),
       { numRuns }
     )
-  })
-})
-
-describe("decideWrite", () => {
-  it("creates what is absent, keeps what is the same, replaces other text only when told to", () => {
-    expect(decideWrite(undefined, "a", false)).toBe("create")
-    expect(decideWrite(undefined, "a", true)).toBe("create")
-    expect(decideWrite("a", "a", false)).toBe("unchanged")
-    expect(decideWrite("a", "a", true)).toBe("unchanged")
-    expect(decideWrite("b", "a", false)).toBe("refuse")
-    expect(decideWrite("b", "a", true)).toBe("replace")
-    expect(decideWrite("", "a", false)).toBe("refuse")
   })
 })
