@@ -18,7 +18,10 @@ import {
   writeFileSync
 } from "node:fs"
 import { tmpdir } from "node:os"
+import { realpathSync } from "node:fs"
 import { dirname, join } from "node:path"
+import fc from "fast-check"
+import { fillUp, withTmpfs } from "./tmpfs.js"
 import type { OpenedWorkspace } from "./conformance/workspaceSuite.js"
 import { workspaceSuite } from "./conformance/workspaceSuite.js"
 
@@ -229,6 +232,88 @@ describe("WorkspaceLive on the file system", () => {
         )
       })
   )
+})
+
+const numRuns = Number(process.env["DEVMATRIX_PROPERTY_RUNS"] ?? 100)
+
+describe("WorkspaceLive, whatever it is given", () => {
+  it("a write lands inside the root or is refused, links and all: nothing outside changes (property)", async () => {
+    await Effect.gen(function* () {
+      const { workspace, parent, root, outside } = yield* openLive({ files: { "a/keep.ts": "kept\n" } })
+      symlinkSync(parent, join(root, "up"))
+      symlinkSync(root, join(root, "self"))
+      symlinkSync(join(parent, "outside", "keep.txt"), join(root, "a", "file-link"))
+      const before = outside()
+      // Paths of names the root holds (links among them), and paths of pieces that break the text rules.
+      const segment = fc.constantFrom(
+        "a",
+        "b",
+        "up",
+        "self",
+        "file-link",
+        "outside",
+        "keep.txt",
+        "..",
+        ".",
+        ""
+      )
+      const piece = fc.constantFrom("a", "up", "/", "\\", "..", "C:", "\u0000", "\n")
+      const path = fc.oneof(
+        fc.array(segment, { minLength: 1, maxLength: 6 }).map((segments) => segments.join("/")),
+        fc.array(piece, { minLength: 1, maxLength: 8 }).map((pieces) => pieces.join(""))
+      )
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(path, fc.boolean(), async (given, many) => {
+            const write = many
+              ? Effect.map(
+                  workspace.writeMany([{ path: given, text: "x\n" }], { overwrite: true }),
+                  (all) => all[0]!
+                )
+              : workspace.write(given, "x\n", { overwrite: true })
+            const result = await Effect.runPromise(Effect.either(write))
+            if (Either.isRight(result)) {
+              const real = realpathSync(join(root, result.right.path))
+              assert.isTrue(real.startsWith(`${root}/`), `${given} was written at ${real}`)
+              assert.strictEqual(readFileSync(real, "utf8"), "x\n")
+            } else assert.include(["PathEscape", "Io"], result.left.reason, result.left.message)
+          }),
+          { numRuns }
+        )
+      )
+      assert.strictEqual(outside(), before)
+    }).pipe(Effect.scoped, Effect.runPromise)
+  })
+})
+
+describe("WorkspaceLive when the disk is full", () => {
+  it("a write that runs out of space fails as Io, leaving the old file whole and no temporary file", async () => {
+    await withTmpfs(1, (dir) =>
+      Effect.gen(function* () {
+        const root = join(dir, "out")
+        const workspace = yield* makeWorkspaceLive({ root })
+        yield* workspace.write("src/a.ts", "old\n")
+        const filler = fillUp(dir)
+        const big = "x".repeat(256 * 1024)
+        for (const write of [
+          workspace.write("src/a.ts", big, { overwrite: true }),
+          workspace.write("src/b.ts", big)
+        ]) {
+          const error = yield* Effect.flip(write)
+          assert.strictEqual(error.reason, "Io")
+          assert.include(error.message, "ENOSPC")
+        }
+        assert.strictEqual(readFileSync(join(root, "src", "a.ts"), "utf8"), "old\n")
+        assert.deepStrictEqual(readdirSync(join(root, "src")), ["a.ts"])
+        rmSync(filler)
+        assert.deepStrictEqual(yield* workspace.write("src/b.ts", big), {
+          path: "src/b.ts",
+          outcome: "created"
+        })
+        assert.strictEqual(readFileSync(join(root, "src", "b.ts"), "utf8"), big)
+      }).pipe(Effect.runPromise)
+    )
+  })
 })
 
 const git = (root: string, ...args: ReadonlyArray<string>) =>
