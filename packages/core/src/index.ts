@@ -288,4 +288,12 @@ export { AtomCounts, AtomFailure, RunOutcome, RunSummary } from "./schema/RunSum
 export { Milestone, Phase, Task } from "./schema/Task.js"
 export { Wave, WaveCounts, WaveStatus } from "./schema/Wave.js"
 export { hashString, seededRandom } from "./random/seededRandom.js"
+export {
+  checkRelativePath,
+  maxSegmentBytes,
+  type PathRefusal,
+  type PathRule
+} from "./workspace/checkRelativePath.js"
+export { decideWrite, type WriteDecision } from "./workspace/decideWrite.js"
+export { defaultGitAuthor, parseGitAuthor, type GitAuthor } from "./workspace/parseGitAuthor.js"
 export { overloadHoldMs, providerReactionTo, type ProviderReaction } from "./retry/providerReaction.js"

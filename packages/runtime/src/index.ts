@@ -179,3 +179,19 @@ export {
   makeExampleStoreChroma,
   type ExampleStoreChromaOptions
 } from "./ExampleStoreChroma.js"
+export {
+  makeWorkspaceMemory,
+  Workspace,
+  WorkspaceError,
+  WorkspaceMemory,
+  type CommitOptions,
+  type WorkspaceErrorReason,
+  type WorkspaceFile,
+  type WorkspaceGitOptions,
+  type WorkspaceMemoryOptions,
+  type WorkspaceService,
+  type WriteOptions,
+  type WriteOutcome,
+  type WrittenFile
+} from "./Workspace.js"
+export { makeWorkspaceLive, WorkspaceLive, type WorkspaceLiveOptions } from "./WorkspaceLive.js"
