@@ -11,6 +11,11 @@
  * if (Either.isRight(plan)) console.log(buildPlanGraph(plan.right.atoms))
  */
 export { checkAtomContract, type AtomContract } from "./atom/checkAtomContract.js"
+export { assembleAtoms } from "./atom/assembleAtoms.js"
+export { atomizeTree, type AtomizeOptions, type ParsedSource } from "./atom/atomizeTree.js"
+export { firstSyntaxError, type SyntaxErrorSite } from "./atom/firstSyntaxError.js"
+export { defaultAtomMaxLines, SourceAtom, SourceAtomKind, SourceSpan } from "./atom/SourceAtom.js"
+export { fieldOf, type SyntaxNode } from "./atom/SyntaxNode.js"
 export {
   BudgetLedger,
   type BudgetLevel,

@@ -31,6 +31,15 @@ export {
   type SubmitOptions,
   type TerminalEvent
 } from "./Engine.js"
+export {
+  Atomizer,
+  AtomizeError,
+  AtomizerLive,
+  makeAtomizer,
+  syntaxNodeOf,
+  type AtomizerService,
+  type SourceFile
+} from "./Atomizer.js"
 export { embeddedLayer, type EmbeddedOptions } from "./embedded.js"
 export {
   ModelCallError,
