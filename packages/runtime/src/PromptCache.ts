@@ -205,9 +205,11 @@ export const encodePromptCacheEntry = (
         detail: `the entry for ${entry.key} cannot be stored: ${detail}`
       })
     )
-  if (!keptStopReasons.has(entry.stopReason)) return invalid(`stopReason: ${String(entry.stopReason)} is not kept`)
+  if (!keptStopReasons.has(entry.stopReason))
+    return invalid(`stopReason: ${String(entry.stopReason)} is not kept`)
   for (const [path, value] of finiteFields(entry))
-    if (value !== undefined && !Number.isFinite(value)) return invalid(`${path}: Expected a finite number, got ${value}`)
+    if (value !== undefined && !Number.isFinite(value))
+      return invalid(`${path}: Expected a finite number, got ${value}`)
   return Effect.succeed(
     JSON.stringify({
       key: entry.key,

@@ -166,7 +166,12 @@ describe("encodePromptCacheEntry", () => {
       model: fc.string(),
       text: fc.string({ unit: "binary" }),
       stopReason: fc.constantFrom("end_turn" as const, "max_tokens" as const, "stop_sequence" as const),
-      usage: fc.record({ inputTokens: count, outputTokens: count, cacheWriteTokens: count, cacheReadTokens: count }),
+      usage: fc.record({
+        inputTokens: count,
+        outputTokens: count,
+        cacheWriteTokens: count,
+        cacheReadTokens: count
+      }),
       costUsd: fc.double({ min: 0, max: 100, noNaN: true }),
       confidence: fc.double({ min: 0, max: 1, noNaN: true }),
       createdAt: fc.nat(),
@@ -174,7 +179,8 @@ describe("encodePromptCacheEntry", () => {
     },
     { requiredKeys: ["key", "model", "text", "stopReason", "usage", "costUsd", "createdAt", "expiresAt"] }
   )
-  const encoded = (value: PromptCacheEntry) => Effect.runSync(Effect.either(encodePromptCacheEntry("test", value)))
+  const encoded = (value: PromptCacheEntry) =>
+    Effect.runSync(Effect.either(encodePromptCacheEntry("test", value)))
 
   it("writes what PromptCacheEntryJson decodes back to the same entry, and what it encodes", () =>
     fc.assert(
@@ -189,11 +195,17 @@ describe("encodePromptCacheEntry", () => {
     const value = fc.sample(entry, { numRuns: 1, seed: 1 })[0]!
     for (const [bad, problem] of [
       [{ ...value, costUsd: Number.NaN }, "costUsd: Expected a finite number, got NaN"],
-      [{ ...value, usage: { ...value.usage, outputTokens: Infinity } }, "usage.outputTokens: Expected a finite number"],
+      [
+        { ...value, usage: { ...value.usage, outputTokens: Infinity } },
+        "usage.outputTokens: Expected a finite number"
+      ],
       [{ ...value, stopReason: "refusal" as never }, "stopReason: refusal is not kept"]
     ] as const) {
       const result = encoded(bad)
-      assert.isTrue(Either.isLeft(result) && result.left.reason === "Invalid" && result.left.message.includes(problem), problem)
+      assert.isTrue(
+        Either.isLeft(result) && result.left.reason === "Invalid" && result.left.message.includes(problem),
+        problem
+      )
       assert.isTrue(Either.isLeft(Schema.encodeEither(PromptCacheEntryJson)(bad)))
     }
   })

@@ -43,9 +43,20 @@ describe("waveMachine", () => {
   })
 
   it("adds up ends reported in several batches", () => {
-    const { snapshot, emitted } = run({ wave: 1, size: 5 }, [["completed"], ["completed", "failed"], ["skipped", "completed"]])
+    const { snapshot, emitted } = run({ wave: 1, size: 5 }, [
+      ["completed"],
+      ["completed", "failed"],
+      ["skipped", "completed"]
+    ])
     expect(snapshot.value).toBe("completed")
-    expect(emitted.at(-1)).toEqual({ type: "wave.completed", wave: 1, completed: 3, failed: 1, skipped: 1, cancelled: 0 })
+    expect(emitted.at(-1)).toEqual({
+      type: "wave.completed",
+      wave: 1,
+      completed: 3,
+      failed: 1,
+      skipped: 1,
+      cancelled: 0
+    })
   })
 
   it("goes on from the atoms an earlier process settled (resume)", () => {

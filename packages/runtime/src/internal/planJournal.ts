@@ -11,7 +11,9 @@ import type { StoreService } from "../Store.js"
 const firstRetryDelay = Duration.millis(100)
 
 /** The retries after the first (which waits `firstRetryDelay`): 0.2 s, 0.4 s, 0.8 s, 1.6 s. */
-const laterRetries = Schedule.exponential(Duration.millis(200), 2).pipe(Schedule.intersect(Schedule.recurs(4)))
+const laterRetries = Schedule.exponential(Duration.millis(200), 2).pipe(
+  Schedule.intersect(Schedule.recurs(4))
+)
 
 /**
  * How long one commit may take before it counts as failed (`Unavailable`) and is tried again. A
@@ -121,7 +123,11 @@ export interface JournalWriterConfig<TTerminal extends Event> {
  * calls get no deadline: the disconnected fiber and the timer each try would cost, once per commit,
  * buy nothing there. The retry's schedule is only built once a try has failed.
  */
-export const retriedStoreCall = <A>(store: StoreService, doing: string, call: Effect.Effect<A, StoreError>) => {
+export const retriedStoreCall = <A>(
+  store: StoreService,
+  doing: string,
+  call: Effect.Effect<A, StoreError>
+) => {
   const bounded =
     store.inProcess === true
       ? call

@@ -491,7 +491,8 @@ export class PlanRun {
         parent: this.masterplanActor
       })
       this.waveUnsettled[index] =
-        size - (settled === undefined ? 0 : settled.completed + settled.failed + settled.skipped + settled.cancelled)
+        size -
+        (settled === undefined ? 0 : settled.completed + settled.failed + settled.skipped + settled.cancelled)
       this.waveSettled[index] = { completed: 0, failed: 0, skipped: 0, cancelled: 0 }
       this.waves[index] = wave
       wave.on("*", (event) => {
