@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
@@ -22,16 +22,25 @@ const startDeadlineMs = 120_000
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
 
+/** The C library this process runs on, as Node reports it (`2.36`); undefined off glibc. */
+const glibcVersion = (): number | undefined => {
+  const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header
+  const version = header?.glibcVersionRuntime
+  return version === undefined ? undefined : Number(version)
+}
+
 /**
  * Chroma's server ships in the `chromadb` npm package as a native binding, run by the package's
- * `chroma` CLI (`dist/cli.mjs`). The binding needs glibc >= 2.39; on an older system the shared
- * `glibc-next` wrapper runs it under a newer one (DEVMATRIX_GLIBC_NEXT, or `../shared/tools/glibc-next`
- * beside the repository); without it, node runs the CLI directly.
+ * `chroma` CLI (`dist/cli.mjs`). The binding needs glibc >= 2.39; on an older system (Debian 12 has
+ * 2.36) the repository's `scripts/glibc-next` (or DEVMATRIX_GLIBC_NEXT) runs it under a newer one,
+ * downloaded once from Debian's archive; on a newer one, node runs the CLI directly.
  */
 const chromaCommand = (): ReadonlyArray<string> => {
   const cli = join(dirname(createRequire(import.meta.url).resolve("chromadb")), "..", "cli.mjs")
-  const wrapper = process.env["DEVMATRIX_GLIBC_NEXT"] ?? resolve(repoRoot, "../shared/tools/glibc-next")
-  return existsSync(wrapper) ? [wrapper, process.execPath, cli] : [process.execPath, cli]
+  const glibc = glibcVersion()
+  if (glibc === undefined || glibc >= 2.39) return [process.execPath, cli]
+  const wrapper = process.env["DEVMATRIX_GLIBC_NEXT"] ?? resolve(repoRoot, "scripts/glibc-next")
+  return [wrapper, process.execPath, cli]
 }
 
 const freePort = () =>
