@@ -53,6 +53,20 @@ export {
   UsdPerMTok
 } from "./cost/PriceTable.js"
 export { buildPlanGraph, type PlanGraph } from "./graph/buildPlanGraph.js"
+export {
+  buildSymbolGraph,
+  type BrokenCycle,
+  type ExternalUse,
+  type SymbolEdge,
+  type SymbolGraph,
+  type SymbolGraphAtom,
+  type SymbolGraphFile,
+  type UseTiming
+} from "./graph/buildSymbolGraph.js"
+export { symbolGraphPlanAtoms } from "./graph/symbolGraphPlanAtoms.js"
+export { SymbolGraphError } from "./graph/SymbolGraphError.js"
+export { isLanguageGlobal } from "./graph/languageGlobals.js"
+export { normalizePath, resolveModule } from "./graph/resolveModule.js"
 export { compilePlan, isCompiledPlan, type CompiledPlan } from "./graph/compilePlan.js"
 export {
   projectEvents,

@@ -78,7 +78,10 @@ export const SourceAtom = Schema.Struct({
    * default parameter, an instance field) or type-only (TypeScript types, erased).
    */
   loadTimeUses: Schema.Array(Schema.String),
-  /** What its import or re-export statements take from other modules; empty for other atoms. */
+  /**
+   * What its import or re-export statements take from other modules, and what its exports
+   * export under another name (`export { a as b }`, `export default function f`), from `""`.
+   */
   imports: Schema.Array(ImportBinding),
   /** The class or namespace a member was cut out of (`Parser` for `Parser.parse`). */
   parent: Schema.optional(Schema.String),

@@ -210,10 +210,11 @@ const planStatements = (
       if (split !== undefined) return { ...split, parent }
     }
     const nodes = run.flatMap((item) => item.unit.nodes)
-    const imports =
-      first.kind === "import" || first.kind === "export"
-        ? run.flatMap((item) => ecmaImportBindings(context.text, declarationOf(item.unit.main) ?? item.unit.main))
+    const imports = run.flatMap((item) =>
+      item.unit.main.type === "export_statement" || item.kind === "import"
+        ? ecmaImportBindings(context.text, item.kind === "import" ? (declarationOf(item.unit.main) ?? item.unit.main) : item.unit.main)
         : []
+    )
     return {
       kind: first.kind,
       name: first.name,

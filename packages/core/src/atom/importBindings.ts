@@ -37,7 +37,8 @@ const requireOf = (
 /**
  * The bindings of one TypeScript or JavaScript statement: `import d, { a as b } from "m"`,
  * `import * as ns`, `import x = require("m")`, `const { a, b: c } = require("m")`,
- * `export { a as b } from "m"`, `export * from "m"`, `export * as ns from "m"`. A bare
+ * `export { a as b } from "m"`, `export * from "m"`, `export * as ns from "m"`, and the local
+ * exports under another name (`export { a as b }`, `export default function f`: from `""`). A bare
  * `import "m"` binds nothing and gives `{ imported: "", local: "" }`, so the module is still named.
  */
 export const ecmaImportBindings = (text: string, node: SyntaxNode): Array<ImportBinding> => {
@@ -77,7 +78,7 @@ export const ecmaImportBindings = (text: string, node: SyntaxNode): Array<Import
     }
     case "export_statement": {
       const from = stringValue(text, fieldOf(node, "source"))
-      if (from === undefined) return bindings
+      if (from === undefined) return [...localExports(text, node), ...bindings]
       let named = false
       for (const child of node.children) {
         if (child.type === "namespace_export") {
@@ -126,6 +127,33 @@ export const ecmaImportBindings = (text: string, node: SyntaxNode): Array<Import
     default:
       return bindings
   }
+}
+
+/**
+ * What an export without a source exports under another name, as bindings from `""` (this
+ * file): `export { a as b, c }`, `export default function f` (`f` as `default`); and the
+ * `require`s of `export const x = require("m")`.
+ */
+const localExports = (text: string, node: SyntaxNode): Array<ImportBinding> => {
+  const bindings: Array<ImportBinding> = []
+  const declaration = fieldOf(node, "declaration")
+  if (declaration !== undefined) {
+    const name = fieldOf(declaration, "name")
+    if (name !== undefined && node.children.some((child) => child.type === "default"))
+      bindings.push({ from: "", imported: sliceOf(text, name), local: "default", reexport: true })
+    bindings.push(...ecmaImportBindings(text, declaration))
+  }
+  for (const child of node.children) {
+    if (child.type !== "export_clause") continue
+    for (const specifier of child.children) {
+      if (specifier.type !== "export_specifier") continue
+      const name = fieldOf(specifier, "name")
+      const exported = fieldOf(specifier, "alias") ?? name
+      if (name !== undefined && exported !== undefined)
+        bindings.push({ from: "", imported: sliceOf(text, name), local: sliceOf(text, exported), reexport: true })
+    }
+  }
+  return bindings
 }
 
 /**
