@@ -14,7 +14,13 @@ export { checkAtomContract, type AtomContract } from "./atom/checkAtomContract.j
 export { assembleAtoms } from "./atom/assembleAtoms.js"
 export { atomizeTree, type AtomizeOptions, type ParsedSource } from "./atom/atomizeTree.js"
 export { firstSyntaxError, type SyntaxErrorSite } from "./atom/firstSyntaxError.js"
-export { defaultAtomMaxLines, ImportBinding, SourceAtom, SourceAtomKind, SourceSpan } from "./atom/SourceAtom.js"
+export {
+  defaultAtomMaxLines,
+  ImportBinding,
+  SourceAtom,
+  SourceAtomKind,
+  SourceSpan
+} from "./atom/SourceAtom.js"
 export { fieldOf, type SyntaxNode } from "./atom/SyntaxNode.js"
 export {
   BudgetLedger,

@@ -212,7 +212,10 @@ const planStatements = (
     const nodes = run.flatMap((item) => item.unit.nodes)
     const imports = run.flatMap((item) =>
       item.unit.main.type === "export_statement" || item.kind === "import"
-        ? ecmaImportBindings(context.text, item.kind === "import" ? (declarationOf(item.unit.main) ?? item.unit.main) : item.unit.main)
+        ? ecmaImportBindings(
+            context.text,
+            item.kind === "import" ? (declarationOf(item.unit.main) ?? item.unit.main) : item.unit.main
+          )
         : []
     )
     return {

@@ -150,7 +150,12 @@ const localExports = (text: string, node: SyntaxNode): Array<ImportBinding> => {
       const name = fieldOf(specifier, "name")
       const exported = fieldOf(specifier, "alias") ?? name
       if (name !== undefined && exported !== undefined)
-        bindings.push({ from: "", imported: sliceOf(text, name), local: sliceOf(text, exported), reexport: true })
+        bindings.push({
+          from: "",
+          imported: sliceOf(text, name),
+          local: sliceOf(text, exported),
+          reexport: true
+        })
     }
   }
   return bindings
@@ -172,7 +177,12 @@ export const pythonImportBindings = (text: string, node: SyntaxNode): Array<Impo
       const first = dotted.children.find((part) => part.type === "identifier")
       const local = alias ?? first
       if (local !== undefined)
-        bindings.push({ from: sliceOf(text, dotted), imported: "*", local: sliceOf(text, local), reexport: false })
+        bindings.push({
+          from: sliceOf(text, dotted),
+          imported: "*",
+          local: sliceOf(text, local),
+          reexport: false
+        })
     }
     return bindings
   }

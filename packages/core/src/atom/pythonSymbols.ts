@@ -260,7 +260,11 @@ const collectUses = (
     for (const child of node.children) {
       if (child.field === "name" && (node.type === "function_definition" || node.type === "class_definition"))
         continue
-      if (loadTimeOnly && child.field === "body" && (node.type === "function_definition" || node.type === "lambda"))
+      if (
+        loadTimeOnly &&
+        child.field === "body" &&
+        (node.type === "function_definition" || node.type === "lambda")
+      )
         continue
       visit(child)
     }

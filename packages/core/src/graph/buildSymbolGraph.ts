@@ -154,7 +154,6 @@ const usesOf = (resolver: SymbolResolver, file: IndexedFile, index: number) => {
   return { edges, unresolved, externals }
 }
 
-
 /**
  * The dependency graph of a project's atoms: an edge from each atom to each atom defining a
  * symbol it uses, found by name within its file and across files through imports (named,
@@ -191,11 +190,16 @@ export const buildSymbolGraph = (
   const size = ids.length
   const resolver = makeSymbolResolver(indexed)
   const graph = new DirectedGraph<{ readonly file: string }, SymbolEdge>()
-  indexed.forEach((file) => file.atoms.forEach((_, i) => graph.addNode(ids[file.first + i]!, { file: file.path })))
+  indexed.forEach((file) =>
+    file.atoms.forEach((_, i) => graph.addNode(ids[file.first + i]!, { file: file.path }))
+  )
   const edges: Array<SymbolEdge> = []
   const deps: Array<Array<number>> = []
   const timing = new Map<string, SymbolEdge>()
-  const found: Array<{ readonly unresolved: ReadonlyArray<string>; readonly externals: ReadonlyArray<ExternalUse> }> = []
+  const found: Array<{
+    readonly unresolved: ReadonlyArray<string>
+    readonly externals: ReadonlyArray<ExternalUse>
+  }> = []
   for (const file of indexed) {
     for (let index = file.first; index < file.first + file.atoms.length; index++) {
       const uses = usesOf(resolver, file, index)

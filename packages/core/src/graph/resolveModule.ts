@@ -52,17 +52,24 @@ export const resolveEcmaSpecifier = (
   if (base === undefined) return undefined
   const candidates: Array<string> = [base]
   for (const [written, sources] of Object.entries(compiledFrom))
-    if (base.endsWith(written)) for (const source of sources) candidates.push(base.slice(0, -written.length) + source)
+    if (base.endsWith(written))
+      for (const source of sources) candidates.push(base.slice(0, -written.length) + source)
   for (const extension of ecmaExtensions) candidates.push(base + extension)
   for (const extension of ecmaExtensions) candidates.push(`${base === "" ? "" : `${base}/`}index${extension}`)
   return candidates.find((candidate) => files.has(candidate))
 }
 
 /** A Python module's file under `directory`: `m.py`, else the package `m/__init__.py`. */
-const pythonModuleFile = (files: ReadonlySet<string>, directory: string, dotted: string): string | undefined => {
+const pythonModuleFile = (
+  files: ReadonlySet<string>,
+  directory: string,
+  dotted: string
+): string | undefined => {
   const path = join(directory, dotted.split(".").join("/"))
   if (path === undefined) return undefined
-  return [`${path}.py`, `${path === "" ? "" : `${path}/`}__init__.py`].find((candidate) => files.has(candidate))
+  return [`${path}.py`, `${path === "" ? "" : `${path}/`}__init__.py`].find((candidate) =>
+    files.has(candidate)
+  )
 }
 
 /**

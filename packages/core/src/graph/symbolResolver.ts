@@ -53,7 +53,8 @@ const indexNames = (file: IndexedFile): FileNames => {
         if (!reexports.has(binding.local)) reexports.set(binding.local, binding)
       } else if (binding.local !== "" && !bindings.has(binding.local)) bindings.set(binding.local, binding)
     }
-    for (const name of atom.defines) if (!bound.has(name) && !defined.has(name)) defined.set(name, file.first + i)
+    for (const name of atom.defines)
+      if (!bound.has(name) && !defined.has(name)) defined.set(name, file.first + i)
   })
   return { file, defined, bindings, reexports, stars }
 }
@@ -81,7 +82,9 @@ export const makeSymbolResolver = (files: ReadonlyArray<IndexedFile>): SymbolRes
     if (path === "external") return { kind: "external", module: taken.from, name: taken.imported }
     if (path === undefined) return { kind: "missing", module: taken.from, name: taken.imported }
     if (taken.imported === "*" || taken.imported === "") return { kind: "module", file: path }
-    return exported(path, taken.imported, seen) ?? { kind: "missing", module: taken.from, name: taken.imported }
+    return (
+      exported(path, taken.imported, seen) ?? { kind: "missing", module: taken.from, name: taken.imported }
+    )
   }
 
   const local = (path: string, name: string, seen: Set<string>): Target | undefined => {
