@@ -21,7 +21,7 @@ import { describe, expect, it } from "vitest"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const fixtures = join(here, "fixtures", "symbolgraph")
-const numRuns = Number(process.env["FC_RUNS"] ?? 30)
+const numRuns = Number(process.env["DEVMATRIX_PROPERTY_RUNS"] ?? 30)
 const atomizer = makeAtomizer()
 
 const languageOf = (path: string) =>
@@ -211,6 +211,44 @@ describe("symbol graph: cycles", () => {
     expect(atomOf(graph, "odd.ts#odd").deps).toEqual(["even.ts#even"])
     expect(atomOf(graph, "odd.ts#start").wave).toBe(2)
     expectWavesRespectDeps(graph)
+  })
+})
+
+describe("symbol graph: members, Python cycles, star loops", () => {
+  it("a method depends on its class shell and on the members it reads", () => {
+    const graph = graphOf({
+      "shapes.ts":
+        "export class Circle {\n  static unit = 1\n  area(): number {\n    return Circle.unit * Math.PI\n  }\n}\n"
+    })
+    expect(graph.edges).toEqual([
+      {
+        from: "shapes.ts#Circle.area",
+        to: "shapes.ts#Circle",
+        symbols: ["Circle", "Circle.unit"],
+        timing: "load"
+      }
+    ])
+  })
+
+  it("two Python modules whose functions call each other: broken, not an error", () => {
+    const graph = graphOf({
+      "ping.py": "from pong import pong\n\n\ndef ping(n):\n    return n and pong(n - 1)\n",
+      "pong.py": "import ping\n\n\ndef pong(n):\n    return n and ping.ping(n - 1)\n"
+    })
+    expect(graph.cycles.map((cycle) => cycle.dropped.from + " -> " + cycle.dropped.to)).toEqual([
+      "ping.py#ping -> pong.py#pong"
+    ])
+    expectWavesRespectDeps(graph)
+  })
+
+  it("modules passing each other's names on with export * end, the missing name unresolved", () => {
+    const graph = graphOf({
+      "a.ts": 'export * from "./b"\nexport const a = 1\n',
+      "b.ts": 'export * from "./a"\nexport const b = 2\n',
+      "c.ts": 'import { a, b, c } from "./a"\nexport const sum = a + b + c\n'
+    })
+    expect(edgeIds(graph).toSorted()).toEqual(["c.ts#sum -> a.ts#a", "c.ts#sum -> b.ts#b"])
+    expect(atomOf(graph, "c.ts#sum").unresolved).toEqual(["c"])
   })
 })
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest"
 
 /** The symbol graph on atoms built by hand (the runtime test atomizes real files). */
 
-const numRuns = Number(process.env["FC_RUNS"] ?? 100)
+const numRuns = Number(process.env["DEVMATRIX_PROPERTY_RUNS"] ?? 100)
 
 const atom = (
   name: string,
