@@ -4,9 +4,9 @@ import {
   type SymbolGraphFile,
   symbolGraphPlanAtoms
 } from "@devmatrix/core"
-import { buildPlanGraph } from "@devmatrix/core"
+import { AtomSpec, buildPlanGraph, PlanInput } from "@devmatrix/core"
 import { makeAtomizer } from "@devmatrix/runtime"
-import { Effect, Either } from "effect"
+import { Effect, Either, Schema } from "effect"
 import fc from "fast-check"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
@@ -107,6 +107,12 @@ describe("symbol graph of a real package (multipasta)", () => {
     expect(plan.length).toBe(graph.atoms.length)
     const compiled = buildPlanGraph(plan)
     expect(Either.isRight(compiled)).toBe(true)
+    // The plan atoms are a valid `plan.json` for the engine, whatever the files' paths and code.
+    const decoded = Schema.decodeUnknownEither(PlanInput)({
+      name: "multipasta",
+      atoms: Schema.encodeSync(Schema.Array(AtomSpec))(plan)
+    })
+    expect(Either.isRight(decoded)).toBe(true)
   })
 })
 
