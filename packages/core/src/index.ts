@@ -14,7 +14,13 @@ export { checkAtomContract, type AtomContract } from "./atom/checkAtomContract.j
 export { assembleAtoms } from "./atom/assembleAtoms.js"
 export { atomizeTree, type AtomizeOptions, type ParsedSource } from "./atom/atomizeTree.js"
 export { firstSyntaxError, type SyntaxErrorSite } from "./atom/firstSyntaxError.js"
-export { defaultAtomMaxLines, SourceAtom, SourceAtomKind, SourceSpan } from "./atom/SourceAtom.js"
+export {
+  defaultAtomMaxLines,
+  ImportBinding,
+  SourceAtom,
+  SourceAtomKind,
+  SourceSpan
+} from "./atom/SourceAtom.js"
 export { fieldOf, type SyntaxNode } from "./atom/SyntaxNode.js"
 export {
   BudgetLedger,
@@ -53,6 +59,20 @@ export {
   UsdPerMTok
 } from "./cost/PriceTable.js"
 export { buildPlanGraph, type PlanGraph } from "./graph/buildPlanGraph.js"
+export {
+  buildSymbolGraph,
+  type BrokenCycle,
+  type ExternalUse,
+  type SymbolEdge,
+  type SymbolGraph,
+  type SymbolGraphAtom,
+  type SymbolGraphFile,
+  type UseTiming
+} from "./graph/buildSymbolGraph.js"
+export { symbolGraphPlanAtoms } from "./graph/symbolGraphPlanAtoms.js"
+export { SymbolGraphError } from "./graph/SymbolGraphError.js"
+export { isLanguageGlobal } from "./graph/languageGlobals.js"
+export { normalizePath, resolveModule } from "./graph/resolveModule.js"
 export { compilePlan, isCompiledPlan, type CompiledPlan } from "./graph/compilePlan.js"
 export {
   projectEvents,

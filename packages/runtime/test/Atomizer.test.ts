@@ -50,6 +50,9 @@ const summaryOf = (atom: SourceAtom) => ({
   ...(atom.parent === undefined ? {} : { parent: atom.parent }),
   defines: atom.defines,
   uses: atom.uses,
+  ...(atom.memberUses.length === 0 ? {} : { memberUses: atom.memberUses }),
+  ...(atom.loadTimeUses.length === 0 ? {} : { loadTimeUses: atom.loadTimeUses }),
+  ...(atom.imports.length === 0 ? {} : { imports: atom.imports }),
   startLine: atom.startLine,
   endLine: atom.endLine,
   lines: atom.lines,
@@ -150,6 +153,110 @@ describe("Atomizer on generated programs (properties)", () => {
       )
     })
   }
+})
+
+describe("Atomizer imports, members and load-time uses", () => {
+  const only = (path: string, text: string) => {
+    const atoms = atomize(path, languageOf(path), text)
+    return (name: string) => atoms.find((atom) => atom.name === name)!
+  }
+  const languageOf = (path: string) =>
+    path.endsWith(".py") ? "python" : path.endsWith(".js") ? "javascript" : "typescript"
+  const binding = (from: string, imported: string, local: string, reexport = false) => ({
+    from,
+    imported,
+    local,
+    reexport
+  })
+
+  it("gives each ECMAScript import and re-export form its module, imported name and local name", () => {
+    const atomOf = only(
+      "a.ts",
+      [
+        'import d, { a as b, type c } from "./m"',
+        'import * as ns from "n"',
+        'import "side"',
+        'import e = require("e")',
+        'export { x as y } from "./q"',
+        'export * from "./r"',
+        'export * as z from "./s"',
+        "export { b as bee, d }",
+        "export default function f() {}",
+        'const { g, h: i } = require("./g")',
+        'const j = require("./j").k',
+        ""
+      ].join("\n")
+    )
+    expect(atomOf("import@1").imports).toEqual([
+      binding("./m", "default", "d"),
+      binding("./m", "a", "b"),
+      binding("./m", "c", "c"),
+      binding("n", "*", "ns"),
+      binding("side", "", ""),
+      binding("e", "*", "e")
+    ])
+    expect(atomOf("export@5").imports).toEqual([
+      binding("./q", "x", "y", true),
+      binding("./r", "*", "*", true),
+      binding("./s", "*", "z", true),
+      binding("", "b", "bee", true),
+      binding("", "d", "d", true)
+    ])
+    expect(atomOf("f").imports).toEqual([binding("", "f", "default", true)])
+    expect(atomOf("import@10").imports).toEqual([
+      binding("./g", "g", "g"),
+      binding("./g", "h", "i"),
+      binding("./j", "k", "j")
+    ])
+  })
+
+  it("gives each Python import form its module, imported name and local name", () => {
+    const atomOf = only(
+      "pkg/a.py",
+      "from .m import a as b, c\nfrom . import d\nimport os.path\nimport x.y as z\nfrom q import *\n"
+    )
+    expect(atomOf("import@1").imports).toEqual([
+      binding(".m", "a", "b"),
+      binding(".m", "c", "c"),
+      binding(".", "d", "d"),
+      binding("os.path", "*", "os"),
+      binding("x.y", "*", "z"),
+      binding("q", "*", "*")
+    ])
+  })
+
+  it("lists members read off used names, and which uses run at load time", () => {
+    const ts = only(
+      "b.ts",
+      [
+        "export class A extends Base<T> {",
+        "  static s = ns.make()",
+        "  t = Later",
+        "  m(x = Dflt): Ret {",
+        "    return run(x)",
+        "  }",
+        "}",
+        "export const k = build(ns.part) as Shape",
+        "export function f(): void {",
+        "  helper()",
+        "}",
+        ""
+      ].join("\n")
+    )
+    expect(ts("A").uses).toEqual(["Base", "T", "ns", "Later"])
+    expect(ts("A").memberUses).toEqual(["ns.make"])
+    expect(ts("A").loadTimeUses).toEqual(["Base", "ns", "ns.make"])
+    expect(ts("A.m").loadTimeUses).toEqual([])
+    expect(ts("k").loadTimeUses).toEqual(["build", "ns", "ns.part"])
+    expect(ts("f").loadTimeUses).toEqual([])
+    const py = only(
+      "c.py",
+      "@register\ndef f(x=DEFAULT) -> Ret:\n    return models.User(x)\n\n\nclass C(Base):\n    size = LIMIT\n"
+    )
+    expect(py("f").memberUses).toEqual(["models.User"])
+    expect(py("f").loadTimeUses).toEqual(["register", "DEFAULT", "Ret"])
+    expect(py("C").loadTimeUses).toEqual(["Base", "LIMIT"])
+  })
 })
 
 describe("Atomizer errors", () => {

@@ -1,4 +1,4 @@
-import type { SourceAtomKind } from "./SourceAtom.js"
+import type { ImportBinding, SourceAtomKind } from "./SourceAtom.js"
 
 /**
  * An atom as a language's rules plan it, before the tiler gives it its spans: what it is, its
@@ -9,6 +9,9 @@ export interface PlannedAtom {
   readonly name: string
   readonly defines: ReadonlyArray<string>
   readonly uses: ReadonlyArray<string>
+  readonly memberUses: ReadonlyArray<string>
+  readonly loadTimeUses: ReadonlyArray<string>
+  readonly imports: ReadonlyArray<ImportBinding>
   readonly parent: string | undefined
   readonly start: number
   readonly end: number

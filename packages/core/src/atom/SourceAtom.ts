@@ -30,6 +30,23 @@ export const SourceSpan = Schema.Struct({ start: Offset, end: Offset })
 export type SourceSpan = typeof SourceSpan.Type
 
 /**
+ * One name an import or re-export statement takes from another module, as written (the symbol
+ * graph resolves `from` against the importing file). `imported` is the name the module exports
+ * (`default` for a default import, `*` for the whole module: `import * as ns`, `import m` in
+ * Python, `const m = require("m")`, `export * from`), or empty for `import "m"` that binds
+ * nothing. `local` is the name bound in the importing file or, for a re-export, the name exported
+ * (`*` for `export * from` and Python's `from m import *`, which pass every name on).
+ */
+export const ImportBinding = Schema.Struct({
+  from: Schema.String,
+  imported: Schema.String,
+  local: Schema.String,
+  /** An `export ... from` statement: the name is exported again, not bound locally. */
+  reexport: Schema.Boolean
+})
+export type ImportBinding = typeof ImportBinding.Type
+
+/**
  * One atom of a source file: a unit of code small enough to write in one model call, with the
  * symbols it defines and uses, which the dependency graph links.
  *
@@ -49,6 +66,23 @@ export const SourceAtom = Schema.Struct({
    * parameters left out, globals (`console`, `len`) kept, for the resolver to decide.
    */
   uses: Schema.Array(Schema.String),
+  /**
+   * Members read off a used name, as `name.member` (`ns.parse` for `ns.parse(x)`, `os.path`):
+   * what a namespace import's or a Python module's use resolves through.
+   */
+  memberUses: Schema.Array(Schema.String),
+  /**
+   * The names of `uses` and `memberUses` evaluated while the module loads: top-level code,
+   * initialisers, decorators, a class's `extends` and static fields, Python default arguments and
+   * annotations. The rest are run-time uses (inside a function or method body, a JavaScript
+   * default parameter, an instance field) or type-only (TypeScript types, erased).
+   */
+  loadTimeUses: Schema.Array(Schema.String),
+  /**
+   * What its import or re-export statements take from other modules, and what its exports
+   * export under another name (`export { a as b }`, `export default function f`), from `""`.
+   */
+  imports: Schema.Array(ImportBinding),
   /** The class or namespace a member was cut out of (`Parser` for `Parser.parse`). */
   parent: Schema.optional(Schema.String),
   /** First line of its code (1-based); its leading comments and blank lines are not counted. */

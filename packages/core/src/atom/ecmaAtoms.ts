@@ -1,12 +1,14 @@
-import { declaredNames, ecmaUses, importedNames } from "./ecmaSymbols.js"
+import { declaredNames, ecmaSymbolUses, importedNames } from "./ecmaSymbols.js"
+import { ecmaImportBindings } from "./importBindings.js"
 import type { PlannedAtom, PlannedMember } from "./PlannedAtom.js"
 import {
   groupRuns,
   joins,
+  noUses,
   qualifyUses,
+  symbolsBesides,
   unique,
   unitsOf,
-  usesBesides,
   type Unit,
   type UnitDescription
 } from "./planUnits.js"
@@ -208,12 +210,21 @@ const planStatements = (
       if (split !== undefined) return { ...split, parent }
     }
     const nodes = run.flatMap((item) => item.unit.nodes)
+    const imports = run.flatMap((item) =>
+      item.unit.main.type === "export_statement" || item.kind === "import"
+        ? ecmaImportBindings(
+            context.text,
+            item.kind === "import" ? (declarationOf(item.unit.main) ?? item.unit.main) : item.unit.main
+          )
+        : []
+    )
     return {
       kind: first.kind,
       name: first.name,
       defines,
       // An import's only reference is `require` itself, which every CommonJS module has.
-      uses: first.kind === "import" ? [] : usesBesides(ecmaUses(context.text, nodes), defines),
+      ...(first.kind === "import" ? noUses : symbolsBesides(ecmaSymbolUses(context.text, nodes), defines)),
+      imports,
       parent,
       start: first.unit.start,
       end: last.unit.end,
@@ -290,7 +301,8 @@ const planClass = (context: Context, described: Described, node: SyntaxNode): Pl
         kind: "method",
         name: run[0]!.name,
         defines,
-        uses: usesBesides(ecmaUses(context.text, nodes, outer), defines),
+        ...symbolsBesides(ecmaSymbolUses(context.text, nodes, outer), defines),
+        imports: [],
         parent: className,
         start,
         end,
@@ -306,7 +318,8 @@ const planClass = (context: Context, described: Described, node: SyntaxNode): Pl
     kind: "class",
     name: className,
     defines,
-    uses: usesBesides(ecmaUses(context.text, described.unit.nodes, [], skip), defines),
+    ...symbolsBesides(ecmaSymbolUses(context.text, described.unit.nodes, [], skip), defines),
+    imports: [],
     parent: undefined,
     start: described.unit.start,
     end: described.unit.end,
@@ -337,7 +350,8 @@ const planNamespace = (context: Context, described: Described, node: SyntaxNode)
     kind: "namespace",
     name: described.name,
     defines: described.defines,
-    uses: [],
+    ...noUses,
+    imports: [],
     parent: undefined,
     start: described.unit.start,
     end: described.unit.end,

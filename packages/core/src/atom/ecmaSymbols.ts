@@ -213,6 +213,69 @@ export const ecmaUses = (
   nodes: ReadonlyArray<SyntaxNode>,
   outer: ReadonlyArray<string> = [],
   skip: ReadonlySet<SyntaxNode> = new Set()
+): Array<string> => collectUses(text, nodes, outer, skip, { members: undefined, loadTimeOnly: false })
+
+/** The uses of a piece of code in the three lists a `SourceAtom` has (see its fields). */
+export interface SymbolUses {
+  readonly uses: Array<string>
+  readonly memberUses: Array<string>
+  readonly loadTimeUses: Array<string>
+}
+
+/**
+ * `ecmaUses`, and the members read off those names (`ns.x`), and which of both the code evaluates
+ * when the module loads: everything but function and method bodies and parameters, instance
+ * field initialisers, and types (erased).
+ */
+export const ecmaSymbolUses = (
+  text: string,
+  nodes: ReadonlyArray<SyntaxNode>,
+  outer: ReadonlyArray<string> = [],
+  skip: ReadonlySet<SyntaxNode> = new Set()
+): SymbolUses => {
+  const members = new Set<string>()
+  const uses = collectUses(text, nodes, outer, skip, { members, loadTimeOnly: false })
+  const loadMembers = new Set<string>()
+  const loadUses = collectUses(text, nodes, outer, skip, { members: loadMembers, loadTimeOnly: true })
+  return { uses, memberUses: [...members], loadTimeUses: [...loadUses, ...loadMembers] }
+}
+
+/** Code that never runs while the module loads: bodies, instance fields, and types. */
+const deferredTypes: ReadonlySet<string> = new Set([
+  "function_declaration",
+  "function_expression",
+  "function",
+  "generator_function_declaration",
+  "generator_function",
+  "arrow_function",
+  "method_definition",
+  "function_signature",
+  "method_signature",
+  "abstract_method_signature",
+  "type_annotation",
+  "type_arguments",
+  "type_parameters",
+  "interface_declaration",
+  "type_alias_declaration",
+  "implements_clause",
+  "ambient_declaration",
+  "type_identifier",
+  "nested_type_identifier"
+])
+
+interface CollectMode {
+  /** Where `name.member` reads off a free name go, if anywhere. */
+  readonly members: Set<string> | undefined
+  /** Skip what runs later than the module's load (`deferredTypes`, instance field values). */
+  readonly loadTimeOnly: boolean
+}
+
+const collectUses = (
+  text: string,
+  nodes: ReadonlyArray<SyntaxNode>,
+  outer: ReadonlyArray<string>,
+  skip: ReadonlySet<SyntaxNode>,
+  mode: CollectMode
 ): Array<string> => {
   const uses = new Set<string>()
   const scopes: Array<Set<string>> = [new Set(outer)]
@@ -224,9 +287,25 @@ export const ecmaUses = (
     const name = text.slice(node.start, node.end)
     if (!bound(name)) uses.add(name)
   }
+  const member = (object: SyntaxNode | undefined, property: SyntaxNode | undefined): void => {
+    if (mode.members === undefined || object === undefined || property === undefined) return
+    if (object.type !== "identifier" && object.type !== "type_identifier") return
+    const name = text.slice(object.start, object.end)
+    if (!bound(name)) mode.members.add(`${name}.${text.slice(property.start, property.end)}`)
+  }
   const visit = (node: SyntaxNode, parent: SyntaxNode | undefined): void => {
     if (skip.has(node)) return
+    if (mode.loadTimeOnly && deferredTypes.has(node.type)) return
     switch (node.type) {
+      case "member_expression":
+        member(fieldOf(node, "object"), fieldOf(node, "property"))
+        break
+      case "public_field_definition":
+        if (mode.loadTimeOnly && !node.children.some((child) => child.type === "static")) {
+          for (const child of node.children) if (child.field !== "value") visit(child, node)
+          return
+        }
+        break
       case "identifier":
       case "type_identifier":
       case "shorthand_property_identifier":
@@ -280,6 +359,7 @@ export const ecmaUses = (
       case "nested_type_identifier": {
         // `A.B`: only `A` is looked up; `B` is a member of it.
         const module = fieldOf(node, "module")
+        member(module, fieldOf(node, "name"))
         if (module !== undefined) visit(module, node)
         return
       }

@@ -96,6 +96,30 @@ export const usesBesides = (uses: ReadonlyArray<string>, defines: ReadonlyArray<
   return uses.filter((name) => !own.has(name))
 }
 
+/** The symbol lists of a piece of code, as a `PlannedAtom` holds them. */
+export interface PlannedUses {
+  readonly uses: ReadonlyArray<string>
+  readonly memberUses: ReadonlyArray<string>
+  readonly loadTimeUses: ReadonlyArray<string>
+}
+
+/** A piece of code that uses nothing (an import block: its only reference is `require`). */
+export const noUses: PlannedUses = { uses: [], memberUses: [], loadTimeUses: [] }
+
+const headOf = (name: string): string => {
+  const dot = name.indexOf(".")
+  return dot === -1 ? name : name.slice(0, dot)
+}
+
+/** `usesBesides` for all three lists: members and load-time uses of the atom's own names go too. */
+export const symbolsBesides = (symbols: PlannedUses, defines: ReadonlyArray<string>): PlannedUses => {
+  const uses = usesBesides(symbols.uses, defines)
+  const kept = new Set(uses)
+  const memberUses = symbols.memberUses.filter((name) => kept.has(headOf(name)))
+  for (const name of memberUses) kept.add(name)
+  return { uses, memberUses, loadTimeUses: symbols.loadTimeUses.filter((name) => kept.has(name)) }
+}
+
 /**
  * The atoms planned inside a namespace, with each bare name its siblings define (`x` for `N.x`)
  * read as the qualified one, in their uses and in their members' uses.
@@ -106,8 +130,13 @@ export const qualifyUses = (
 ): Array<PlannedAtom> =>
   atoms.map((atom) => ({
     ...atom,
-    uses: unique(atom.uses.map((name) => qualified.get(name) ?? name)).filter(
-      (name) => !atom.defines.includes(name)
+    ...symbolsBesides(
+      {
+        uses: unique(atom.uses.map((name) => qualified.get(name) ?? name)),
+        memberUses: unique(atom.memberUses.map((name) => qualifyHead(name, qualified))),
+        loadTimeUses: unique(atom.loadTimeUses.map((name) => qualifyHead(name, qualified)))
+      },
+      atom.defines
     ),
     body:
       atom.body === undefined
@@ -121,3 +150,10 @@ export const qualifyUses = (
             )
           }
   }))
+
+/** `x.y` read as `N.x.y` when `x` is the sibling `N.x`. */
+const qualifyHead = (name: string, qualified: ReadonlyMap<string, string>): string => {
+  const head = headOf(name)
+  const full = qualified.get(head)
+  return full === undefined ? name : full + name.slice(head.length)
+}

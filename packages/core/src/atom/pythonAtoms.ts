@@ -2,13 +2,14 @@ import type { PlannedAtom, PlannedMember } from "./PlannedAtom.js"
 import {
   groupRuns,
   joins,
+  symbolsBesides,
   unique,
   unitsOf,
-  usesBesides,
   type Unit,
   type UnitDescription
 } from "./planUnits.js"
-import { boundNames, pythonImportedNames, pythonUses, targetNames } from "./pythonSymbols.js"
+import { pythonImportBindings } from "./importBindings.js"
+import { boundNames, pythonImportedNames, pythonSymbolUses, targetNames } from "./pythonSymbols.js"
 import { fieldOf, type SyntaxNode } from "./SyntaxNode.js"
 
 /**
@@ -36,7 +37,9 @@ export const planPythonAtoms = (
       kind: first.kind,
       name: first.name,
       defines,
-      uses: usesBesides(pythonUses(text, nodes), defines),
+      ...symbolsBesides(pythonSymbolUses(text, nodes), defines),
+      imports:
+        first.kind === "import" ? run.flatMap((item) => pythonImportBindings(text, item.unit.main)) : [],
       parent: undefined,
       start: first.unit.start,
       end: last.unit.end,
@@ -178,7 +181,8 @@ const planClass = (text: string, described: Described): PlannedAtom | undefined 
         kind: "method",
         name: run[0]!.name,
         defines,
-        uses: usesBesides(pythonUses(text, nodes), defines),
+        ...symbolsBesides(pythonSymbolUses(text, nodes), defines),
+        imports: [],
         parent: className,
         start,
         end,
@@ -194,7 +198,8 @@ const planClass = (text: string, described: Described): PlannedAtom | undefined 
     kind: "class",
     name: className,
     defines,
-    uses: usesBesides(pythonUses(text, described.unit.nodes, skip), defines),
+    ...symbolsBesides(pythonSymbolUses(text, described.unit.nodes, skip), defines),
+    imports: [],
     parent: undefined,
     start: described.unit.start,
     end: described.unit.end,

@@ -1,3 +1,4 @@
+import type { SymbolUses } from "./ecmaSymbols.js"
 import { fieldOf, type SyntaxNode } from "./SyntaxNode.js"
 
 /**
@@ -187,6 +188,31 @@ export const pythonUses = (
   text: string,
   nodes: ReadonlyArray<SyntaxNode>,
   skip: ReadonlySet<SyntaxNode> = new Set()
+): Array<string> => collectUses(text, nodes, skip, undefined, false)
+
+/**
+ * `pythonUses`, and the members read off those names (`os.path`, `models.User`), and which of
+ * both the code evaluates when the module loads: all but the bodies of functions and lambdas
+ * (decorators, default arguments, annotations and class bodies run at definition time).
+ */
+export const pythonSymbolUses = (
+  text: string,
+  nodes: ReadonlyArray<SyntaxNode>,
+  skip: ReadonlySet<SyntaxNode> = new Set()
+): SymbolUses => {
+  const members = new Set<string>()
+  const uses = collectUses(text, nodes, skip, members, false)
+  const loadMembers = new Set<string>()
+  const loadUses = collectUses(text, nodes, skip, loadMembers, true)
+  return { uses, memberUses: [...members], loadTimeUses: [...loadUses, ...loadMembers] }
+}
+
+const collectUses = (
+  text: string,
+  nodes: ReadonlyArray<SyntaxNode>,
+  skip: ReadonlySet<SyntaxNode>,
+  members: Set<string> | undefined,
+  loadTimeOnly: boolean
 ): Array<string> => {
   const uses = new Set<string>()
   const scopes: Array<ReadonlySet<string>> = []
@@ -210,6 +236,11 @@ export const pythonUses = (
         return
       case "attribute": {
         const object = fieldOf(node, "object")
+        const attribute = fieldOf(node, "attribute")
+        if (members !== undefined && object?.type === "identifier" && attribute !== undefined) {
+          const name = text.slice(object.start, object.end)
+          if (!bound(name)) members.add(`${name}.${text.slice(attribute.start, attribute.end)}`)
+        }
         if (object !== undefined) visit(object)
         return
       }
@@ -228,6 +259,12 @@ export const pythonUses = (
     if (opens) scopes.push(new Set(scopeNames(text, node)))
     for (const child of node.children) {
       if (child.field === "name" && (node.type === "function_definition" || node.type === "class_definition"))
+        continue
+      if (
+        loadTimeOnly &&
+        child.field === "body" &&
+        (node.type === "function_definition" || node.type === "lambda")
+      )
         continue
       visit(child)
     }
