@@ -2,7 +2,7 @@ import type { Language } from "../schema/Atom.js"
 import { atomizeTree } from "./atomizeTree.js"
 import type { AtomValidation, ValidationLevel, ValidationProblem } from "./AtomValidation.js"
 import { findPlaceholders } from "./findPlaceholders.js"
-import { syntaxErrors, type SyntaxErrorSite } from "./firstSyntaxError.js"
+import { syntaxErrors, type SyntaxErrorNode } from "./firstSyntaxError.js"
 import {
   frameAtomCode,
   positionIn,
@@ -72,26 +72,76 @@ const problem = (level: ValidationLevel, message: string, at?: Position): Valida
 
 const label = { L1: "L1 syntax", L2: "L2 contract", L3: "L3 module" } as const
 
-/** What a syntax error is, in words: `missing "}"`, `unexpected "foo("`, or a `...` placeholder. */
-const describeSyntaxError = (text: string, site: SyntaxErrorSite): string => {
-  if (site.problem === "MISSING") return `missing "${site.type}"`
+const closers: Readonly<Record<string, string>> = { ")": "(", "]": "[", "}": "{" }
+const openers: ReadonlySet<string> = new Set(["(", "[", "{", "${"])
+
+/**
+ * A bracket that does not pair up inside an `ERROR` node: the first closing one without its
+ * opening, or else the innermost opening one left unclosed. That is what a model's broken code
+ * most often is, and it names a better place than the start of the statement the node covers.
+ */
+const unpairedBracket = (
+  text: string,
+  error: SyntaxNode
+): { readonly what: string; readonly offset: number } | undefined => {
+  const open: Array<SyntaxNode> = []
+  const leaves: Array<SyntaxNode> = []
+  const stack: Array<SyntaxNode> = [error]
+  while (stack.length > 0) {
+    const node = stack.pop()!
+    if (node.children.length === 0) leaves.push(node)
+    for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!)
+  }
+  for (const leaf of leaves) {
+    if (leaf.named || leaf.missing) continue
+    const token = text.slice(leaf.start, leaf.end)
+    if (openers.has(token)) open.push(leaf)
+    const opener = closers[token]
+    if (opener === undefined) continue
+    const last = open[open.length - 1]
+    const lastToken = last === undefined ? undefined : text.slice(last.start, last.end)
+    if (lastToken === opener || (opener === "{" && lastToken === "${")) open.pop()
+    else return { what: `unexpected "${token}"`, offset: leaf.start }
+  }
+  const unclosed = open[open.length - 1]
+  return unclosed === undefined
+    ? undefined
+    : { what: `unclosed "${text.slice(unclosed.start, unclosed.end)}"`, offset: unclosed.start }
+}
+
+/**
+ * What a syntax error is, in words, and where: `missing "}"`, `unclosed "("`, `unexpected ")"`,
+ * `unexpected "foo bar"`, or a `...` placeholder.
+ */
+const describeSyntaxError = (
+  text: string,
+  site: SyntaxErrorNode
+): { readonly what: string; readonly offset: number } => {
+  if (site.problem === "MISSING") return { what: `missing "${site.type}"`, offset: site.offset }
   const found = text.slice(site.offset, site.end).trimStart()
-  if (found.startsWith("...")) return `placeholder "..." instead of code`
+  if (found.startsWith("...")) return { what: `placeholder "..." instead of code`, offset: site.offset }
+  const bracket = unpairedBracket(text, site.node)
+  if (bracket !== undefined) return bracket
   const first = found.split(/\r?\n/)[0]!.trim()
-  return first === ""
-    ? "unexpected end of code"
-    : `unexpected "${first.length > 24 ? `${first.slice(0, 24)}...` : first}"`
+  const shown = first.length > 24 ? `${first.slice(0, 24)}...` : first
+  return { what: first === "" ? "unexpected end of code" : `unexpected "${shown}"`, offset: site.offset }
+}
+
+/** `what at line:column`, placed in the atom's own code. */
+const placedInCode = (
+  framed: FramedCode,
+  site: SyntaxErrorNode
+): { readonly text: string; readonly at: Position } => {
+  const { what, offset } = describeSyntaxError(framed.text, site)
+  const at = positionInCode(framed, offset)
+  return { text: `${what} at ${at.line}:${at.column}`, at }
 }
 
 /** L1: no `ERROR` or `MISSING` node in the tree of the atom's code. */
 const syntaxProblems = (framed: FramedCode, root: SyntaxNode): Array<ValidationProblem> =>
   syntaxErrors(root).map((site) => {
-    const at = positionInCode(framed, site.offset)
-    return problem(
-      "L1",
-      `${label.L1}: ${describeSyntaxError(framed.text, site)} at ${at.line}:${at.column}`,
-      at
-    )
+    const { text, at } = placedInCode(framed, site)
+    return problem("L1", `${label.L1}: ${text}`, at)
   })
 
 /** The symbols an atom's code defines, without its parent shell's own name. */
@@ -158,12 +208,8 @@ const moduleProblems = (
     const error = syntaxErrors(root, 1)[0]
     parts.push({ name: other.name, text: framed.text })
     if (error !== undefined) {
-      const at = positionInCode(framed, error.offset)
       problems.push(
-        problem(
-          "L3",
-          `${label.L3}: ${other.name} does not parse: ${describeSyntaxError(framed.text, error)} at ${at.line}:${at.column} of it`
-        )
+        problem("L3", `${label.L3}: ${other.name} does not parse: ${placedInCode(framed, error).text} of it`)
       )
       continue
     }
@@ -174,6 +220,8 @@ const moduleProblems = (
   for (const symbol of new Set(atom.atoms.flatMap((parsed) => parsed.uses))) {
     const head = symbol.split(".")[0]!
     if (available.has(symbol) || available.has(head)) continue
+    // A member's sibling (`v` in namespace `N`) is defined as `N.v`.
+    if (request.parent !== undefined && available.has(`${request.parent.name}.${head}`)) continue
     const offset = firstReference(atom.framed.text, atom.root, head)
     const at = offset === undefined ? undefined : positionInCode(atom.framed, offset)
     const where = at === undefined ? "" : ` at ${at.line}:${at.column}`
@@ -193,20 +241,21 @@ const assembledProblems = (
   const text = parts.map((part) => part.text).join(separator)
   const error = syntaxErrors(parse(language, text), 1)[0]
   if (error === undefined) return []
+  const { what, offset } = describeSyntaxError(text, error)
   let partStart = 0
   let owner = parts[parts.length - 1]!
   for (const part of parts) {
-    if (error.offset < partStart + part.text.length + separator.length) {
+    if (offset < partStart + part.text.length + separator.length) {
       owner = part
       break
     }
     partStart += part.text.length + separator.length
   }
-  const at = positionIn(lineStartsOf(text), error.offset)
+  const at = positionIn(lineStartsOf(text), offset)
   return [
     problem(
       "L3",
-      `${label.L3}: the assembled file does not parse: ${describeSyntaxError(text, error)} at ${at.line}:${at.column} of the file (in ${owner.name})`
+      `${label.L3}: the assembled file does not parse: ${what} at ${at.line}:${at.column} of the file (in ${owner.name})`
     )
   ]
 }
