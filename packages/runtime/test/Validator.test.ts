@@ -97,6 +97,17 @@ describe("Validator: TypeScript", () => {
         validate({ language, code: "function load(path: string): string {\n  ...\n}", defines: ["load"] })
       )
     ).toEqual(['L1 syntax: placeholder "..." instead of code at 2:3'])
+    expect(
+      messages(
+        validate({ language, code: "function load(path: string): string {\n  const text = path\n  ...\n}" })
+      )
+    ).toEqual(['L1 syntax: placeholder "..." instead of code at 3:3'])
+  })
+
+  it("L1: a return outside a function, which the grammar accepts and the language does not", () => {
+    expect(messages(validate({ language, code: "const limit = 10\nreturn limit" }))).toEqual([
+      'L1 syntax: "return" outside a function at 2:1'
+    ])
   })
 
   it("L2: over the line budget, counting non-blank lines", () => {
@@ -343,6 +354,12 @@ describe("Validator: Python", () => {
       validate({ language, code: "def area(width, height:\n    return width * height", defines: ["area"] })
         .level
     ).toBe("L1")
+    expect(messages(validate({ language, code: "def area(width, height):\nreturn width * height" }))).toEqual(
+      [
+        "L1 syntax: the body of area is empty (is it indented?) at 1:25",
+        'L1 syntax: "return" outside a function at 2:1'
+      ]
+    )
     expect(messages(validate({ language, code: "total = sum([1, 2, 3]", defines: ["total"] }))).toEqual([
       'L1 syntax: unclosed "(" at 1:12'
     ])

@@ -12,6 +12,7 @@ import {
   type Position
 } from "./frameAtomCode.js"
 import { knownGlobals } from "./knownGlobals.js"
+import { misplacedCode } from "./misplacedCode.js"
 import type { SourceAtom } from "./SourceAtom.js"
 import type { SyntaxNode } from "./SyntaxNode.js"
 import { lineStartsOf } from "./tileAtoms.js"
@@ -51,7 +52,7 @@ export interface AtomValidationRequest extends AtomCode {
 export const validateAtom = (request: AtomValidationRequest, parse: ParseSource): AtomValidation => {
   const framed = frameAtomCode(request.language, request)
   const root = parse(request.language, framed.text)
-  const syntax = syntaxProblems(framed, root)
+  const syntax = syntaxProblems(request.language, framed, root)
   if (syntax.length > 0) return { level: "L1", problems: syntax }
   const atoms = atomizeTree(
     { language: request.language, text: framed.text, root },
@@ -119,7 +120,9 @@ const describeSyntaxError = (
 ): { readonly what: string; readonly offset: number } => {
   if (site.problem === "MISSING") return { what: `missing "${site.type}"`, offset: site.offset }
   const found = text.slice(site.offset, site.end).trimStart()
-  if (found.startsWith("...")) return { what: `placeholder "..." instead of code`, offset: site.offset }
+  // The parser may cut an elided `...` into `..` and `.`: what follows the node's start tells.
+  if (text.slice(site.offset).trimStart().startsWith("..."))
+    return { what: `placeholder "..." instead of code`, offset: site.offset }
   const bracket = unpairedBracket(text, site.node)
   if (bracket !== undefined) return bracket
   const first = found.split(/\r?\n/)[0]!.trim()
@@ -137,12 +140,25 @@ const placedInCode = (
   return { text: `${what} at ${at.line}:${at.column}`, at }
 }
 
-/** L1: no `ERROR` or `MISSING` node in the tree of the atom's code. */
-const syntaxProblems = (framed: FramedCode, root: SyntaxNode): Array<ValidationProblem> =>
-  syntaxErrors(root).map((site) => {
+/**
+ * L1: no `ERROR` or `MISSING` node in the tree of the atom's code; and, when there is none, no code
+ * the grammar accepts but the language refuses (`misplacedCode`).
+ */
+const syntaxProblems = (
+  language: Language,
+  framed: FramedCode,
+  root: SyntaxNode
+): Array<ValidationProblem> => {
+  const errors = syntaxErrors(root).map((site) => {
     const { text, at } = placedInCode(framed, site)
     return problem("L1", `${label.L1}: ${text}`, at)
   })
+  if (errors.length > 0) return errors
+  return misplacedCode(language, framed.text, root).map(({ what, offset }) => {
+    const at = positionInCode(framed, offset)
+    return problem("L1", `${label.L1}: ${what} at ${at.line}:${at.column}`, at)
+  })
+}
 
 /** The symbols an atom's code defines, without its parent shell's own name. */
 const ownDefines = (request: AtomValidationRequest, atoms: ReadonlyArray<SourceAtom>): Set<string> => {
