@@ -22,13 +22,14 @@ const functionTypes: ReadonlySet<string> = new Set([
 
 /**
  * What tree-sitter's grammars accept but the language does not (validation level 1), as a model's
- * broken code often has it: a `return` outside any function, and in Python a function whose body
- * is empty, which is how a body written without its indentation parses.
+ * broken code often has it: a `return` outside any function (TypeScript and Python; a CommonJS
+ * script may return at its top level), and in Python a function whose body is empty, which is how
+ * a body written without its indentation parses.
  */
 export const misplacedCode = (language: Language, text: string, root: SyntaxNode): Array<MisplacedCode> => {
   const found: Array<MisplacedCode> = []
   const visit = (node: SyntaxNode, inFunction: boolean): void => {
-    if (node.type === "return_statement" && !inFunction)
+    if (node.type === "return_statement" && !inFunction && language !== "javascript")
       found.push({ what: '"return" outside a function', offset: node.start })
     if (language === "python" && node.type === "function_definition") {
       const body = fieldOf(node, "body")
