@@ -11,6 +11,8 @@ import { grammarOf, makeParsers } from "./internal/treeSitter.js"
 export type ValidateAtomRequest = Omit<AtomValidationRequest, "language"> & {
   /** `typescript`, `javascript` or `python`; anything else is refused. */
   readonly language: string
+  /** The file the atom belongs to, if known: a `.tsx` file is parsed with the TSX grammar. */
+  readonly file?: string | undefined
 }
 
 /**
@@ -56,13 +58,16 @@ export class Validator extends Context.Tag("@devmatrix/runtime/Validator")<Valid
 export const makeValidator = (): ValidatorService => {
   const parseWith = makeParsers()
   const parse: ParseSource = (language, text) => parseWith(grammarOf(language), text)
+  const parseTsx: ParseSource = (language, text) => parseWith(grammarOf(language, true), text)
   return {
     validateAtom: (request) =>
       Effect.suspend(() => {
-        const { language } = request
+        const { language, file, ...atom } = request
         if (language !== "typescript" && language !== "javascript" && language !== "python")
           return Effect.fail(new ValidateError({ reason: "UnsupportedLanguage", language }))
-        return Effect.succeed(validateAtom({ ...request, language }, parse))
+        return Effect.succeed(
+          validateAtom({ ...atom, language }, file?.endsWith(".tsx") === true ? parseTsx : parse)
+        )
       })
   }
 }

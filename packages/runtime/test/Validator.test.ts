@@ -226,6 +226,39 @@ describe("Validator: TypeScript", () => {
   })
 })
 
+describe("Validator: TSX and JSX", () => {
+  const component = [
+    "export function Badge({ label }: { label: string }) {",
+    '  return <span className="badge">{label}</span>',
+    "}"
+  ].join("\n")
+
+  it("parses an atom of a .tsx file with the TSX grammar, and JSX in JavaScript", () => {
+    expect(
+      validate({ language: "typescript", file: "src/Badge.tsx", code: component, defines: ["Badge"] })
+    ).toEqual(passed)
+    expect(validate({ language: "typescript", code: component, defines: ["Badge"] }).level).toBe("L1")
+    expect(
+      validate({
+        language: "javascript",
+        file: "src/Badge.jsx",
+        code: "export const Badge = ({ label }) => <Label text={label} />",
+        defines: ["Badge"]
+      })
+    ).toEqual({
+      level: "L3",
+      problems: [
+        {
+          level: "L3",
+          message: "L3 module: uses Label at 1:38, which nothing defines or imports",
+          line: 1,
+          column: 38
+        }
+      ]
+    })
+  })
+})
+
 describe("Validator: JavaScript", () => {
   const language = "javascript"
 
