@@ -1,5 +1,5 @@
 import { it as effectIt } from "@effect/vitest"
-import { validationPassed, type AtomParent, type AtomValidation, type SourceAtom } from "@devmatrix/core"
+import { AtomValidation, validationPassed, type AtomParent, type SourceAtom } from "@devmatrix/core"
 import {
   makeAtomizer,
   makeValidator,
@@ -7,7 +7,7 @@ import {
   ValidatorLive,
   type ValidateAtomRequest
 } from "@devmatrix/runtime"
-import { Effect, Either } from "effect"
+import { Effect, Either, Schema } from "effect"
 import fc from "fast-check"
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -466,6 +466,16 @@ describe("Validator service", () => {
         dependencies: []
       })
       expect(validationPassed(ok)).toBe(true)
+      // A verdict is data of its Schema, as a row or an event would carry it.
+      const failed = yield* validator.validateAtom({
+        language: "python",
+        code: "x = (1",
+        defines: ["x"],
+        maxLines: 10,
+        dependencies: []
+      })
+      expect(Schema.decodeUnknownSync(AtomValidation)(JSON.parse(JSON.stringify(failed)))).toEqual(failed)
+      expect(validationPassed(failed)).toBe(false)
       const refused = yield* Effect.either(
         validator.validateAtom({
           language: "ruby",
