@@ -13,7 +13,29 @@
 export { checkAtomContract, type AtomContract } from "./atom/checkAtomContract.js"
 export { assembleAtoms } from "./atom/assembleAtoms.js"
 export { atomizeTree, type AtomizeOptions, type ParsedSource } from "./atom/atomizeTree.js"
-export { firstSyntaxError, type SyntaxErrorSite } from "./atom/firstSyntaxError.js"
+export {
+  firstSyntaxError,
+  syntaxErrors,
+  type SyntaxErrorNode,
+  type SyntaxErrorSite
+} from "./atom/firstSyntaxError.js"
+export { findPlaceholders, type PlaceholderSite } from "./atom/findPlaceholders.js"
+export {
+  frameAtomCode,
+  positionInCode,
+  type AtomCode,
+  type AtomParent,
+  type FramedCode,
+  type Position
+} from "./atom/frameAtomCode.js"
+export { knownGlobals } from "./atom/knownGlobals.js"
+export { validateAtom, type AtomValidationRequest, type ParseSource } from "./atom/validateAtom.js"
+export {
+  AtomValidation,
+  ValidationLevel,
+  ValidationProblem,
+  validationPassed
+} from "./atom/AtomValidation.js"
 export {
   defaultAtomMaxLines,
   ImportBinding,

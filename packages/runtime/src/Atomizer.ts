@@ -3,14 +3,12 @@ import {
   firstSyntaxError,
   type AtomizeOptions,
   type Language,
-  type SourceAtom,
-  type SyntaxNode
+  type SourceAtom
 } from "@devmatrix/core"
 import { Context, Data, Effect, Layer } from "effect"
-import Parser from "tree-sitter"
-import JavaScript from "tree-sitter-javascript"
-import Python from "tree-sitter-python"
-import TypeScript from "tree-sitter-typescript"
+import { grammarOf, makeParsers } from "./internal/treeSitter.js"
+
+export { syntaxNodeOf } from "./internal/treeSitter.js"
 
 /** A source file to atomize. */
 export interface SourceFile {
@@ -58,89 +56,6 @@ export interface AtomizerService {
 
 export class Atomizer extends Context.Tag("@devmatrix/runtime/Atomizer")<Atomizer, AtomizerService>() {}
 
-type Grammar = Parameters<Parser["setLanguage"]>[0]
-
-/** The grammar for a file, if its language has one. */
-const grammarOf = (file: SourceFile): Grammar | undefined => {
-  switch (file.language) {
-    case "typescript":
-      return file.path.endsWith(".tsx") ? TypeScript.tsx : TypeScript.typescript
-    case "javascript":
-      return JavaScript
-    case "python":
-      return Python
-    default:
-      return undefined
-  }
-}
-
-/**
- * Converts tree-sitter's tree into core's plain `SyntaxNode`s in one cursor pass. Each read from
- * the cursor is a call into the binding, so a node costs four (type id, field id, start, end):
- * type and field names are looked up once per id, and `missing` is read only in a tree that has
- * an error (a tree without one has no `MISSING` node). Walking `SyntaxNode.children` instead
- * costs about six times as much.
- */
-export const syntaxNodeOf = (tree: Parser.Tree): SyntaxNode => {
-  const cursor = tree.walk()
-  const damaged = tree.rootNode.hasError
-  const types: Array<{ readonly type: string; readonly named: boolean } | undefined> = []
-  const fields: Array<string | undefined> = []
-  interface Building {
-    readonly type: string
-    readonly named: boolean
-    readonly field: string | undefined
-    readonly start: number
-    readonly end: number
-    readonly missing: boolean
-    readonly children: Array<Building>
-  }
-  const current = (): Building => {
-    const typeId = cursor.nodeTypeId
-    let type = types[typeId]
-    if (type === undefined || type.type === "ERROR") {
-      type = { type: cursor.nodeType, named: cursor.nodeIsNamed }
-      types[typeId] = type
-    }
-    const fieldId = cursor.currentFieldId
-    let field = fieldId === 0 ? undefined : fields[fieldId]
-    if (fieldId !== 0 && field === undefined) {
-      field = cursor.currentFieldName
-      fields[fieldId] = field
-    }
-    return {
-      type: type.type,
-      named: type.named,
-      field,
-      start: cursor.startIndex,
-      end: cursor.endIndex,
-      missing: damaged && cursor.nodeIsMissing,
-      children: []
-    }
-  }
-  const root = current()
-  const path: Array<Building> = [root]
-  for (;;) {
-    if (cursor.gotoFirstChild()) {
-      const child = current()
-      path[path.length - 1]!.children.push(child)
-      path.push(child)
-      continue
-    }
-    for (;;) {
-      if (path.length === 1) return root
-      path.pop()
-      if (cursor.gotoNextSibling()) {
-        const sibling = current()
-        path[path.length - 1]!.children.push(sibling)
-        path.push(sibling)
-        break
-      }
-      cursor.gotoParent()
-    }
-  }
-}
-
 /** The line and column (1-based) of an offset. */
 const positionOf = (text: string, offset: number): { readonly line: number; readonly column: number } => {
   let line = 1
@@ -154,20 +69,11 @@ const positionOf = (text: string, offset: number): { readonly line: number; read
 
 /** An atomizer with its own parsers (one per grammar, made when first needed). */
 export const makeAtomizer = (): AtomizerService => {
-  const parsers = new Map<Grammar, Parser>()
-  const parserFor = (grammar: Grammar): Parser => {
-    let parser = parsers.get(grammar)
-    if (parser === undefined) {
-      parser = new Parser()
-      parser.setLanguage(grammar)
-      parsers.set(grammar, parser)
-    }
-    return parser
-  }
+  const parse = makeParsers()
   return {
     atomize: (file, options) =>
       Effect.suspend(() => {
-        const grammar = grammarOf(file)
+        const grammar = grammarOf(file.language, file.path.endsWith(".tsx"))
         if (grammar === undefined)
           return Effect.fail(
             new AtomizeError({
@@ -177,7 +83,7 @@ export const makeAtomizer = (): AtomizerService => {
               detail: `no grammar for "${file.language}" (typescript, javascript and python have one)`
             })
           )
-        const root = syntaxNodeOf(parserFor(grammar).parse(file.text))
+        const root = parse(grammar, file.text)
         const error = firstSyntaxError(root)
         if (error !== undefined) {
           const { line, column } = positionOf(file.text, error.offset)

@@ -40,6 +40,14 @@ export {
   type AtomizerService,
   type SourceFile
 } from "./Atomizer.js"
+export {
+  makeValidator,
+  ValidateError,
+  Validator,
+  ValidatorLive,
+  type ValidateAtomRequest,
+  type ValidatorService
+} from "./Validator.js"
 export { embeddedLayer, type EmbeddedOptions } from "./embedded.js"
 export {
   ModelCallError,
