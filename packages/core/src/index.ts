@@ -93,7 +93,6 @@ export {
 } from "./graph/buildSymbolGraph.js"
 export { symbolGraphPlanAtoms } from "./graph/symbolGraphPlanAtoms.js"
 export { SymbolGraphError } from "./graph/SymbolGraphError.js"
-export { isLanguageGlobal } from "./graph/languageGlobals.js"
 export { normalizePath, resolveModule } from "./graph/resolveModule.js"
 export { compilePlan, isCompiledPlan, type CompiledPlan } from "./graph/compilePlan.js"
 export {

@@ -26,7 +26,9 @@ const ecmaScriptGlobals = [
   "FormData", "URL", "URLSearchParams", "AbortController", "AbortSignal", "Blob", "File",
   "TextEncoder", "TextDecoder", "ReadableStream", "WritableStream", "TransformStream", "Event",
   "EventTarget", "CustomEvent", "MessageChannel", "MessagePort", "BroadcastChannel", "WebSocket",
-  "crypto", "performance", "atob", "btoa", "DOMException",
+  "crypto", "performance", "atob", "btoa", "DOMException", "self",
+  // A function's own `arguments` (read as an identifier).
+  "arguments",
   // Node's globals.
   "process", "Buffer", "global", "require", "module", "exports", "__dirname", "__filename",
   // Browser globals.
@@ -47,7 +49,8 @@ const typeScriptTypes = [
   "ReadonlyArray", "ReadonlyMap", "ReadonlySet", "PromiseLike", "ArrayLike", "Iterable",
   "IterableIterator", "AsyncIterable", "AsyncIterableIterator", "AsyncIterator", "Generator",
   "AsyncGenerator", "IteratorResult", "PropertyKey", "PropertyDescriptor", "TemplateStringsArray",
-  "ArrayBufferLike", "ArrayBufferView", "Disposable", "AsyncDisposable", "NodeJS"
+  "ArrayBufferLike", "ArrayBufferView", "Disposable", "AsyncDisposable", "NodeJS",
+  "RegExpExecArray", "RegExpMatchArray", "BufferEncoding"
 ]
 
 // prettier-ignore
@@ -58,6 +61,7 @@ const pythonBuiltins = [
   "getattr", "globals", "hasattr", "hash", "help", "hex", "id", "input", "isinstance",
   "issubclass", "iter", "len", "locals", "map", "max", "min", "next", "oct", "open", "ord", "pow",
   "print", "repr", "reversed", "round", "setattr", "sorted", "sum", "vars", "zip", "__import__",
+  "__build_class__", "copyright", "credits", "exit", "license", "quit",
   // Types.
   "bool", "bytearray", "bytes", "classmethod", "complex", "dict", "float", "frozenset", "int",
   "list", "memoryview", "object", "property", "range", "set", "slice", "staticmethod", "str",
@@ -88,7 +92,7 @@ const python: ReadonlySet<string> = new Set(pythonBuiltins)
 
 /**
  * The names `language` provides without an import: what an atom may use without defining or
- * importing it (validation level 3).
+ * importing it (validation level 3, and the symbol graph's unresolved uses).
  *
  * @example
  * knownGlobals("python").has("len") // true

@@ -3,7 +3,7 @@ import { DirectedGraph } from "graphology"
 import type { SourceAtom } from "../atom/SourceAtom.js"
 import type { Language } from "../schema/Atom.js"
 import { findCycle } from "./findCycle.js"
-import { isLanguageGlobal } from "./languageGlobals.js"
+import { knownGlobals } from "../atom/knownGlobals.js"
 import { makeSymbolResolver, type IndexedFile, type SymbolResolver } from "./symbolResolver.js"
 import { SymbolGraphError } from "./SymbolGraphError.js"
 import { topologicalWaves } from "./topologicalWaves.js"
@@ -123,7 +123,7 @@ const usesOf = (resolver: SymbolResolver, file: IndexedFile, index: number) => {
   for (const name of atom.uses) {
     const target = resolver.local(file.path, name)
     if (target === undefined) {
-      if (!isLanguageGlobal(file.language, name)) unresolved.push(name)
+      if (!knownGlobals(file.language).has(name)) unresolved.push(name)
       continue
     }
     switch (target.kind) {
