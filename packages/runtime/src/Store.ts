@@ -470,12 +470,11 @@ export const makeStoreMemory = (): StoreService => {
         byExpiry.push(writes++)
         let purged = 0
         while (purged < purgeLimit && byExpiry.size > 0) {
-          const soonest = byExpiry.pop()!
+          // Looked at before it is taken: the common write finds nothing expired and moves nothing.
+          const soonest = byExpiry.peek()!
           const kept = written.get(soonest)!
-          if (kept.expiresAt > nowMs) {
-            byExpiry.push(soonest)
-            break
-          }
+          if (kept.expiresAt > nowMs) break
+          byExpiry.pop()
           written.delete(soonest)
           if (promptCache.get(kept.key) === kept) {
             promptCache.delete(kept.key)
