@@ -57,6 +57,7 @@ const report = async () => {
   const fibers = medianOf("fibers")
   const actors = medianOf("actors")
   const engine = medianOf("engine")
+  const engineNoCache = medianOf("engine-no-cache")
   const poolLatency = medianOf("pool-latency")
   const engineLatency = medianOf("engine-latency")
   process.stderr.write("overhead: cli\n")
@@ -79,6 +80,7 @@ const report = async () => {
     fibers,
     actors,
     engine,
+    engineNoCache,
     poolLatency,
     engineLatency,
     cli,

@@ -49,6 +49,11 @@ export const cases: Record<string, Case> = {
     run: () => dagPool(zeroLatency, atomActorWork(atomsOf(zeroLatency))).then(none)
   },
   engine: { workload: zeroLatency, run: () => engineRun(zeroLatency).then(none) },
+  /** The same run with the prompt cache off: what its key, lookup and write cost per atom. */
+  "engine-no-cache": {
+    workload: zeroLatency,
+    run: () => engineRun(zeroLatency, undefined, "memory:", false).then(none)
+  },
   "pool-latency": {
     workload: realLatency,
     run: withLatencyMeters((meter) =>

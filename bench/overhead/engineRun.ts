@@ -14,7 +14,9 @@ import type { Workload } from "./workloads.js"
 export const engineRun = (
   workload: Workload,
   provider?: Layer.Layer<ModelProvider>,
-  store = "memory:"
+  store = "memory:",
+  /** Whether answers go through the prompt cache (the default), or it is turned off. */
+  promptCache = true
 ): Promise<void> =>
   Effect.gen(function* () {
     const engine = yield* Engine
@@ -24,6 +26,12 @@ export const engineRun = (
       throw new Error(`engine run did not complete: ${JSON.stringify(end.summary.atoms)}`)
   }).pipe(
     Effect.scoped,
-    Effect.provide(embeddedLayer({ store, ...(provider !== undefined ? { provider } : {}) })),
+    Effect.provide(
+      embeddedLayer({
+        store,
+        ...(provider !== undefined ? { provider } : {}),
+        ...(promptCache ? {} : { promptCache: { disabled: true } })
+      })
+    ),
     Effect.runPromise
   )

@@ -13,6 +13,8 @@ export interface Results {
   readonly fibers: Measurement
   readonly actors: Measurement
   readonly engine: Measurement
+  /** The engine with the prompt cache off: the cache's share of an atom's cost. */
+  readonly engineNoCache: Measurement
   readonly poolLatency: Measurement
   readonly engineLatency: Measurement
   readonly cli: { readonly plan: CliRun; readonly oneAtom: CliRun; readonly atoms: number }
@@ -75,6 +77,12 @@ export const renderReport = (r: Results, measuredAt: string): string => {
     zeroRow("floor: the pool + one Effect fiber per task", r.fibers),
     zeroRow("floor: the pool + one XState atom actor per task", r.actors),
     zeroRow("DevMatrix engine", r.engine),
+    zeroRow("DevMatrix engine, the prompt cache off", r.engineNoCache),
+    "",
+    `The prompt cache (its key, a lookup and a write per atom, in the memory store) costs ${(
+      (r.engine.seconds / r.engine.atoms - r.engineNoCache.seconds / r.engineNoCache.atoms) *
+      1e6
+    ).toFixed(1)} µs of the engine's ${µsPerAtom(r.engine)} per atom.`,
     "",
     `The engine runs at ${(engineRate / atomsPerSecond(r.actors)).toFixed(2)}× the speed of its XState floor. The floor rows`,
     "measure one part of the engine's per-atom work alone, on the same pool and DAG: a fiber forked",
