@@ -17,17 +17,20 @@ export interface RunInput extends RunArgs {
 
 /** Reads and checks the plan file; nothing is opened or written before this succeeds. */
 export const prepareRun = (args: RunArgs, env: NodeJS.ProcessEnv) =>
-  Effect.map(readPlanFile(args.file, { flag: args.overrides.model, env }), (planFile): RunInput => ({
-    ...args,
-    planFile,
-    // With a key and no model named (by flag or plan), Claude it is: the default DESIGN.md §10 gives.
-    overrides:
-      args.overrides.model === undefined &&
-      planFile.plan.options?.model === undefined &&
-      args.anthropic !== undefined
-        ? { ...args.overrides, model: defaultClaudeModel }
-        : args.overrides
-  }))
+  Effect.map(
+    readPlanFile(args.file, { flag: args.overrides.model, env, prices: args.prices }),
+    (planFile): RunInput => ({
+      ...args,
+      planFile,
+      // With a key and no model named (by flag or plan), Claude it is: the default DESIGN.md §10 gives.
+      overrides:
+        args.overrides.model === undefined &&
+        planFile.plan.options?.model === undefined &&
+        args.anthropic !== undefined
+          ? { ...args.overrides, model: defaultClaudeModel }
+          : args.overrides
+    })
+  )
 
 /** The hard budget in force, by the engine's precedence: `--budget`, the plan's `budget`, its `options.budget`, the default. */
 export const hardBudgetUsd = (args: Pick<RunInput, "overrides" | "planFile">): number =>

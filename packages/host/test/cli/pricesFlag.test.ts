@@ -2,8 +2,10 @@ import { defaultPriceTable, findModelPrice } from "@devmatrix/core"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Effect, Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { modelProblem, pricesOf } from "../../src/cli/runArgs.js"
+import { prepareRun } from "../../src/cli/runCommand.js"
+import { modelProblem, parseRunArgs, pricesOf } from "../../src/cli/runArgs.js"
 
 const dir = mkdtempSync(join(tmpdir(), "devmatrix-prices-"))
 const file = (name: string, text: string) => {
@@ -45,6 +47,30 @@ describe("--prices", () => {
     }
     expect(modelProblem("claude-local-1", { ANTHROPIC_API_KEY: "k" })).toMatch(
       /unknown model "claude-local-1"/
+    )
+  })
+
+  it("lets a plan name a model only the --prices table knows (the plan's model is checked against the table in force)", async () => {
+    const prices = file(
+      "local.json",
+      JSON.stringify({ checkedAt: "2026-12-01", source: "ours", models: [localModel] })
+    )
+    const plan = file(
+      "local-plan.json",
+      JSON.stringify({
+        name: "local",
+        options: { model: "claude-local-1" },
+        atoms: [{ id: "a", instruction: "x" }]
+      })
+    )
+    const env = { ANTHROPIC_API_KEY: "k" }
+    const prepared = (...flags: ReadonlyArray<string>) =>
+      Effect.runPromise(Effect.either(prepareRun(parseRunArgs([plan, ...flags], env), env)))
+    const withTable = await prepared("--prices", prices)
+    expect(Either.isRight(withTable) && withTable.right.planFile.options.model).toBe("claude-local-1")
+    const without = await prepared()
+    expect(Either.isLeft(without) && without.left.message).toMatch(
+      /options\.model: .*unknown model "claude-local-1"/
     )
   })
 
