@@ -9,7 +9,8 @@ import { fieldOf, type SyntaxNode } from "./SyntaxNode.js"
  */
 
 /** Nodes that open a scope: what they declare is not visible outside them. */
-const scopeTypes: ReadonlySet<string> = new Set([
+/** Functions, methods and their signatures: each opens a scope, and its body runs only when called. */
+const functionLikeTypes = [
   "function_declaration",
   "function_expression",
   "function",
@@ -19,7 +20,11 @@ const scopeTypes: ReadonlySet<string> = new Set([
   "method_definition",
   "function_signature",
   "method_signature",
-  "abstract_method_signature",
+  "abstract_method_signature"
+]
+
+const scopeTypes: ReadonlySet<string> = new Set([
+  ...functionLikeTypes,
   "call_signature",
   "construct_signature",
   "function_type",
@@ -242,16 +247,7 @@ export const ecmaSymbolUses = (
 
 /** Code that never runs while the module loads: bodies, instance fields, and types. */
 const deferredTypes: ReadonlySet<string> = new Set([
-  "function_declaration",
-  "function_expression",
-  "function",
-  "generator_function_declaration",
-  "generator_function",
-  "arrow_function",
-  "method_definition",
-  "function_signature",
-  "method_signature",
-  "abstract_method_signature",
+  ...functionLikeTypes,
   "type_annotation",
   "type_arguments",
   "type_parameters",
